@@ -1,0 +1,150 @@
+//! Money and quantities. Money is `rust_decimal::Decimal`, one currency per call center, rounded
+//! half-even to the currency's minor unit at each line and at the totals. Never `f64`.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An ISO 4217 currency code with its minor unit.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Currency(String);
+
+/// Why a currency code was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("currency must be a three-letter ISO 4217 code such as EUR")]
+pub struct CurrencyError;
+
+impl Currency {
+    /// Parses a three-letter upper-case code.
+    pub fn parse(code: &str) -> Result<Self, CurrencyError> {
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Currency(code.to_string()))
+        } else {
+            Err(CurrencyError)
+        }
+    }
+
+    /// The code, e.g. `EUR`.
+    pub fn code(&self) -> &str {
+        &self.0
+    }
+
+    /// Digits after the decimal point in this currency (ISO 4217).
+    pub fn minor_units(&self) -> u32 {
+        match self.0.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+            | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+
+    /// Rounds half-even (banker's rounding) to the minor unit.
+    pub fn round(&self, amount: Decimal) -> Decimal {
+        let mut r = amount.round_dp_with_strategy(self.minor_units(), RoundingStrategy::MidpointNearestEven);
+        r.rescale(self.minor_units());
+        r
+    }
+
+    /// Whether `amount` has no more decimals than the currency allows.
+    pub fn fits(&self, amount: Decimal) -> bool {
+        amount.normalize().scale() <= self.minor_units()
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Currency::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A count of units on a line: at least 1, at most 1,000,000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Quantity(u32);
+
+/// Why a quantity was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("quantity must be a whole number from 1 to 1000000")]
+pub struct QuantityError;
+
+impl Quantity {
+    /// The largest quantity one line may carry.
+    pub const MAX: u32 = 1_000_000;
+
+    /// Parses a positive quantity.
+    pub fn new(n: i64) -> Result<Self, QuantityError> {
+        if (1..=Self::MAX as i64).contains(&n) {
+            Ok(Quantity(n as u32))
+        } else {
+            Err(QuantityError)
+        }
+    }
+
+    /// The count.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// As a decimal, for pricing.
+    pub fn as_decimal(self) -> Decimal {
+        Decimal::from(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        Quantity::new(n).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn rounds_half_even_to_the_minor_unit() {
+        let eur = Currency::parse("EUR").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        let kwd = Currency::parse("KWD").unwrap();
+        let cases = [
+            (&eur, "0.125", "0.12"),
+            (&eur, "0.135", "0.14"),
+            (&eur, "0.145", "0.14"),
+            (&eur, "-0.125", "-0.12"),
+            (&eur, "2", "2.00"),
+            (&jpy, "2.5", "2"),
+            (&jpy, "3.5", "4"),
+            (&kwd, "1.0005", "1.000"),
+            (&kwd, "1.0015", "1.002"),
+        ];
+        for (cur, input, want) in cases {
+            assert_eq!(cur.round(d(input)).to_string(), want, "{cur} {input}");
+        }
+        assert!(eur.fits(d("1.10")) && eur.fits(d("1.100")) && !eur.fits(d("1.101")));
+        assert!(Currency::parse("eur").is_err() && Currency::parse("EURO").is_err());
+    }
+
+    #[test]
+    fn quantities_are_positive_and_bounded() {
+        assert!(Quantity::new(0).is_err());
+        assert!(Quantity::new(-3).is_err());
+        assert_eq!(Quantity::new(1).unwrap().get(), 1);
+        assert!(Quantity::new(1_000_000).is_ok());
+        assert!(Quantity::new(1_000_001).is_err());
+    }
+}
