@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Node benchmarks (issue 4): durable order writes over HTTP at concurrency 1, 16 and 64 against the
+# disk's own fsync rate, measured in the same run; then a store of N orders: resident memory,
+# start-up to ready, and GET /api/v1/orders/{id} latency.
+# Usage: scripts/bench_node.sh [ORDERS] (default 100000). Release build. Prints Markdown to stdout;
+# paste it into BENCHMARKS.md. The client runs as a separate process on the same cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ORDERS=${1:-100000}
+SECS=${BENCH_SECONDS:-10}
+cargo build --release --bin switchboard --bin switchboard-loadgen >&2
+BIN=target/release/switchboard
+LG=target/release/switchboard-loadgen
+WORK=$(mktemp -d)
+NODE_PID=
+cleanup() { [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+start_node() {
+  "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/node.out" 2>"$WORK/node.err" &
+  NODE_PID=$!
+  local t0=$(date +%s.%N)
+  for _ in $(seq 1 600); do
+    URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/node.out" | head -1 || true)
+    if [ -n "$URL" ] && curl -sf "$URL/readyz" >/dev/null 2>&1; then
+      READY_S=$(python3 -c "print(round($(date +%s.%N) - $t0, 3))")
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "node did not become ready" >&2; cat "$WORK/node.err" >&2; exit 1
+}
+stop_node() { kill -TERM "$NODE_PID"; wait "$NODE_PID" || true; NODE_PID=; }
+rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$NODE_PID/status"; }
+
+echo "## Node benchmarks"
+echo
+echo "Command: \`scripts/bench_node.sh $ORDERS\` (release build), $(date -u +%Y-%m-%d)."
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/,"",$2); print $2}'), disk: $(df -h /work | awk 'NR==2 {print $1}')."
+echo
+mkdir -p "$WORK/probe"
+FSYNC=$("$LG" fsync --dir "$WORK/probe" --seconds 5)
+start_node
+ADMIN=$(cat "$WORK/data/admin-token")
+SETUP=$("$LG" setup --url "$URL" --admin-token "$ADMIN")
+TOKEN=$(echo "$SETUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+CUST=$(echo "$SETUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["customer_id"])')
+echo "### Durable writes over HTTP"
+echo
+echo "Disk probe (write 128 B + fdatasync, one at a time): $(echo "$FSYNC" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"per_second\"]:.0f}/s, p50 {d[\"p50_ms\"]} ms, p99 {d[\"p99_ms\"]} ms")')"
+echo
+echo "| clients | acknowledged writes/s | × fsync rate | p50 ms | p99 ms | errors |"
+echo "|---|---|---|---|---|---|"
+for C in 1 16 64; do
+  R=$("$LG" writes --url "$URL" --token "$TOKEN" --customer "$CUST" --concurrency "$C" --seconds "$SECS")
+  python3 - "$R" "$FSYNC" "$C" <<'PY'
+import json, sys
+r, f, c = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+print(f"| {c} | {r['per_second']:.0f} | {r['per_second']/f['per_second']:.2f} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |")
+PY
+done
+echo
+echo "### A store of $ORDERS orders"
+echo
+"$LG" writes --url "$URL" --token "$TOKEN" --customer "$CUST" --concurrency 32 --seconds 3600 --orders "$ORDERS" --fill --ids-out "$WORK/ids" >/dev/null
+stop_node
+start_node
+echo "- start-up to ready (process start until /readyz answers): ${READY_S} s"
+RSS_IDLE=$(rss_mib)
+READS=$("$LG" reads --url "$URL" --token "$TOKEN" --ids "$WORK/ids" --requests 20000 --concurrency 4)
+echo "- resident memory after start: ${RSS_IDLE} MiB; after 20,000 random reads: $(rss_mib) MiB"
+echo "- GET /api/v1/orders/{id}, 4 clients: $(echo "$READS" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"per_second\"]:.0f}/s, p50 {d[\"p50_ms\"]} ms, p99 {d[\"p99_ms\"]} ms, errors {d[\"errors\"]}")')"
+echo "- data dir size: $(du -sh "$WORK/data" | cut -f1)"
+stop_node

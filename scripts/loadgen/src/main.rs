@@ -1,0 +1,440 @@
+//! Load generator for Switchboard's benchmarks. It runs in its own process, so the node and the
+//! client share the machine's cores the way a real site does, and it reports medians and tails
+//! rather than asserting anything: figures go to BENCHMARKS.md through `scripts/bench_node.sh`.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Switchboard load generator and disk probe")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Small write + fdatasync in a loop: the disk's own durable-write rate.
+    Fsync {
+        /// Directory for the probe file.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// How long to run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// Configures a bench call center and prints an agent token and a customer id as JSON.
+    Setup {
+        /// Node URL.
+        #[arg(long)]
+        url: String,
+        /// Admin token.
+        #[arg(long)]
+        admin_token: String,
+    },
+    /// Durable order writes (create order, add line, add payment) from N concurrent clients.
+    Writes {
+        /// Node URL.
+        #[arg(long)]
+        url: String,
+        /// Agent token (from `setup`).
+        #[arg(long)]
+        token: String,
+        /// Customer id (from `setup`).
+        #[arg(long)]
+        customer: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// How long to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Stop after this many orders (0 = no limit); with `--ids-out`, fills a store.
+        #[arg(long, default_value_t = 0)]
+        orders: u64,
+        /// Only create orders with one line (no payment): for filling a store quickly.
+        #[arg(long)]
+        fill: bool,
+        /// Append created order ids here.
+        #[arg(long)]
+        ids_out: Option<std::path::PathBuf>,
+    },
+    /// Random `GET /api/v1/orders/{id}` over ids from a file.
+    Reads {
+        /// Node URL.
+        #[arg(long)]
+        url: String,
+        /// Agent token.
+        #[arg(long)]
+        token: String,
+        /// File of order ids, one a line.
+        #[arg(long)]
+        ids: std::path::PathBuf,
+        /// Requests in all.
+        #[arg(long, default_value_t = 20000)]
+        requests: u64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn summary(mut lat_ms: Vec<f64>, secs: f64, extra: Value) -> Value {
+    lat_ms.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let mut v = json!({
+        "count": lat_ms.len(),
+        "seconds": (secs * 100.0).round() / 100.0,
+        "per_second": (lat_ms.len() as f64 / secs).round(),
+        "p50_ms": (percentile(&lat_ms, 0.50) * 1000.0).round() / 1000.0,
+        "p99_ms": (percentile(&lat_ms, 0.99) * 1000.0).round() / 1000.0,
+    });
+    if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    v
+}
+
+fn fsync_probe(dir: &std::path::Path, seconds: u64) -> Result<Value> {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join("fsync-probe.bin");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)?;
+    let buf = [7u8; 128];
+    let mut lat = Vec::new();
+    let start = Instant::now();
+    let mut off = 0u64;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let t = Instant::now();
+        f.write_all_at(&buf, off)?;
+        f.sync_data()?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        off = (off + 128) % (1 << 20);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    drop(f);
+    std::fs::remove_file(&path).ok();
+    Ok(summary(
+        lat,
+        secs,
+        json!({"probe": "write 128 B + fdatasync"}),
+    ))
+}
+
+struct Api {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.url, path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        if !status.is_success() {
+            bail!("{path}: {status}: {text}");
+        }
+        Ok(if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        })
+    }
+}
+
+async fn setup(url: String, admin_token: String) -> Result<Value> {
+    let admin = Api {
+        http: reqwest::Client::new(),
+        url: url.clone(),
+        token: admin_token,
+    };
+    admin
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/call-centers/bench",
+            Some(json!({
+                "name": "Bench", "currency": "EUR", "order_completion": true, "guided_sales": true,
+                "payment_tolerance": "0.00",
+                "payment_methods": [{"id": "card", "kind": "card"}],
+                "delivery_modes": [{"id": "std", "name": "Standard", "charges": [{"from": "0.00", "to": null, "amount": "4.95"}]}],
+                "hold_codes": [{"id": "fraud", "name": "Fraud check", "clear_roles": ["supervisor"]}],
+                "reason_codes": [{"id": "match", "name": "Price match"}],
+                "price_override_limits": {"agent": "5", "supervisor": "25"},
+                "financial_dimensions": {"region": "bench"}, "price_group": null
+            })),
+        )
+        .await?;
+    admin
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/products/widget",
+            Some(json!({"name": "Widget", "price": "10.00", "allow_price_override": true, "image_url": null,
+                        "upsell": [], "cross_sell": [], "script": null, "continuity": null})),
+        )
+        .await?;
+    let user = admin
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/call-centers/bench/users",
+            Some(json!({"name": "Bench agent", "role": "agent"})),
+        )
+        .await?;
+    let token = user["token"]
+        .as_str()
+        .context("no token in user answer")?
+        .to_string();
+    let agent = Api {
+        http: reqwest::Client::new(),
+        url,
+        token: token.clone(),
+    };
+    let customer = agent
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/customers",
+            Some(json!({"name": "Bench Customer", "phone": "+1 555 0100", "email": "bench@example.com", "address": {}})),
+        )
+        .await?;
+    Ok(json!({"token": token, "customer_id": customer["id"]}))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn writes(
+    url: String,
+    token: String,
+    customer: String,
+    concurrency: usize,
+    seconds: u64,
+    orders: u64,
+    fill: bool,
+    ids_out: Option<std::path::PathBuf>,
+) -> Result<Value> {
+    let api = Arc::new(Api {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(concurrency)
+            .build()?,
+        url,
+        token,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let created = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let ids = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (api, stop, created, errors, ids, customer) = (
+            api.clone(),
+            stop.clone(),
+            created.clone(),
+            errors.clone(),
+            ids.clone(),
+            customer.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                if orders > 0 && created.fetch_add(1, Ordering::Relaxed) >= orders {
+                    break;
+                }
+                let t = Instant::now();
+                let order = match api
+                    .send(
+                        reqwest::Method::POST,
+                        "/api/v1/orders",
+                        Some(
+                            json!({"customer_id": customer, "delivery_mode": "std", "ship_to": {}}),
+                        ),
+                    )
+                    .await
+                {
+                    Ok(o) => o,
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                };
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                let id = order["id"].as_str().unwrap_or_default().to_string();
+                let mut steps = vec![("lines", json!({"product_id": "widget", "quantity": 2}))];
+                if !fill {
+                    steps.push((
+                        "payments",
+                        json!({"method": "card", "amount": "24.95", "reference": "bench"}),
+                    ));
+                }
+                for (what, body) in steps {
+                    let t = Instant::now();
+                    match api
+                        .send(
+                            reqwest::Method::POST,
+                            &format!("/api/v1/orders/{id}/{what}"),
+                            Some(body),
+                        )
+                        .await
+                    {
+                        Ok(_) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                ids.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await?);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let secs = start.elapsed().as_secs_f64();
+    let ids = ids.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(path) = ids_out {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        for id in &ids {
+            writeln!(f, "{id}")?;
+        }
+    }
+    Ok(summary(
+        lat,
+        secs,
+        json!({"concurrency": concurrency, "orders": ids.len(), "errors": errors.load(Ordering::Relaxed),
+               "what": "acknowledged durable writes (create order, add line, add payment)"}),
+    ))
+}
+
+async fn reads(
+    url: String,
+    token: String,
+    ids: std::path::PathBuf,
+    requests: u64,
+    concurrency: usize,
+) -> Result<Value> {
+    let ids: Arc<Vec<String>> = Arc::new(
+        std::fs::read_to_string(ids)?
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect(),
+    );
+    if ids.is_empty() {
+        bail!("no ids");
+    }
+    let api = Arc::new(Api {
+        http: reqwest::Client::new(),
+        url,
+        token,
+    });
+    let next = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..concurrency {
+        let (api, ids, next, errors) = (api.clone(), ids.clone(), next.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            // A cheap deterministic spread over the ids (no RNG dependency needed).
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1);
+            while next.fetch_add(1, Ordering::Relaxed) < requests {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let id = &ids[(x % ids.len() as u64) as usize];
+                let t = Instant::now();
+                match api
+                    .send(reqwest::Method::GET, &format!("/api/v1/orders/{id}"), None)
+                    .await
+                {
+                    Ok(_) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await?);
+    }
+    Ok(summary(
+        lat,
+        start.elapsed().as_secs_f64(),
+        json!({"concurrency": concurrency, "errors": errors.load(Ordering::Relaxed), "what": "GET /api/v1/orders/{id}"}),
+    ))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let out = match Cli::parse().cmd {
+        Cmd::Fsync { dir, seconds } => fsync_probe(&dir, seconds)?,
+        Cmd::Setup { url, admin_token } => setup(url, admin_token).await?,
+        Cmd::Writes {
+            url,
+            token,
+            customer,
+            concurrency,
+            seconds,
+            orders,
+            fill,
+            ids_out,
+        } => {
+            writes(
+                url,
+                token,
+                customer,
+                concurrency,
+                seconds,
+                orders,
+                fill,
+                ids_out,
+            )
+            .await?
+        }
+        Cmd::Reads {
+            url,
+            token,
+            ids,
+            requests,
+            concurrency,
+        } => reads(url, token, ids, requests, concurrency).await?,
+    };
+    println!("{out}");
+    Ok(())
+}
