@@ -1,0 +1,122 @@
+//! The catalog document: products, price groups, source codes and coupons, each a JSON-text
+//! register in a map keyed by its id. Written only at HQ.
+
+use super::rw::{change, expect_kind, parse_key, root_map, to_json, HMap, Rd};
+use super::{Author, DocError, DocKind};
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ReadDoc, ROOT};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use switchboard_domain::config::{Catalog, Coupon, PriceGroup, Product, SourceCodeDef};
+
+const MAPS: [&str; 4] = ["products", "price_groups", "source_codes", "coupons"];
+
+/// Creates the catalog document (created once, at HQ init).
+pub fn new_catalog_doc(author: &Author) -> Result<Automerge, DocError> {
+    let root = MAPS
+        .iter()
+        .fold(HMap::root(DocKind::Catalog), |m, k| m.map(k, HMap::new()))
+        .into_map();
+    let mut doc = Automerge::new();
+    change(&mut doc, author, "created catalog", |tx| {
+        Ok(tx.init_root_from_hydrate(&root)?)
+    })?;
+    Ok(doc)
+}
+
+fn put_record(
+    doc: &mut Automerge,
+    map: &str,
+    key: &str,
+    json: String,
+    author: &Author,
+    summary: &str,
+) -> Result<(), DocError> {
+    expect_kind(doc, DocKind::Catalog)?;
+    change(doc, author, summary, |tx| {
+        let obj = root_map(tx, map)?;
+        tx.put(&obj, key, json)?;
+        Ok(())
+    })
+}
+
+/// Adds or replaces a product.
+pub fn put_product(doc: &mut Automerge, p: &Product, author: &Author) -> Result<(), DocError> {
+    put_record(
+        doc,
+        "products",
+        p.id.as_str(),
+        to_json(p)?,
+        author,
+        &format!("put product {}", p.id),
+    )
+}
+
+/// Adds or replaces a price group.
+pub fn put_price_group(
+    doc: &mut Automerge,
+    g: &PriceGroup,
+    author: &Author,
+) -> Result<(), DocError> {
+    put_record(
+        doc,
+        "price_groups",
+        g.id.as_str(),
+        to_json(g)?,
+        author,
+        &format!("put price group {}", g.id),
+    )
+}
+
+/// Adds or replaces a source code.
+pub fn put_source_code(
+    doc: &mut Automerge,
+    s: &SourceCodeDef,
+    author: &Author,
+) -> Result<(), DocError> {
+    put_record(
+        doc,
+        "source_codes",
+        s.code.as_str(),
+        to_json(s)?,
+        author,
+        &format!("put source code {}", s.code),
+    )
+}
+
+/// Adds or replaces a coupon.
+pub fn put_coupon(doc: &mut Automerge, c: &Coupon, author: &Author) -> Result<(), DocError> {
+    put_record(
+        doc,
+        "coupons",
+        c.code.as_str(),
+        to_json(c)?,
+        author,
+        &format!("put coupon {}", c.code),
+    )
+}
+
+fn read_map<K: DeserializeOwned + Ord, T: DeserializeOwned>(
+    doc: &Automerge,
+    name: &str,
+) -> Result<BTreeMap<K, T>, DocError> {
+    let mut rd = Rd::quiet(doc);
+    let obj = rd.map(&ROOT, "", name)?;
+    let mut out = BTreeMap::new();
+    for key in doc.keys(&obj) {
+        let k: K = parse_key(name, &key)?;
+        out.insert(k, rd.json(&obj, name, &key)?);
+    }
+    Ok(out)
+}
+
+/// Reads the whole catalog.
+pub fn read_catalog(doc: &Automerge) -> Result<Catalog, DocError> {
+    expect_kind(doc, DocKind::Catalog)?;
+    Ok(Catalog {
+        products: read_map(doc, "products")?,
+        price_groups: read_map(doc, "price_groups")?,
+        source_codes: read_map(doc, "source_codes")?,
+        coupons: read_map(doc, "coupons")?,
+    })
+}
