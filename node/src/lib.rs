@@ -1,1 +1,15 @@
-//! placeholder
+//! # switchboard-node
+//!
+//! The Switchboard node: the sled store with durable group-committed writes ([`store`]),
+//! configuration ([`config`]), node identity and `init` ([`identity`]), the agent HTTP API,
+//! authentication, and the sync driver that talks to peers over HTTP.
+//!
+//! Holds no business rules of its own: those live in `switchboard-domain` and, for merge-time
+//! invariants, in `switchboard-sync`.
+
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod store;
+
+pub use error::NodeError;

@@ -1,0 +1,257 @@
+//! Node configuration: a TOML file plus `SWITCHBOARD_*` environment overrides, with defaults that
+//! run with no file at all (data dir `./switchboard-data`, listen `127.0.0.1:7070`, role `hq`).
+//!
+//! Environment overrides: `SWITCHBOARD_DATA_DIR`, `SWITCHBOARD_LISTEN`, `SWITCHBOARD_NAME`,
+//! `SWITCHBOARD_ROLE` (`hq`|`site`), `SWITCHBOARD_CALL_CENTERS` (comma separated),
+//! `SWITCHBOARD_CACHE_MB`, `SWITCHBOARD_DOC_CACHE`, `SWITCHBOARD_SYNC_INTERVAL_SECS`,
+//! `SWITCHBOARD_LOG`.
+
+use crate::error::NodeError;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use switchboard_domain::CallCenterId;
+
+/// Whether a node is the headquarters node (replicates everything, owns configuration) or a
+/// call-center site (replicates its own call centers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    /// Headquarters.
+    Hq,
+    /// A call-center site.
+    Site,
+}
+
+impl NodeRole {
+    /// `hq` or `site`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeRole::Hq => "hq",
+            NodeRole::Site => "site",
+        }
+    }
+
+    /// Parses `hq` or `site` (case-insensitive).
+    pub fn parse(s: &str) -> Option<NodeRole> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hq" => Some(NodeRole::Hq),
+            "site" => Some(NodeRole::Site),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for NodeRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Default sled page cache, MiB.
+pub const DEFAULT_CACHE_MB: u64 = 64;
+/// Default number of automerge documents kept loaded by the writer.
+pub const DEFAULT_DOC_CACHE: usize = 1024;
+/// Default HTTP body limit, bytes.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The node's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Where the store lives.
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Node name (used at `init`; the stored identity wins afterwards).
+    pub name: String,
+    /// Role used at `init`.
+    pub role: NodeRole,
+    /// Call centers a site serves (used at `init`).
+    pub call_centers: Vec<CallCenterId>,
+    /// sled page cache size, MiB.
+    pub cache_mb: u64,
+    /// Loaded automerge documents kept by the writer.
+    pub doc_cache: usize,
+    /// Seconds between scheduled syncs with each peer.
+    pub sync_interval_secs: u64,
+    /// `tracing` filter (env-filter syntax).
+    pub log: String,
+    /// Maximum HTTP request body, bytes.
+    pub body_limit: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            data_dir: PathBuf::from("./switchboard-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            name: "switchboard".to_string(),
+            role: NodeRole::Hq,
+            call_centers: Vec::new(),
+            cache_mb: DEFAULT_CACHE_MB,
+            doc_cache: DEFAULT_DOC_CACHE,
+            sync_interval_secs: 30,
+            log: "info".to_string(),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Parses a TOML document (missing keys take defaults; unknown keys are refused).
+    pub fn from_toml_str(s: &str) -> Result<NodeConfig, NodeError> {
+        toml::from_str(s).map_err(|e| NodeError::Config(format!("config file: {e}")))
+    }
+
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<NodeConfig, NodeError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| NodeError::io(format!("reading config {}", path.display()), e))?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Defaults, then the file if given, then `SWITCHBOARD_*` variables from the process
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<NodeConfig, NodeError> {
+        let mut cfg = match file {
+            Some(p) => Self::from_file(p)?,
+            None => NodeConfig::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    /// Applies `SWITCHBOARD_*` overrides read through `get` (a function so tests need not touch
+    /// the process environment).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), NodeError> {
+        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, NodeError> {
+            v.trim()
+                .parse()
+                .map_err(|_| NodeError::Config(format!("{key}: not a number: {v:?}")))
+        }
+        if let Some(v) = get("SWITCHBOARD_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("SWITCHBOARD_LISTEN") {
+            self.listen = v.trim().parse().map_err(|_| {
+                NodeError::Config(format!("SWITCHBOARD_LISTEN: not an address: {v:?}"))
+            })?;
+        }
+        if let Some(v) = get("SWITCHBOARD_NAME") {
+            self.name = v;
+        }
+        if let Some(v) = get("SWITCHBOARD_ROLE") {
+            self.role = NodeRole::parse(&v).ok_or_else(|| {
+                NodeError::Config(format!("SWITCHBOARD_ROLE: expected hq or site, got {v:?}"))
+            })?;
+        }
+        if let Some(v) = get("SWITCHBOARD_CALL_CENTERS") {
+            self.call_centers = parse_call_centers(&v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_CACHE_MB") {
+            self.cache_mb = num("SWITCHBOARD_CACHE_MB", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_DOC_CACHE") {
+            self.doc_cache = num("SWITCHBOARD_DOC_CACHE", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_SYNC_INTERVAL_SECS") {
+            self.sync_interval_secs = num("SWITCHBOARD_SYNC_INTERVAL_SECS", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_LOG") {
+            self.log = v;
+        }
+        self.validate()
+    }
+
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), NodeError> {
+        if self.doc_cache == 0 {
+            return Err(NodeError::Config("doc_cache must be at least 1".into()));
+        }
+        if self.cache_mb == 0 {
+            return Err(NodeError::Config("cache_mb must be at least 1".into()));
+        }
+        if self.body_limit == 0 {
+            return Err(NodeError::Config("body_limit must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The store options this configuration implies.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            cache_capacity_bytes: self.cache_mb.saturating_mul(1024 * 1024),
+            doc_cache: self.doc_cache,
+            ..crate::store::StoreOptions::default()
+        }
+    }
+}
+
+/// Parses a comma-separated list of call-center ids (empty items ignored).
+pub fn parse_call_centers(s: &str) -> Result<Vec<CallCenterId>, NodeError> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            CallCenterId::parse(p)
+                .map_err(|e| NodeError::Config(format!("call center {p:?}: {e}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_without_file() {
+        let c = NodeConfig::default();
+        assert_eq!(c.data_dir, PathBuf::from("./switchboard-data"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7070");
+        assert_eq!(c.role, NodeRole::Hq);
+        assert_eq!(c.body_limit, 1024 * 1024);
+        assert_eq!(c.cache_mb, 64);
+        assert_eq!(c.doc_cache, 1024);
+    }
+
+    #[test]
+    fn toml_then_env() {
+        let mut c = NodeConfig::from_toml_str(
+            "data_dir = \"/tmp/x\"\nrole = \"site\"\ncall_centers = [\"cc-1\"]\ncache_mb = 8\n",
+        )
+        .expect("toml");
+        assert_eq!(c.role, NodeRole::Site);
+        assert_eq!(c.cache_mb, 8);
+        let env: HashMap<&str, &str> = [
+            ("SWITCHBOARD_LISTEN", "0.0.0.0:9000"),
+            ("SWITCHBOARD_CALL_CENTERS", "east, west"),
+            ("SWITCHBOARD_ROLE", "HQ"),
+            ("SWITCHBOARD_DOC_CACHE", "10"),
+        ]
+        .into_iter()
+        .collect();
+        c.apply_env(|k| env.get(k).map(|v| v.to_string()))
+            .expect("env");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.role, NodeRole::Hq);
+        assert_eq!(c.doc_cache, 10);
+        assert_eq!(c.call_centers.len(), 2);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(NodeConfig::from_toml_str("bogus = 1").is_err());
+        let mut c = NodeConfig::default();
+        assert!(c
+            .apply_env(|k| (k == "SWITCHBOARD_ROLE").then(|| "boss".to_string()))
+            .is_err());
+        let mut c = NodeConfig::default();
+        assert!(c
+            .apply_env(|k| (k == "SWITCHBOARD_CACHE_MB").then(|| "lots".to_string()))
+            .is_err());
+        assert!(parse_call_centers("ok,bad id").is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! Node identity and `init`: a fresh data dir gets a node id, an automerge actor id, a feed
+//! epoch and its first admin user. Bearer tokens are never stored: only their sha256 (hex).
+
+use crate::config::NodeRole;
+use crate::error::NodeError;
+use crate::store::records::SCHEMA_VERSION;
+use crate::store::sled::{write_identity, SledStore};
+use crate::store::{NodeMeta, Store, StoreExt, TreeId, UserEntry, UserOrigin};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use switchboard_domain::config::{Role, User};
+use switchboard_domain::{CallCenterId, NodeId, UserId};
+use uuid::Uuid;
+
+/// Name of the optional admin token file in the data dir (mode 0600).
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// What `init` created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitOutput {
+    /// The new node's id.
+    pub node_id: NodeId,
+    /// The first admin's id.
+    pub admin_user: UserId,
+    /// The first admin's bearer token (shown once; only its hash is stored).
+    pub admin_token: String,
+    /// Where the token was written, when asked.
+    pub token_file: Option<PathBuf>,
+}
+
+/// The sha256 (lowercase hex) of a bearer token: the key of the `users` tree.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh random token: 32 random bytes, hex.
+pub fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Initialises a node in `dir` (created if missing). Refuses a dir that already holds a node.
+/// With `write_token_file`, also writes the admin token to `dir/admin-token` (mode 0600).
+pub fn init_data_dir(
+    dir: &Path,
+    name: &str,
+    role: NodeRole,
+    call_centers: &[CallCenterId],
+    write_token_file: bool,
+) -> Result<InitOutput, NodeError> {
+    if name.trim().is_empty() {
+        return Err(NodeError::Config("node name must not be empty".into()));
+    }
+    if role == NodeRole::Site && call_centers.is_empty() {
+        return Err(NodeError::Config(
+            "a site node needs at least one call center".into(),
+        ));
+    }
+    let store = SledStore::open(dir, 16 * 1024 * 1024)?;
+    if store.identity()?.is_some() {
+        return Err(NodeError::AlreadyInitialized(dir.to_path_buf()));
+    }
+    let node_id = NodeId(Uuid::new_v4());
+    let meta = NodeMeta {
+        node_id,
+        name: name.trim().to_string(),
+        role,
+        call_centers: call_centers.to_vec(),
+        actor: *Uuid::new_v4().as_bytes(),
+        feed_epoch: Uuid::new_v4(),
+        schema_version: SCHEMA_VERSION,
+    };
+    let admin_token = new_token();
+    let admin = UserEntry {
+        user: User {
+            id: UserId(Uuid::new_v4()),
+            name: "admin".to_string(),
+            role: Role::Admin,
+            call_center: None,
+        },
+        origin: UserOrigin::Local,
+    };
+    let token_file = if write_token_file {
+        let path = dir.join(ADMIN_TOKEN_FILE);
+        write_secret_file(&path, &admin_token)?;
+        Some(path)
+    } else {
+        None
+    };
+    store.apply(&[crate::store::Op {
+        tree: TreeId::Users,
+        key: token_hash(&admin_token).into_bytes(),
+        value: Some(crate::store::records::encode(&admin)?),
+    }])?;
+    // Identity last: a dir without it counts as uninitialised, so an interrupted init can rerun.
+    write_identity(&store, &meta)?;
+    store.flush()?;
+    tracing::info!(node = %node_id, name, role = %role, "initialised data dir");
+    Ok(InitOutput {
+        node_id,
+        admin_user: admin.user.id,
+        admin_token,
+        token_file,
+    })
+}
+
+fn write_secret_file(path: &Path, contents: &str) -> Result<(), NodeError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| NodeError::io(format!("writing {}", path.display()), e))?;
+    f.write_all(contents.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .and_then(|_| f.sync_all())
+        .map_err(|e| NodeError::io(format!("writing {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_creates_identity_and_admin_and_refuses_twice() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = init_data_dir(dir.path(), "hq-1", NodeRole::Hq, &[], true).expect("init");
+        assert_eq!(out.admin_token.len(), 64);
+        let file = std::fs::read_to_string(dir.path().join(ADMIN_TOKEN_FILE)).expect("file");
+        assert_eq!(file.trim(), out.admin_token);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(ADMIN_TOKEN_FILE))
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = init_data_dir(dir.path(), "hq-1", NodeRole::Hq, &[], false);
+        assert!(matches!(again, Err(NodeError::AlreadyInitialized(_))));
+
+        let store = SledStore::open(dir.path(), 1 << 20).expect("open");
+        let id = store.identity().expect("read").expect("identity");
+        assert_eq!(id.node_id, out.node_id);
+        assert_eq!(id.role, NodeRole::Hq);
+        let user = store
+            .user_by_token_hash(&token_hash(&out.admin_token))
+            .expect("read")
+            .expect("admin");
+        assert_eq!(user.user.role, Role::Admin);
+        // the token itself is stored nowhere in the users tree
+        for kv in store.iter_prefix(TreeId::Users, b"", false) {
+            let (k, v) = kv.expect("kv");
+            assert_ne!(k, out.admin_token.as_bytes());
+            assert!(!v
+                .windows(out.admin_token.len())
+                .any(|w| w == out.admin_token.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn site_needs_call_centers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(init_data_dir(dir.path(), "s", NodeRole::Site, &[], false).is_err());
+    }
+}

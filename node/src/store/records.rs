@@ -1,0 +1,249 @@
+//! Records stored in the trees, and their encoding. Every record goes through
+//! [`switchboard_sync::codec`] (bincode with a version byte and a size limit on decode); keys are
+//! raw bytes laid out so that sled's byte order is the useful order (big-endian numbers).
+
+use crate::config::NodeRole;
+use crate::error::NodeError;
+use automerge::ChangeHash;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use switchboard_domain::config::User;
+use switchboard_domain::{CallCenterId, NodeId, Timestamp};
+use uuid::Uuid;
+
+pub use switchboard_sync::doc::{DocKind, DocMeta};
+
+/// Schema version of the store layout written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Version byte in front of every record.
+const RECORD_VERSION: u8 = 1;
+/// Largest record accepted on decode.
+const MAX_RECORD: usize = 64 * 1024 * 1024;
+
+/// Encodes a record (version byte + body). Interim body encoding until `sync::codec` lands.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, NodeError> {
+    let mut out = vec![RECORD_VERSION];
+    serde_json::to_writer(&mut out, value).map_err(|e| NodeError::Codec(e.to_string()))?;
+    Ok(out)
+}
+
+/// Decodes a record (checks version byte and size limit).
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, NodeError> {
+    if bytes.len() > MAX_RECORD {
+        return Err(NodeError::Codec(format!("record of {} bytes is too large", bytes.len())));
+    }
+    match bytes.split_first() {
+        Some((&RECORD_VERSION, body)) => {
+            serde_json::from_slice(body).map_err(|e| NodeError::Codec(e.to_string()))
+        }
+        Some((v, _)) => Err(NodeError::Codec(format!("unknown record version {v}"))),
+        None => Err(NodeError::Codec("empty record".into())),
+    }
+}
+
+/// The node's identity, kept in the `meta` tree under [`keys::IDENTITY`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeMeta {
+    /// This node's id.
+    pub node_id: NodeId,
+    /// Its name.
+    pub name: String,
+    /// HQ or site.
+    pub role: NodeRole,
+    /// Call centers this node serves (sites); empty at HQ.
+    pub call_centers: Vec<CallCenterId>,
+    /// The automerge actor id all local changes are written with (16 random bytes). Replaced
+    /// when a backup is restored or a data dir is copied.
+    pub actor: [u8; 16],
+    /// Identifies this node's change feed; replaced together with the actor so that peers
+    /// holding a checkpoint into the old feed start over.
+    pub feed_epoch: Uuid,
+    /// Store layout version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+}
+
+impl NodeMeta {
+    /// The actor id as automerge wants it.
+    pub fn actor_id(&self) -> automerge::ActorId {
+        automerge::ActorId::from(self.actor)
+    }
+}
+
+/// A stored document: `docs` tree, key = document uuid (16 bytes).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DocRecord {
+    /// Kind and call center.
+    pub meta: DocMeta,
+    /// The document's current feed sequence number (its one entry in `feed`).
+    pub seq: u64,
+    /// The document's heads at save time.
+    pub heads: Vec<[u8; 32]>,
+    /// `Automerge::save()` bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl DocRecord {
+    /// Heads as automerge change hashes.
+    pub fn change_hashes(&self) -> Vec<ChangeHash> {
+        self.heads.iter().map(|h| ChangeHash(*h)).collect()
+    }
+}
+
+/// A `feed` value: key = seq (u64 big-endian).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedValue {
+    /// The document that changed.
+    pub doc: Uuid,
+    /// Its meta, so feed scans need not read documents.
+    pub meta: DocMeta,
+}
+
+/// One entry of the change feed, as returned by scans.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedItem {
+    /// Sequence number.
+    pub seq: u64,
+    /// The document.
+    pub doc: Uuid,
+    /// Its meta.
+    pub meta: DocMeta,
+}
+
+/// A configured peer: `peers` tree, key = name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerConfig {
+    /// Local name of the peer (unique).
+    pub name: String,
+    /// Base URL of the peer node.
+    pub url: String,
+    /// Shared secret for HMAC peer authentication.
+    pub secret: String,
+    /// The peer's node id once learned.
+    pub node_id: Option<NodeId>,
+    /// The peer's role once learned.
+    pub role: Option<NodeRole>,
+    /// The peer's call centers once learned.
+    pub call_centers: Option<Vec<CallCenterId>>,
+}
+
+/// The last error of a peer link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerErrorRecord {
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    pub message: String,
+}
+
+/// Sync state of one peer: `peer_state` tree, key = peer name or node id text (caller's choice).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerState {
+    /// The sync checkpoint (opaque to the store; the sync engine encodes it).
+    pub checkpoint: Vec<u8>,
+    /// Last successful session end.
+    pub last_success: Option<Timestamp>,
+    /// Last failure.
+    pub last_error: Option<PeerErrorRecord>,
+}
+
+/// Where a user entry comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserOrigin {
+    /// Written directly on this node (the node admin created at `init`).
+    Local,
+    /// Indexed from a call-center configuration document.
+    CallCenterDoc(Uuid),
+}
+
+/// A user found by token: `users` tree, key = sha256 hex of the bearer token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEntry {
+    /// The user.
+    pub user: User,
+    /// Where the entry comes from.
+    pub origin: UserOrigin,
+}
+
+/// Keys of the `meta` tree.
+pub mod keys {
+    /// [`super::NodeMeta`].
+    pub const IDENTITY: &[u8] = b"identity";
+    /// Last assigned feed sequence number (u64 BE).
+    pub const FEED_SEQ: &[u8] = b"feed_seq";
+    /// Feed seq covered by the read model (u64 BE), written in the same atomic write.
+    pub const READ_MODEL_SEQ: &[u8] = b"read_model_seq";
+    /// Version of the read-model projection (u32 BE) the read model was built with.
+    pub const READ_MODEL_VERSION: &[u8] = b"read_model_version";
+    /// Present in a restored backup: the opener takes a fresh actor and feed epoch.
+    pub const RESTORED: &[u8] = b"restored";
+}
+
+/// `u64` as a big-endian key.
+pub fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+/// Reads a big-endian `u64` key or value.
+pub fn read_u64(bytes: &[u8]) -> Result<u64, NodeError> {
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| NodeError::Corrupt(format!("expected 8 bytes, got {}", bytes.len())))?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+/// Reads a 16-byte uuid key.
+pub fn read_uuid(bytes: &[u8]) -> Result<Uuid, NodeError> {
+    Uuid::from_slice(bytes).map_err(|_| NodeError::Corrupt("bad uuid key".into()))
+}
+
+/// `peer_heads` key: peer node id ++ doc uuid.
+pub fn peer_heads_key(peer: &NodeId, doc: &Uuid) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..16].copy_from_slice(peer.0.as_bytes());
+    k[16..].copy_from_slice(doc.as_bytes());
+    k
+}
+
+/// Key helpers for the read-model indexes (layouts documented in [`crate::store`]).
+pub mod rm_keys {
+    use switchboard_domain::Timestamp;
+    use uuid::Uuid;
+
+    /// `idx_customer_orders`: customer id ++ created_at (i64 millis BE, sign-flipped so negatives
+    /// sort first) ++ order id. Scan with prefix = customer id (newest last; reverse for newest first).
+    pub fn customer_order(customer: &Uuid, created_at: Timestamp, order: &Uuid) -> Vec<u8> {
+        let mut k = Vec::with_capacity(40);
+        k.extend_from_slice(customer.as_bytes());
+        k.extend_from_slice(&((created_at.as_millis() as u64) ^ (1 << 63)).to_be_bytes());
+        k.extend_from_slice(order.as_bytes());
+        k
+    }
+
+    /// `idx_status` / `idx_held`: status name ++ 0 ++ order id. Scan with prefix = name ++ 0.
+    pub fn status(status: &str, order: &Uuid) -> Vec<u8> {
+        let mut k = Vec::with_capacity(status.len() + 17);
+        k.extend_from_slice(status.as_bytes());
+        k.push(0);
+        k.extend_from_slice(order.as_bytes());
+        k
+    }
+
+    /// Prefix for one status of `idx_status`.
+    pub fn status_prefix(status: &str) -> Vec<u8> {
+        let mut k = status.as_bytes().to_vec();
+        k.push(0);
+        k
+    }
+
+    /// `idx_coupon`: coupon code ++ 0 ++ order id (value: applied_at). Count with prefix = code ++ 0.
+    pub fn coupon(code: &str, order: &Uuid) -> Vec<u8> {
+        status(code, order)
+    }
+
+    /// Last 16 bytes of an index key as the order id.
+    pub fn trailing_uuid(key: &[u8]) -> Option<Uuid> {
+        key.len()
+            .checked_sub(16)
+            .and_then(|i| Uuid::from_slice(&key[i..]).ok())
+    }
+}

@@ -1,0 +1,258 @@
+//! [`SledStore`]: the [`Store`] on sled 0.34.7, with an explicit page cache, one sled tree per
+//! [`TreeId`], multi-tree transactions for atomic job writes, and the exclusive `DATA_DIR/LOCK`.
+//!
+//! Data-dir layout: `LOCK` (fs2 exclusive lock), `db/` (sled), `admin-token` (optional, 0600).
+
+use super::records::{self, keys, NodeMeta};
+use super::{Kv, KvIter, Op, Store, StoreExt, TreeId};
+use crate::error::NodeError;
+use fs2::FileExt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// The lock file name inside the data dir.
+pub const LOCK_FILE: &str = "LOCK";
+/// The sled directory inside the data dir.
+pub const DB_DIR: &str = "db";
+
+/// Takes the exclusive lock on `DATA_DIR/LOCK` (creating the dir if needed); the lock is held
+/// while the returned file is open.
+pub fn lock_data_dir(data_dir: &Path) -> Result<File, NodeError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| NodeError::io(format!("creating data dir {}", data_dir.display()), e))?;
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| NodeError::io(format!("opening {}", path.display()), e))?;
+    file.try_lock_exclusive()
+        .map_err(|_| NodeError::DataDirInUse(data_dir.to_path_buf()))?;
+    Ok(file)
+}
+
+/// The sled engine.
+pub struct SledStore {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+    _lock: Option<File>,
+    path: PathBuf,
+}
+
+impl SledStore {
+    /// Locks `data_dir` and opens (or creates) the sled db in `data_dir/db` with the given page
+    /// cache. A store left by a crash is recovered by sled.
+    pub fn open(data_dir: &Path, cache_capacity_bytes: u64) -> Result<SledStore, NodeError> {
+        let lock = lock_data_dir(data_dir)?;
+        let mut s = Self::open_db(&data_dir.join(DB_DIR), cache_capacity_bytes)?;
+        s._lock = Some(lock);
+        Ok(s)
+    }
+
+    /// Opens a bare sled db directory without the data-dir lock (backups, tools).
+    pub fn open_db(db_dir: &Path, cache_capacity_bytes: u64) -> Result<SledStore, NodeError> {
+        let db = sled::Config::new()
+            .path(db_dir)
+            .cache_capacity(cache_capacity_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    NodeError::DataDirInUse(db_dir.to_path_buf())
+                }
+                other => NodeError::Engine(format!("opening {}: {other}", db_dir.display())),
+            })?;
+        let trees = TreeId::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SledStore {
+            db,
+            trees,
+            _lock: None,
+            path: db_dir.to_path_buf(),
+        })
+    }
+
+    /// The sled directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn tree(&self, t: TreeId) -> &sled::Tree {
+        &self.trees[t.index()]
+    }
+
+    /// If the store is marked restored (a backup or a copied data dir), replaces the actor id
+    /// and feed epoch, clears the mark and flushes. Returns whether it did.
+    pub fn take_fresh_actor_if_restored(&self) -> Result<bool, NodeError> {
+        if self.get(TreeId::Meta, keys::RESTORED)?.is_none() {
+            return Ok(false);
+        }
+        let Some(mut id) = self.identity()? else {
+            return Ok(false);
+        };
+        id.actor = *uuid::Uuid::new_v4().as_bytes();
+        id.feed_epoch = uuid::Uuid::new_v4();
+        self.apply(&[
+            Op {
+                tree: TreeId::Meta,
+                key: keys::IDENTITY.to_vec(),
+                value: Some(records::encode(&id)?),
+            },
+            Op {
+                tree: TreeId::Meta,
+                key: keys::RESTORED.to_vec(),
+                value: None,
+            },
+        ])?;
+        self.flush()?;
+        tracing::info!(node = %id.node_id, "restored data dir: took a fresh actor id and feed epoch");
+        Ok(true)
+    }
+
+    /// Writes a consistent copy of this store to `out_dir/db`, marked restored. The caller must
+    /// make sure no writes run meanwhile ([`super::Storage::backup`] runs it on the writer).
+    pub fn backup(&self, out_dir: &Path) -> Result<u64, NodeError> {
+        backup_store(self, out_dir)
+    }
+}
+
+/// Copies every tree of `from` into a fresh sled db at `out_dir/db` and marks it restored.
+/// Returns the number of documents copied.
+pub fn backup_store(from: &dyn Store, out_dir: &Path) -> Result<u64, NodeError> {
+    if out_dir.exists() {
+        let mut entries = std::fs::read_dir(out_dir)
+            .map_err(|e| NodeError::io(format!("reading {}", out_dir.display()), e))?;
+        if entries.next().is_some() {
+            return Err(NodeError::Config(format!(
+                "backup target {} is not empty",
+                out_dir.display()
+            )));
+        }
+    }
+    let to = SledStore::open(out_dir, 16 * 1024 * 1024)?;
+    let mut docs = 0u64;
+    for tree in TreeId::ALL {
+        let mut batch = Vec::with_capacity(1024);
+        for kv in from.iter_prefix(tree, b"", false) {
+            let (key, value) = kv?;
+            if tree == TreeId::Docs {
+                docs += 1;
+            }
+            batch.push(Op {
+                tree,
+                key,
+                value: Some(value),
+            });
+            if batch.len() >= 1024 {
+                to.apply(&batch)?;
+                batch.clear();
+            }
+        }
+        to.apply(&batch)?;
+    }
+    to.apply(&[Op {
+        tree: TreeId::Meta,
+        key: keys::RESTORED.to_vec(),
+        value: Some(vec![1]),
+    }])?;
+    to.flush()?;
+    Ok(docs)
+}
+
+fn kv(r: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Kv, NodeError> {
+    r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .map_err(NodeError::from)
+}
+
+impl Store for SledStore {
+    fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, NodeError> {
+        Ok(self.tree(tree).get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn iter_from(&self, tree: TreeId, start: &[u8]) -> KvIter<'_> {
+        Box::new(self.tree(tree).range(start.to_vec()..).map(kv))
+    }
+
+    fn iter_prefix(&self, tree: TreeId, prefix: &[u8], reverse: bool) -> KvIter<'_> {
+        let it = self.tree(tree).scan_prefix(prefix);
+        if reverse {
+            Box::new(it.rev().map(kv))
+        } else {
+            Box::new(it.map(kv))
+        }
+    }
+
+    fn last(&self, tree: TreeId) -> Result<Option<Kv>, NodeError> {
+        Ok(self
+            .tree(tree)
+            .last()?
+            .map(|(k, v)| (k.to_vec(), v.to_vec())))
+    }
+
+    fn count(&self, tree: TreeId) -> Result<u64, NodeError> {
+        Ok(self.tree(tree).len() as u64)
+    }
+
+    fn apply(&self, ops: &[Op]) -> Result<(), NodeError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        // One sled batch per touched tree, applied in one multi-tree transaction.
+        let mut touched: Vec<TreeId> = Vec::new();
+        let mut batches: Vec<sled::Batch> = Vec::new();
+        for op in ops {
+            let i = match touched.iter().position(|t| *t == op.tree) {
+                Some(i) => i,
+                None => {
+                    touched.push(op.tree);
+                    batches.push(sled::Batch::default());
+                    touched.len() - 1
+                }
+            };
+            match &op.value {
+                Some(v) => batches[i].insert(op.key.as_slice(), v.as_slice()),
+                None => batches[i].remove(op.key.as_slice()),
+            }
+        }
+        let trees: Vec<sled::Tree> = touched.iter().map(|t| self.tree(*t).clone()).collect();
+        use sled::Transactional;
+        trees
+            .as_slice()
+            .transaction(|views| {
+                for (view, batch) in views.iter().zip(batches.iter()) {
+                    view.apply_batch(batch)?;
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| NodeError::Engine(format!("transaction: {e:?}")))
+    }
+
+    fn clear(&self, tree: TreeId) -> Result<(), NodeError> {
+        Ok(self.tree(tree).clear()?)
+    }
+
+    fn flush(&self) -> Result<(), NodeError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// Writes a fresh identity into an empty store (used by `init`).
+pub(crate) fn write_identity(store: &SledStore, id: &NodeMeta) -> Result<(), NodeError> {
+    store.apply(&[
+        Op {
+            tree: TreeId::Meta,
+            key: keys::IDENTITY.to_vec(),
+            value: Some(records::encode(id)?),
+        },
+        Op {
+            tree: TreeId::Meta,
+            key: keys::FEED_SEQ.to_vec(),
+            value: Some(0u64.to_be_bytes().to_vec()),
+        },
+    ])
+}
