@@ -1,0 +1,557 @@
+//! `switchboard demo`: HQ and two call-center sites in this process, on loopback port 0 with
+//! temporary data dirs, driven only through the public HTTP API (API.md).
+//!
+//! Step by step: load a demo call center at HQ, peer the sites with HQ and sync the configuration
+//! out, cut the south site off, take orders and place holds on both sides of the cut (including
+//! concurrent edits of one order), heal the link, sync, and check that all three nodes hold the
+//! same order views. Exits 0 when they converged, 1 when they did not.
+
+use crate::admin::{all_order_ids, items, s, sync_now};
+use crate::client::Client;
+use crate::serve::{start, RunningNode};
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Args;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use switchboard_domain::CallCenterId;
+use switchboard_node::config::{NodeConfig, NodeRole};
+
+/// Arguments of `switchboard demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Keep the temporary data dirs (their paths are printed) instead of deleting them.
+    #[arg(long)]
+    keep: bool,
+    /// Print only the step headings and the verdict.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// The demo call center's id.
+const CC: &str = "demo";
+
+/// One node of the demo.
+struct DemoNode {
+    name: &'static str,
+    node_id: String,
+    running: RunningNode,
+    admin: Client,
+    // Held so the data dir lives as long as the node (`None` with `--keep`).
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl DemoNode {
+    fn url(&self) -> String {
+        format!("http://{}", self.running.addr)
+    }
+}
+
+/// Runs `switchboard demo`.
+pub async fn run(args: DemoArgs) -> Result<()> {
+    let out = Printer { quiet: args.quiet };
+
+    out.step(
+        1,
+        "start HQ and two sites (north, south) on loopback with temporary data",
+    );
+    let cc = CallCenterId::parse(CC).map_err(|e| anyhow!("{e}"))?;
+    let hq = launch("hq", NodeRole::Hq, &[], args.keep).await?;
+    let north = launch(
+        "north",
+        NodeRole::Site,
+        std::slice::from_ref(&cc),
+        args.keep,
+    )
+    .await?;
+    let south = launch(
+        "south",
+        NodeRole::Site,
+        std::slice::from_ref(&cc),
+        args.keep,
+    )
+    .await?;
+    for n in [&hq, &north, &south] {
+        out.line(format!("{:<6} {} node {}", n.name, n.url(), n.node_id));
+    }
+
+    let result = scenario(&out, &hq, &north, &south).await;
+
+    for n in [hq, north, south] {
+        n.running
+            .shutdown()
+            .await
+            .with_context(|| format!("stopping {}", n.name))?;
+    }
+    let converged = result?;
+    if converged {
+        println!("converged: HQ, north and south hold the same orders");
+        Ok(())
+    } else {
+        Err(anyhow!("the nodes did not converge"))
+    }
+}
+
+async fn launch(
+    name: &'static str,
+    role: NodeRole,
+    ccs: &[CallCenterId],
+    keep: bool,
+) -> Result<DemoNode> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("switchboard-demo-{name}-"))
+        .tempdir()
+        .context("cannot create a temporary data dir")?;
+    let (data_dir, guard) = if keep {
+        let path = dir.keep();
+        println!("  ({name} data dir kept at {})", path.display());
+        (path, None)
+    } else {
+        (dir.path().to_path_buf(), Some(dir))
+    };
+    let created = crate::init::create(&data_dir, name, role, ccs)?;
+    let cfg = NodeConfig {
+        data_dir,
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        name: name.to_string(),
+        role,
+        call_centers: ccs.to_vec(),
+        // The demo decides when to sync, so the story is the same on every run.
+        sync_interval_secs: 3600,
+        log: "warn".to_string(),
+        ..NodeConfig::default()
+    };
+    let running = start(cfg).await?;
+    let admin = Client::new(
+        &format!("http://{}", running.addr),
+        &created.admin_token,
+        Duration::from_secs(60),
+    )?;
+    Ok(DemoNode {
+        name,
+        node_id: created.node_id.to_string(),
+        running,
+        admin,
+        _dir: guard,
+    })
+}
+
+/// The scenario proper; answers whether the nodes converged.
+async fn scenario(
+    out: &Printer,
+    hq: &DemoNode,
+    north: &DemoNode,
+    south: &DemoNode,
+) -> Result<bool> {
+    out.step(2, "load the demo call center at HQ over the API");
+    load_config(&hq.admin).await?;
+    let agent = new_user(&hq.admin, "Ada (agent)", "agent").await?;
+    let supervisor = new_user(&hq.admin, "Sam (supervisor)", "supervisor").await?;
+    out.line("call center 'demo': EUR, card/cash, delivery std (5.95 under 50.00, free above) and express 14.95");
+    out.line("products: headset (upsell: headset-pro, script), headset-pro, cable (cross-sell), coffee subscription");
+    out.line("hold codes fraud/address, coupon WELCOME10, source code SPRING (10% off), users Ada (agent), Sam (supervisor)");
+
+    out.step(
+        3,
+        "peer both sites with HQ and sync: configuration and users flow out to the sites",
+    );
+    let secret_n = random_secret();
+    let secret_s = random_secret();
+    link(hq, north, &secret_n).await?;
+    link(hq, south, &secret_s).await?;
+    sync(out, north, "hq").await?;
+    sync(out, south, "hq").await?;
+    for site in [north, south] {
+        let cc: Value = site
+            .admin
+            .get(&format!("/api/v1/call-centers/{CC}"))
+            .await?;
+        out.line(format!(
+            "{} now holds call center {:?} with {} delivery modes",
+            site.name,
+            s(&cc, "name"),
+            items(&cc, "delivery_modes").len()
+        ));
+    }
+
+    // Agents and supervisors use the same token on every node: their users synced with the config.
+    let ada_n = north.admin.with_token(&agent);
+    let ada_s = south.admin.with_token(&agent);
+    let sam_hq = hq.admin.with_token(&supervisor);
+
+    out.step(
+        4,
+        "north takes an order and syncs it to HQ, which passes it on to south",
+    );
+    let cust_a = customer(&ada_n, "Grace Hopper", "+1 555 0100").await?;
+    let order_a = order(&ada_n, &cust_a, Some("SPRING")).await?;
+    add_line(&ada_n, &order_a, "headset", 1).await?;
+    sync(out, north, "hq").await?;
+    sync(out, south, "hq").await?;
+    show(out, &[hq, north, south]).await?;
+
+    out.step(5, "cut south off: remove the link on both sides");
+    south.admin.delete("/api/v1/peers/hq").await?;
+    hq.admin.delete("/api/v1/peers/south").await?;
+    out.line("south has no peers; HQ only knows north");
+
+    out.step(
+        6,
+        "both sides keep working: orders, holds and concurrent edits of the same order",
+    );
+    // North: completes order A (line, coupon, payment) and submits it.
+    add_line(&ada_n, &order_a, "cable", 2).await?;
+    ada_n
+        .post::<Value>(
+            &format!("/api/v1/orders/{order_a}/coupons"),
+            &json!({"code": "WELCOME10"}),
+        )
+        .await?;
+    let view: Value = ada_n.get(&format!("/api/v1/orders/{order_a}")).await?;
+    let balance = view
+        .get("totals")
+        .map(|t| s(t, "balance"))
+        .unwrap_or_else(|| "0.00".into());
+    ada_n
+        .post::<Value>(
+            &format!("/api/v1/orders/{order_a}/payments"),
+            &json!({"method": "card", "amount": balance, "reference": "auth-4711"}),
+        )
+        .await?;
+    ada_n
+        .post::<Value>(&format!("/api/v1/orders/{order_a}/submit"), &json!({}))
+        .await?;
+    out.line(format!(
+        "north: order {order_a} paid ({balance}) and submitted"
+    ));
+    // North: a second order, synced to HQ, where the supervisor puts it on hold.
+    let cust_b = customer(&ada_n, "Alan Turing", "+44 20 7946 0000").await?;
+    let order_b = order(&ada_n, &cust_b, None).await?;
+    add_line(&ada_n, &order_b, "headset-pro", 1).await?;
+    sync(out, north, "hq").await?;
+    sam_hq
+        .post::<Value>(
+            &format!("/api/v1/orders/{order_b}/holds"),
+            &json!({"code": "fraud", "reason": "card country differs from shipping"}),
+        )
+        .await?;
+    out.line(format!(
+        "HQ: supervisor placed a fraud hold on north's order {order_b}"
+    ));
+    // South, cut off: edits order A concurrently (note + address hold) and takes its own order.
+    ada_s
+        .post::<Value>(
+            &format!("/api/v1/orders/{order_a}/notes"),
+            &json!({"text": "customer called south: deliver after 5pm"}),
+        )
+        .await?;
+    ada_s
+        .post::<Value>(
+            &format!("/api/v1/orders/{order_a}/holds"),
+            &json!({"code": "address", "reason": "confirm the delivery address"}),
+        )
+        .await?;
+    out.line(format!(
+        "south (offline): note and address hold on order {order_a}"
+    ));
+    let cust_c = customer(&ada_s, "Ada Lovelace", "+44 20 7000 0001").await?;
+    let order_c = order(&ada_s, &cust_c, None).await?;
+    add_line(&ada_s, &order_c, "coffee", 3).await?;
+    out.line(format!("south (offline): new order {order_c}"));
+    sync(out, north, "hq").await?;
+    show(out, &[hq, north, south]).await?;
+
+    out.step(7, "heal: restore the link and sync south, then north");
+    link_one(south, hq, "hq", &secret_s).await?;
+    link_one(hq, south, "south", &secret_s).await?;
+    sync(out, south, "hq").await?;
+    sync(out, north, "hq").await?;
+    // South once more, for what north sent after south's session.
+    sync(out, south, "hq").await?;
+    show(out, &[hq, north, south]).await?;
+
+    out.step(
+        8,
+        "check convergence: the same orders, with identical views, on all three nodes",
+    );
+    let converged = compare(out, &[hq, north, south]).await?;
+    let a: Value = hq.admin.get(&format!("/api/v1/orders/{order_a}")).await?;
+    out.line(format!(
+        "order {order_a} at HQ: status {}, {} lines, {} holds, {} notes (edits from both sides merged)",
+        s(&a, "status"),
+        items(&a, "lines").len(),
+        items(&a, "holds").len(),
+        items(&a, "notes").len()
+    ));
+    Ok(converged)
+}
+
+/// Writes the demo configuration at HQ.
+async fn load_config(hq: &Client) -> Result<()> {
+    hq.put::<Value>(
+        &format!("/api/v1/call-centers/{CC}"),
+        &json!({
+            "name": "Demo Call Center",
+            "currency": "EUR",
+            "order_completion": true,
+            "guided_sales": true,
+            "payment_tolerance": "0.00",
+            "payment_methods": [{"id": "card", "kind": "card"}, {"id": "cash", "kind": "cash"}],
+            "delivery_modes": [
+                {"id": "std", "name": "Standard", "charges": [
+                    {"from": "0.00", "to": "50.00", "amount": "5.95"},
+                    {"from": "50.00", "to": null, "amount": "0.00"}]},
+                {"id": "express", "name": "Express", "charges": [
+                    {"from": "0.00", "to": null, "amount": "14.95"}]}
+            ],
+            "hold_codes": [
+                {"id": "fraud", "name": "Fraud check", "clear_roles": ["supervisor"]},
+                {"id": "address", "name": "Address check", "clear_roles": ["agent", "supervisor"]}
+            ],
+            "reason_codes": [{"id": "match", "name": "Price match"}],
+            "price_override_limits": {"agent": "5", "supervisor": "25"},
+            "financial_dimensions": {"region": "demo"},
+            "price_group": null
+        }),
+    )
+    .await?;
+    let products = [
+        json!({"id": "headset", "name": "Headset", "price": "39.00", "allow_price_override": true,
+               "image_url": null, "upsell": ["headset-pro"], "cross_sell": ["cable"],
+               "script": "Ask whether the customer takes calls all day: the Pro has noise cancelling.",
+               "continuity": null}),
+        json!({"id": "headset-pro", "name": "Headset Pro", "price": "89.00", "allow_price_override": true,
+               "image_url": null, "upsell": [], "cross_sell": ["cable"], "script": null, "continuity": null}),
+        json!({"id": "cable", "name": "Spare cable", "price": "6.50", "allow_price_override": false,
+               "image_url": null, "upsell": [], "cross_sell": [], "script": null, "continuity": null}),
+        json!({"id": "coffee", "name": "Coffee subscription", "price": "12.00", "allow_price_override": false,
+               "image_url": null, "upsell": [], "cross_sell": [],
+               "script": "Mention that the subscription can be paused at any time.",
+               "continuity": {"every_days": 30, "times": 6}}),
+    ];
+    for p in products {
+        let id = s(&p, "id");
+        let mut body = p.clone();
+        if let Some(o) = body.as_object_mut() {
+            o.remove("id");
+        }
+        hq.put::<Value>(&format!("/api/v1/products/{id}"), &body)
+            .await?;
+    }
+    hq.put::<Value>(
+        "/api/v1/source-codes/SPRING",
+        &json!({"catalog": "spring", "valid_from": null, "valid_to": null, "discount_percent": "10",
+                "free_shipping": false, "script": "Welcome the caller to the spring catalog.",
+                "price_group": null}),
+    )
+    .await?;
+    hq.put::<Value>(
+        "/api/v1/coupons/WELCOME10",
+        &json!({"kind": "amount", "value": "10.00", "min_order": "20.00", "valid_from": null,
+                "valid_to": null, "max_uses": null}),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn new_user(hq: &Client, name: &str, role: &str) -> Result<String> {
+    let v: Value = hq
+        .post(
+            &format!("/api/v1/call-centers/{CC}/users"),
+            &json!({"name": name, "role": role}),
+        )
+        .await?;
+    let token = s(&v, "token");
+    if token.is_empty() {
+        bail!("HQ created user {name:?} without a token");
+    }
+    Ok(token)
+}
+
+/// Peers a site with HQ in both directions with one shared secret.
+async fn link(hq: &DemoNode, site: &DemoNode, secret: &str) -> Result<()> {
+    link_one(hq, site, site.name, secret).await?;
+    link_one(site, hq, "hq", secret).await
+}
+
+async fn link_one(from: &DemoNode, to: &DemoNode, name: &str, secret: &str) -> Result<()> {
+    from.admin
+        .post::<Value>(
+            "/api/v1/peers",
+            &json!({"node_id": to.node_id, "name": name, "url": to.url(), "secret": secret}),
+        )
+        .await
+        .with_context(|| format!("{}: adding peer {name}", from.name))?;
+    Ok(())
+}
+
+/// Runs a session from `node` with `peer`; a failed session is an error.
+async fn sync(out: &Printer, node: &DemoNode, peer: &str) -> Result<()> {
+    let v = sync_now(&node.admin, Some(peer), false)
+        .await
+        .with_context(|| format!("{}: sync with {peer}", node.name))?;
+    for p in items(&v, "peers") {
+        if p.get("ok").and_then(Value::as_bool) != Some(true) {
+            bail!(
+                "{}: sync with {} failed: {}",
+                node.name,
+                s(&p, "name"),
+                s(&p, "error")
+            );
+        }
+        out.line(format!(
+            "sync {} <-> {}: sent {} docs, received {} docs",
+            node.name,
+            s(&p, "name"),
+            s(&p, "sent_docs"),
+            s(&p, "received_docs")
+        ));
+    }
+    Ok(())
+}
+
+async fn customer(c: &Client, name: &str, phone: &str) -> Result<String> {
+    let v: Value = c
+        .post(
+            "/api/v1/customers",
+            &json!({"name": name, "phone": phone, "email": null,
+                    "address": {"street": "1 Main St", "city": "Springfield", "country": "US"}}),
+        )
+        .await?;
+    id_of(&v, "customer")
+}
+
+async fn order(c: &Client, customer: &str, source: Option<&str>) -> Result<String> {
+    let v: Value = c
+        .post(
+            "/api/v1/orders",
+            &json!({"customer_id": customer, "source_code": source, "delivery_mode": "std",
+                    "ship_to": {"street": "1 Main St", "city": "Springfield", "country": "US"}}),
+        )
+        .await?;
+    id_of(&v, "order")
+}
+
+async fn add_line(c: &Client, order: &str, product: &str, qty: u32) -> Result<()> {
+    c.post::<Value>(
+        &format!("/api/v1/orders/{order}/lines"),
+        &json!({"product_id": product, "quantity": qty, "unit_price": null, "override_reason": null}),
+    )
+    .await?;
+    Ok(())
+}
+
+fn id_of(v: &Value, what: &str) -> Result<String> {
+    let id = s(v, "id");
+    if id.is_empty() {
+        bail!("the node created a {what} without an id");
+    }
+    Ok(id)
+}
+
+/// Prints, per node, its document counts and its orders with status and active holds.
+async fn show(out: &Printer, nodes: &[&DemoNode]) -> Result<()> {
+    for n in nodes {
+        let info: Value = n.admin.get("/api/v1/node").await?;
+        let docs = info.get("documents").cloned().unwrap_or(Value::Null);
+        out.line(format!(
+            "{:<6} holds {} orders, {} customers",
+            n.name,
+            s(&docs, "orders"),
+            s(&docs, "customers")
+        ));
+        for id in all_order_ids(&n.admin).await? {
+            let v: Value = n.admin.get(&format!("/api/v1/orders/{id}")).await?;
+            let active = items(&v, "holds")
+                .iter()
+                .filter(|h| h.get("cleared").is_none_or(Value::is_null))
+                .map(|h| s(h, "code"))
+                .collect::<Vec<_>>();
+            out.line(format!(
+                "         {id}  {:<9} total {:>7}  lines {}  notes {}  holds [{}]",
+                s(&v, "status"),
+                v.get("totals").map(|t| s(t, "total")).unwrap_or_default(),
+                items(&v, "lines").len(),
+                items(&v, "notes").len(),
+                active.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Compares every node's orders with HQ's: same ids, identical views.
+async fn compare(out: &Printer, nodes: &[&DemoNode]) -> Result<bool> {
+    let mut views: Vec<BTreeMap<String, Value>> = Vec::new();
+    for n in nodes {
+        let mut m = BTreeMap::new();
+        for id in all_order_ids(&n.admin).await? {
+            let v: Value = n.admin.get(&format!("/api/v1/orders/{id}")).await?;
+            m.insert(id, v);
+        }
+        views.push(m);
+    }
+    let Some((first, rest)) = views.split_first() else {
+        return Ok(false);
+    };
+    let mut ok = true;
+    for (n, v) in nodes.iter().skip(1).zip(rest) {
+        if v.keys().ne(first.keys()) {
+            ok = false;
+            out.always(format!(
+                "MISMATCH: {} holds orders {:?}, {} holds {:?}",
+                nodes[0].name,
+                first.keys().collect::<Vec<_>>(),
+                n.name,
+                v.keys().collect::<Vec<_>>()
+            ));
+            continue;
+        }
+        for (id, view) in first {
+            if v.get(id) != Some(view) {
+                ok = false;
+                out.always(format!(
+                    "MISMATCH: order {id} differs between {} and {}",
+                    nodes[0].name, n.name
+                ));
+            }
+        }
+    }
+    if ok {
+        out.line(format!(
+            "all {} nodes hold the same {} orders with identical views",
+            nodes.len(),
+            first.len()
+        ));
+    }
+    Ok(ok)
+}
+
+fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Step-by-step output.
+struct Printer {
+    quiet: bool,
+}
+
+impl Printer {
+    fn step(&self, n: u32, what: &str) {
+        println!("Step {n}: {what}");
+    }
+
+    fn line(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            println!("  {}", text.as_ref());
+        }
+    }
+
+    fn always(&self, text: impl AsRef<str>) {
+        println!("  {}", text.as_ref());
+    }
+}

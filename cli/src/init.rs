@@ -1,0 +1,119 @@
+//! `switchboard init`: create a node's data dir with a node id and print the first admin token.
+
+use anyhow::{anyhow, Result};
+use clap::{Args, ValueEnum};
+use std::path::{Path, PathBuf};
+use switchboard_domain::CallCenterId;
+use switchboard_node::config::NodeRole;
+use switchboard_node::NodeError;
+
+/// Arguments of `switchboard init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The node's name (shown by `switchboard node` and to peers).
+    #[arg(long)]
+    name: String,
+    /// HQ (owns configuration, replicates everything) or a call-center site.
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// A call center this node serves (repeat for several; a site needs at least one).
+    #[arg(long = "call-center", value_name = "ID")]
+    call_centers: Vec<String>,
+    /// Where to create the node.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = "./switchboard-data"
+    )]
+    data_dir: PathBuf,
+    /// Print `{"node_id","admin_token","data_dir"}` as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum RoleArg {
+    Site,
+    Hq,
+}
+
+/// Runs `switchboard init`.
+pub fn run(args: InitArgs) -> Result<()> {
+    let role = match args.role {
+        RoleArg::Site => NodeRole::Site,
+        RoleArg::Hq => NodeRole::Hq,
+    };
+    let ccs = args
+        .call_centers
+        .iter()
+        .map(|c| CallCenterId::parse(c.as_str()).map_err(|e| anyhow!("call center {c:?}: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    if role == NodeRole::Site && ccs.is_empty() {
+        return Err(anyhow!(
+            "a site serves at least one call center: pass --call-center ID"
+        ));
+    }
+    let out = create(&args.data_dir, &args.name, role, &ccs)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "node_id": out.node_id.to_string(),
+                "admin_token": out.admin_token,
+                "data_dir": args.data_dir.display().to_string(),
+            })
+        );
+    } else {
+        println!(
+            "initialised {} node {:?} ({}) in {}",
+            role,
+            args.name,
+            out.node_id,
+            args.data_dir.display()
+        );
+        print_token(&out.admin_token, &args.data_dir);
+    }
+    Ok(())
+}
+
+/// What a fresh node hands back.
+pub struct Created {
+    /// The new node's id.
+    pub node_id: switchboard_domain::NodeId,
+    /// The first admin's token (only its hash is stored in the node).
+    pub admin_token: String,
+}
+
+/// Initialises `dir`; the node writes the admin token to `dir/admin-token` (mode 0600).
+pub fn create(dir: &Path, name: &str, role: NodeRole, ccs: &[CallCenterId]) -> Result<Created> {
+    let out = try_create(dir, name, role, ccs)?;
+    Ok(out)
+}
+
+/// Like [`create`], keeping the node's error so a caller can tell "already initialised" apart.
+pub fn try_create(
+    dir: &Path,
+    name: &str,
+    role: NodeRole,
+    ccs: &[CallCenterId],
+) -> Result<Created, NodeError> {
+    let out = switchboard_node::identity::init_data_dir(dir, name, role, ccs, true)?;
+    Ok(Created {
+        node_id: out.node_id,
+        admin_token: out.admin_token,
+    })
+}
+
+/// Prints the token once, with where it is kept.
+pub fn print_token(token: &str, dir: &Path) {
+    println!("admin token: {token}");
+    println!(
+        "(shown once; also written to {} with mode 0600)",
+        token_path(dir).display()
+    );
+}
+
+/// `DATA_DIR/admin-token`.
+pub fn token_path(dir: &Path) -> PathBuf {
+    dir.join(switchboard_node::identity::ADMIN_TOKEN_FILE)
+}

@@ -1,0 +1,119 @@
+//! Offline commands on a stopped node's data dir: `verify` and `backup`.
+//!
+//! Both open the store themselves, so they take the data dir's lock: on a dir in use by a running
+//! node they fail with one line and exit 1 instead of reading a store that is being written.
+
+use anyhow::{anyhow, Context as _, Result};
+use clap::Args;
+use std::path::PathBuf;
+use switchboard_node::store::sled::SledStore;
+use switchboard_node::store::StoreExt as _;
+use switchboard_node::NodeError;
+
+/// Arguments of `switchboard verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The stopped node's data dir.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = "./switchboard-data"
+    )]
+    data_dir: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `switchboard backup`.
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The stopped node's data dir.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = "./switchboard-data"
+    )]
+    data_dir: PathBuf,
+    /// Where to write the copy (must not exist yet, or be empty).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// Runs `switchboard verify`: a report on stdout, exit 1 when it found problems.
+pub fn verify(args: VerifyArgs) -> Result<()> {
+    if !args.data_dir.exists() {
+        return Err(anyhow!("no data dir at {}", args.data_dir.display()));
+    }
+    let report = switchboard_node::store::verify(&args.data_dir)
+        .with_context(|| format!("cannot verify {}", args.data_dir.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{}: {} documents, {} feed entries, {} peers, {} users checked",
+            args.data_dir.display(),
+            report.docs,
+            report.feed_entries,
+            report.peers,
+            report.users
+        );
+        for p in &report.problems {
+            println!("problem: {p}");
+        }
+        if report.problems.is_empty() {
+            println!("ok: no problems found");
+        }
+    }
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "{} problem(s) found in {}",
+            report.problems.len(),
+            args.data_dir.display()
+        ))
+    }
+}
+
+/// Runs `switchboard backup`.
+pub fn backup(args: BackupArgs) -> Result<()> {
+    if !args.data_dir.exists() {
+        return Err(anyhow!("no data dir at {}", args.data_dir.display()));
+    }
+    if let Ok(mut entries) = std::fs::read_dir(&args.out) {
+        if entries.next().is_some() {
+            return Err(anyhow!(
+                "{} exists and is not empty; choose a new directory",
+                args.out.display()
+            ));
+        }
+    }
+    let what = || {
+        format!(
+            "cannot back up {} to {}",
+            args.data_dir.display(),
+            args.out.display()
+        )
+    };
+    // Opening takes the data dir's lock, so a running node's dir is refused ("in use").
+    let store = SledStore::open(&args.data_dir, 16 * 1024 * 1024).with_context(what)?;
+    if store.identity().with_context(what)?.is_none() {
+        return Err(NodeError::NotInitialized(args.data_dir.clone())).with_context(what);
+    }
+    let docs = store.backup(&args.out).with_context(what)?;
+    drop(store);
+    // The admin token is not part of the store; keep it with the copy so the copy is usable.
+    let token = crate::init::token_path(&args.data_dir);
+    if token.exists() {
+        let dst = crate::init::token_path(&args.out);
+        std::fs::copy(&token, &dst).with_context(|| format!("cannot copy {}", token.display()))?;
+    }
+    println!(
+        "backed up {docs} documents from {} to {} (serve it with: switchboard serve --data-dir {})",
+        args.data_dir.display(),
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
+}
