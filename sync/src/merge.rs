@@ -1,0 +1,145 @@
+//! Merging one received payload into a stored document: the part of [`crate::protocol::Replica::apply`]
+//! that every replica (sled in the node, memory in the tests) shares.
+//!
+//! Steps: load the stored document (or start an empty one), `load_incremental` the changes,
+//! detect missing dependencies (the payload's heads are not all present afterwards: nothing is to
+//! be stored, the sender must resend), check that the content's kind and call center match what
+//! the payload declared (scope checks ran on the declaration) and what was stored before (both are
+//! immutable), then run the merge-time invariants on orders, which may place system holds.
+
+use crate::doc::{self, Author, DocError, DocKind, DocMeta};
+use crate::protocol::{DocPayload, Heads};
+use automerge::{Automerge, ReadDoc};
+use switchboard_domain::config::{CallCenter, Catalog};
+use switchboard_domain::order::{Hold, Order};
+use switchboard_domain::{CouponCode, OrderId, Timestamp};
+
+/// Why a payload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// The changes are not valid automerge changes.
+    #[error("malformed changes: {0}")]
+    Malformed(#[from] automerge::AutomergeError),
+    /// The payload does not contain the heads it declares.
+    #[error("the payload does not contain the heads it declares")]
+    HeadsMismatch,
+    /// The content is not what the payload declared (kind or call center).
+    #[error("the payload declares {declared:?} but the content is {actual:?}")]
+    MetaMismatch {
+        /// Declared.
+        declared: DocMeta,
+        /// Found in the content.
+        actual: DocMeta,
+    },
+    /// The merge would change the kind or call center of a stored document.
+    #[error("the merge would change the document from {stored:?} to {merged:?}")]
+    MetaChanged {
+        /// Stored before.
+        stored: DocMeta,
+        /// After the merge.
+        merged: DocMeta,
+    },
+    /// The document could not be read.
+    #[error("unreadable document: {0}")]
+    Doc(#[from] DocError),
+}
+
+/// What the merge needs besides the document.
+pub struct MergeCtx<'a> {
+    /// Who places system holds (this node's actor, the system user, now).
+    pub author: &'a Author,
+    /// The stored document's meta, when it is held.
+    pub stored_meta: Option<&'a DocMeta>,
+    /// The configuration of the order's call center, when held here.
+    pub call_center: Option<&'a CallCenter>,
+    /// The catalog, when held here.
+    pub catalog: Option<&'a Catalog>,
+    /// The other orders known here that redeemed a coupon: (applied at, order id), this order
+    /// excluded, this batch included.
+    pub redemptions: &'a dyn Fn(&CouponCode) -> Vec<(Timestamp, OrderId)>,
+}
+
+/// The result of a merge.
+#[derive(Debug)]
+pub struct Merged {
+    /// The merged document (to be stored when `changed`).
+    pub doc: Automerge,
+    /// Its meta, read from the content.
+    pub meta: Option<DocMeta>,
+    /// Its heads.
+    pub heads: Heads,
+    /// Whether it differs from the stored document.
+    pub changed: bool,
+    /// The payload depends on changes not held here: store nothing, ask for a resend.
+    pub missing_deps: bool,
+    /// System holds the invariants placed.
+    pub holds_placed: Vec<Hold>,
+    /// The order after the merge, for orders that changed (read models, coupon index).
+    pub order: Option<Order>,
+}
+
+/// Merges a payload into the stored document (`None` when not held).
+pub fn merge_payload(existing: Option<Automerge>, payload: &DocPayload, ctx: &MergeCtx<'_>) -> Result<Merged, MergeError> {
+    let held = existing.is_some();
+    let mut doc = existing.unwrap_or_default();
+    let before = doc.get_heads();
+    doc.load_incremental(&payload.changes)?;
+    let missing = doc.get_missing_deps(&payload.heads);
+    if !missing.is_empty() {
+        if payload.heads.iter().any(|h| missing.contains(h)) {
+            return Err(MergeError::HeadsMismatch);
+        }
+        return Ok(Merged {
+            doc,
+            meta: ctx.stored_meta.cloned(),
+            heads: before,
+            changed: false,
+            missing_deps: true,
+            holds_placed: Vec::new(),
+            order: None,
+        });
+    }
+    let heads = doc.get_heads();
+    let changed = heads != before;
+    if !changed && held {
+        return Ok(Merged { doc, meta: ctx.stored_meta.cloned(), heads, changed, missing_deps: false, holds_placed: Vec::new(), order: None });
+    }
+    let actual = doc::read_meta(&doc)?;
+    if actual != payload.meta {
+        return Err(MergeError::MetaMismatch { declared: payload.meta.clone(), actual });
+    }
+    if let Some(stored) = ctx.stored_meta {
+        if *stored != actual {
+            return Err(MergeError::MetaChanged { stored: stored.clone(), merged: actual });
+        }
+    }
+    let (holds_placed, order) = if actual.kind == DocKind::Order { enforce(&mut doc, ctx)? } else { (Vec::new(), None) };
+    let heads = doc.get_heads();
+    Ok(Merged { doc, meta: Some(actual), heads, changed: true, missing_deps: false, holds_placed, order })
+}
+
+/// The 1-based rank of an order among the orders redeeming a coupon, ordered by (applied at,
+/// order id); `None` when the order does not redeem it.
+pub fn coupon_rank(order: &Order, code: &CouponCode, others: &[(Timestamp, OrderId)]) -> Option<u32> {
+    let mine = doc::coupon_redemptions(order).into_iter().find(|(c, _)| c == code)?.1;
+    let before = others.iter().filter(|(at, id)| (*at, *id) < (mine, order.id) && *id != order.id).count();
+    Some(u32::try_from(before).unwrap_or(u32::MAX).saturating_add(1))
+}
+
+/// Runs the merge-time invariants on an order document (after a merge, or when another order's
+/// merge changed the rank of a coupon it redeems): places the missing system holds, in one change.
+/// Returns the holds placed and the order as it stands afterwards. Without the call center's
+/// configuration or the catalog the rules cannot be evaluated, and nothing is placed.
+pub fn enforce(doc: &mut Automerge, ctx: &MergeCtx<'_>) -> Result<(Vec<Hold>, Option<Order>), MergeError> {
+    let (order, _) = doc::read_order(doc)?;
+    let (Some(cc), Some(catalog)) = (ctx.call_center, ctx.catalog) else {
+        return Ok((Vec::new(), Some(order)));
+    };
+    let rank = |code: &CouponCode| coupon_rank(&order, code, &(ctx.redemptions)(code));
+    let placed = doc::enforce_invariants(doc, cc, catalog, &rank, ctx.author)?;
+    if placed.is_empty() {
+        return Ok((placed, Some(order)));
+    }
+    let (order, _) = doc::read_order(doc)?;
+    Ok((placed, Some(order)))
+}

@@ -1,0 +1,444 @@
+//! The session state machine (initiator) and the stateless responder.
+//!
+//! A session is a series of request/response round trips, each request carrying: the next batch
+//! of the initiator's feed (documents in the responder's read scope whose heads differ from what
+//! the responder is known to hold, as changes after those heads), re-sends the responder asked
+//! for, acknowledgements of what the initiator merged from the previous response, and the pull
+//! position in the responder's feed. The responder merges the pushed batch first and then reads
+//! its feed, so changes it had that the initiator lacked come back in the same round trip.
+//! Checkpoints advance in the same durable batch as the documents they cover.
+
+use super::frames::*;
+use super::scope::{may_read, may_write};
+use super::{
+    ApplyBatch, ApplyOutcome, CheckpointUpdate, DocOutcome, Heads, NodeIdentity, PeerCheckpoint,
+    PeerInfo, PullUpdate, Replica, SyncError,
+};
+use std::collections::{BTreeMap, VecDeque};
+use uuid::Uuid;
+
+/// How many feed entries are read from the replica at a time.
+const FEED_CHUNK: usize = 512;
+/// How many feed entries a responder scans for one response at most (skipped ones included).
+const MAX_SCAN: usize = 100_000;
+/// How often a document may come back "missing dependencies" before the session gives up.
+const MAX_RESENDS: u32 = 2;
+
+/// What the session did, for logs, metrics and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionReport {
+    /// Documents pushed (re-sends included).
+    pub sent_docs: usize,
+    /// Documents pulled.
+    pub received_docs: usize,
+    /// Frames sent.
+    pub frames_out: usize,
+    /// Frames received.
+    pub frames_in: usize,
+    /// Bytes sent.
+    pub bytes_out: usize,
+    /// Bytes received.
+    pub bytes_in: usize,
+}
+
+/// What to do after a frame.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    /// The next frame to send.
+    pub send: Option<Vec<u8>>,
+    /// The session is over.
+    pub done: Option<SessionReport>,
+}
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    seq: Option<u64>,
+    doc: Uuid,
+    heads: Heads,
+}
+
+/// The initiating side of a session.
+#[derive(Debug)]
+pub struct Initiator {
+    me: NodeIdentity,
+    peer: PeerInfo,
+    session: u64,
+    n: u32,
+    max_bytes: usize,
+    checkpoint: PeerCheckpoint,
+    /// Seq of the last feed entry read for pushing.
+    push_cursor: u64,
+    push_feed_done: bool,
+    inflight: Vec<InFlight>,
+    /// Documents the responder asked again for: (feed seq, doc).
+    resend: VecDeque<(Option<u64>, Uuid)>,
+    attempts: BTreeMap<Uuid, u32>,
+    pull_since: PullSince,
+    pull_done: bool,
+    pull_attempts: BTreeMap<Uuid, u32>,
+    acks: Vec<WireHeads>,
+    report: SessionReport,
+    finished: bool,
+}
+
+impl Initiator {
+    /// Starts a session with `peer` (its scope comes from configuration); returns the first frame.
+    /// `session` is any number that tells this session's frames from an earlier one's.
+    pub fn new(replica: &impl Replica, peer: PeerInfo, session: u64) -> Result<(Self, Vec<u8>), SyncError> {
+        Self::with_max_bytes(replica, peer, session, TARGET_FRAME_BYTES)
+    }
+
+    /// [`Initiator::new`] with another batch size.
+    pub fn with_max_bytes(
+        replica: &impl Replica,
+        peer: PeerInfo,
+        session: u64,
+        max_bytes: usize,
+    ) -> Result<(Self, Vec<u8>), SyncError> {
+        let checkpoint = replica.peer_state(peer.node_id)?;
+        let pull_since = PullSince { epoch: checkpoint.pull.map(|p| p.epoch), seq: checkpoint.pull.map_or(0, |p| p.seq) };
+        let mut me = Initiator {
+            me: replica.identity(),
+            peer,
+            session,
+            n: 0,
+            max_bytes: max_bytes.max(1024),
+            push_cursor: checkpoint.push,
+            checkpoint,
+            push_feed_done: false,
+            inflight: Vec::new(),
+            resend: VecDeque::new(),
+            attempts: BTreeMap::new(),
+            pull_since,
+            pull_done: false,
+            pull_attempts: BTreeMap::new(),
+            acks: Vec::new(),
+            report: SessionReport::default(),
+            finished: false,
+        };
+        let frame = me.next_request(replica)?;
+        Ok((me, frame))
+    }
+
+    /// The report so far.
+    pub fn report(&self) -> SessionReport {
+        self.report
+    }
+
+    fn push_doc(&mut self, replica: &impl Replica, seq: Option<u64>, doc: Uuid, force_full: bool, out: &mut Vec<WireDoc>) -> Result<usize, SyncError> {
+        let known = if force_full { None } else { replica.peer_heads(self.peer.node_id, doc)? };
+        if !force_full {
+            let heads = replica.heads(doc)?;
+            if heads.is_none() || heads == known {
+                return Ok(0);
+            }
+        }
+        let Some(payload) = replica.payload(doc, known.as_ref())? else { return Ok(0) };
+        if payload.changes.is_empty() {
+            return Ok(0);
+        }
+        let wire = WireDoc::from_payload(payload);
+        let size = wire.wire_size();
+        self.inflight.push(InFlight { seq, doc, heads: heads_from_wire(&wire.heads) });
+        out.push(wire);
+        Ok(size)
+    }
+
+    fn next_request(&mut self, replica: &impl Replica) -> Result<Vec<u8>, SyncError> {
+        let mut push = Vec::new();
+        let mut bytes = 0usize;
+        let peer_scope = self.peer.clone();
+        let my_scope = self.me.info();
+        while bytes < self.max_bytes {
+            let Some((seq, doc)) = self.resend.pop_front() else { break };
+            let full = self.attempts.get(&doc).copied().unwrap_or(0) >= MAX_RESENDS;
+            let before = push.len();
+            bytes += self.push_doc(replica, seq, doc, full, &mut push)?;
+            if push.len() == before {
+                // Nothing left to send for it (e.g. the responder now holds all of it).
+                continue;
+            }
+        }
+        'feed: while bytes < self.max_bytes && !self.push_feed_done {
+            let entries = replica.feed_since(self.push_cursor, FEED_CHUNK)?;
+            if entries.is_empty() {
+                self.push_feed_done = true;
+                break;
+            }
+            for e in entries {
+                if bytes >= self.max_bytes {
+                    continue 'feed;
+                }
+                self.push_cursor = e.seq;
+                if !(may_write(&my_scope, &e.meta) && may_read(&peer_scope, &e.meta)) {
+                    continue;
+                }
+                bytes += self.push_doc(replica, Some(e.seq), e.doc, false, &mut push)?;
+            }
+        }
+        self.report.sent_docs += push.len();
+        self.n += 1;
+        let req = SyncRequest {
+            session: self.session,
+            n: self.n,
+            push,
+            acks: std::mem::take(&mut self.acks),
+            pull: if self.pull_done { None } else { Some(self.pull_since) },
+            max_bytes: u32::try_from(self.max_bytes).unwrap_or(u32::MAX),
+        };
+        let frame = encode_frame(&Frame::Request(req));
+        self.report.frames_out += 1;
+        self.report.bytes_out += frame.len();
+        Ok(frame)
+    }
+
+    /// The push position that is safe to record: everything read from the feed is acknowledged,
+    /// except documents waiting for a re-send.
+    fn push_checkpoint(&self) -> u64 {
+        let pending = self
+            .resend
+            .iter()
+            .filter_map(|(s, _)| *s)
+            .chain(self.inflight.iter().filter_map(|f| f.seq))
+            .min();
+        match pending {
+            Some(s) => s.saturating_sub(1).max(self.checkpoint.push),
+            None => self.push_cursor,
+        }
+    }
+
+    /// Handles the responder's frame: merges what it carries durably and returns the next frame,
+    /// or the end of the session. A stale duplicate of an earlier response is ignored.
+    pub fn on_frame(&mut self, frame: &[u8], replica: &mut impl Replica) -> Result<Step, SyncError> {
+        let resp = match decode_frame(frame)? {
+            Frame::Response(r) => r,
+            Frame::Error(e) => return Err(SyncError::Remote { code: e.code, message: e.message }),
+            Frame::Request(_) => return Err(SyncError::UnexpectedFrame("a request sent to the initiator".into())),
+        };
+        if self.finished || resp.session != self.session || resp.n < self.n {
+            // A replayed or late frame of an earlier request or session: merges are idempotent,
+            // but this state machine has moved on, so it is dropped.
+            return Ok(Step::default());
+        }
+        if resp.n > self.n {
+            return Err(SyncError::UnexpectedFrame(format!("response {} to request {}", resp.n, self.n)));
+        }
+        if resp.pushed.len() != self.inflight.len() {
+            return Err(SyncError::UnexpectedFrame(format!(
+                "{} push results for {} pushed documents",
+                resp.pushed.len(),
+                self.inflight.len()
+            )));
+        }
+        self.report.frames_in += 1;
+        self.report.bytes_in += frame.len();
+
+        // Push results: what the responder now holds.
+        let mut learned = Vec::new();
+        for (f, r) in std::mem::take(&mut self.inflight).into_iter().zip(resp.pushed) {
+            match r {
+                PushResult::Applied => learned.push((f.doc, f.heads)),
+                PushResult::Missing(theirs) => {
+                    let a = self.attempts.entry(f.doc).or_insert(0);
+                    *a += 1;
+                    if *a > MAX_RESENDS {
+                        return Err(SyncError::Stuck(f.doc));
+                    }
+                    learned.push((f.doc, heads_from_wire(&theirs)));
+                    self.resend.push_back((f.seq, f.doc));
+                }
+            }
+        }
+
+        // The pulled batch: scope first, then one durable apply with the checkpoint.
+        let mut docs = Vec::new();
+        let mut pull_update = None;
+        let mut more = false;
+        if let Some(batch) = resp.pull {
+            let my_scope = self.me.info();
+            for d in &batch.docs {
+                let meta = d.doc.meta();
+                if !(may_write(&self.peer, &meta) && may_read(&my_scope, &meta)) {
+                    return Err(SyncError::OutOfScope {
+                        doc: d.doc.doc,
+                        kind: meta.kind,
+                        call_center: meta.call_center,
+                        peer: self.peer.node_id,
+                    });
+                }
+            }
+            let prev_seq = if self.pull_since.epoch == Some(batch.epoch) { self.pull_since.seq } else { 0 };
+            pull_update = Some(PullUpdate {
+                epoch: batch.epoch,
+                prev_seq,
+                next_seq: batch.next_seq.max(prev_seq),
+                doc_seqs: batch.docs.iter().map(|d| d.seq).collect(),
+            });
+            more = batch.more;
+            self.report.received_docs += batch.docs.len();
+            docs = batch.docs.into_iter().map(|d| d.doc.into_payload()).collect();
+        } else if !self.pull_done {
+            return Err(SyncError::UnexpectedFrame("response without the pull batch asked for".into()));
+        }
+        let update = CheckpointUpdate { push: self.push_checkpoint(), pull: pull_update.clone() };
+        let outcome = if docs.is_empty() && learned.is_empty() && update.resolve(&self.checkpoint, &ApplyOutcome::default()) == self.checkpoint {
+            ApplyOutcome::default()
+        } else {
+            replica.apply(ApplyBatch { peer: self.peer.node_id, docs, learned, checkpoint: Some(update.clone()) })?
+        };
+        self.checkpoint = update.resolve(&self.checkpoint, &outcome);
+
+        if let Some(p) = pull_update {
+            let mut missing = false;
+            for (doc, o) in &outcome.docs {
+                match o {
+                    DocOutcome::Applied { heads } => self.acks.push(WireHeads { doc: *doc, heads: heads_to_wire(heads) }),
+                    DocOutcome::MissingDeps { heads } => {
+                        missing = true;
+                        let a = self.pull_attempts.entry(*doc).or_insert(0);
+                        *a += 1;
+                        if *a > MAX_RESENDS {
+                            return Err(SyncError::Stuck(*doc));
+                        }
+                        // Tell the responder what we really hold, so it sends the rest.
+                        self.acks.push(WireHeads { doc: *doc, heads: heads_to_wire(heads) });
+                    }
+                }
+            }
+            let seq = self.checkpoint.pull.map_or(0, |c| c.seq);
+            self.pull_since = PullSince { epoch: Some(p.epoch), seq };
+            self.pull_done = !more && !missing;
+        }
+
+        let push_done = self.push_feed_done && self.resend.is_empty();
+        if push_done && self.pull_done && self.acks.is_empty() {
+            self.finished = true;
+            return Ok(Step { send: None, done: Some(self.report) });
+        }
+        let frame = self.next_request(replica)?;
+        Ok(Step { send: Some(frame), done: None })
+    }
+}
+
+/// Answers a request frame from an authenticated peer: merges the pushed documents (all or
+/// nothing; a document outside the peer's write scope or our read scope refuses the whole frame),
+/// records the peer's acknowledgements, and returns the next batch of our feed for it.
+pub fn respond(replica: &mut impl Replica, peer: &PeerInfo, frame: &[u8]) -> Result<Vec<u8>, SyncError> {
+    let req = match decode_frame(frame)? {
+        Frame::Request(r) => r,
+        Frame::Response(_) => return Err(SyncError::UnexpectedFrame("a response sent to the responder".into())),
+        Frame::Error(e) => return Err(SyncError::Remote { code: e.code, message: e.message }),
+    };
+    let me = replica.identity();
+    let my_scope = me.info();
+    for d in &req.push {
+        let meta = d.meta();
+        if !(may_write(peer, &meta) && may_read(&my_scope, &meta)) {
+            return Err(SyncError::OutOfScope { doc: d.doc, kind: meta.kind, call_center: meta.call_center, peer: peer.node_id });
+        }
+    }
+    let n_push = req.push.len();
+    let learned: Vec<(Uuid, Heads)> = req.acks.iter().map(|a| (a.doc, heads_from_wire(&a.heads))).collect();
+    let outcome = if n_push == 0 && learned.is_empty() {
+        ApplyOutcome::default()
+    } else {
+        replica.apply(ApplyBatch {
+            peer: peer.node_id,
+            docs: req.push.into_iter().map(WireDoc::into_payload).collect(),
+            learned,
+            checkpoint: None,
+        })?
+    };
+    let pushed: Vec<PushResult> = outcome
+        .docs
+        .iter()
+        .map(|(_, o)| match o {
+            DocOutcome::Applied { .. } => PushResult::Applied,
+            DocOutcome::MissingDeps { heads } => PushResult::Missing(heads_to_wire(heads)),
+        })
+        .collect();
+    if pushed.len() != n_push {
+        return Err(SyncError::Replica(super::ReplicaError::Store(format!(
+            "apply returned {} outcomes for {n_push} documents",
+            pushed.len()
+        ))));
+    }
+    let budget = (req.max_bytes as usize).clamp(1024, TARGET_FRAME_BYTES * 4);
+    let pull = match req.pull {
+        None => None,
+        Some(since) => Some(pull_batch(replica, &me, peer, since, budget)?),
+    };
+    Ok(encode_frame(&Frame::Response(SyncResponse { session: req.session, n: req.n, pushed, pull })))
+}
+
+fn pull_batch(
+    replica: &impl Replica,
+    me: &NodeIdentity,
+    peer: &PeerInfo,
+    since: PullSince,
+    budget: usize,
+) -> Result<PullBatch, SyncError> {
+    let my_scope = me.info();
+    let mut seq = if since.epoch == Some(me.feed_epoch) { since.seq } else { 0 };
+    let mut docs = Vec::new();
+    let mut bytes = 0usize;
+    let mut scanned = 0usize;
+    let more = 'scan: loop {
+        let entries = replica.feed_since(seq, FEED_CHUNK)?;
+        if entries.is_empty() {
+            break false;
+        }
+        for e in entries {
+            if bytes >= budget || scanned >= MAX_SCAN {
+                break 'scan true;
+            }
+            scanned += 1;
+            if may_write(&my_scope, &e.meta) && may_read(peer, &e.meta) {
+                let known = replica.peer_heads(peer.node_id, e.doc)?;
+                let heads = replica.heads(e.doc)?;
+                if heads.is_some() && heads != known {
+                    if let Some(p) = replica.payload(e.doc, known.as_ref())? {
+                        if !p.changes.is_empty() {
+                            let w = WireDoc::from_payload(p);
+                            let size = w.wire_size();
+                            if bytes > 0 && bytes + size > budget {
+                                break 'scan true;
+                            }
+                            bytes += size;
+                            docs.push(PulledDoc { seq: e.seq, doc: w });
+                        }
+                    }
+                }
+            }
+            seq = e.seq;
+        }
+    };
+    Ok(PullBatch { epoch: me.feed_epoch, docs, next_seq: seq, more })
+}
+
+/// [`respond`], with any error turned into an error frame for the initiator.
+pub fn respond_or_error(replica: &mut impl Replica, peer: &PeerInfo, frame: &[u8]) -> Vec<u8> {
+    match respond(replica, peer, frame) {
+        Ok(f) => f,
+        Err(e) => error_frame(session_of(frame), &e),
+    }
+}
+
+fn session_of(frame: &[u8]) -> u64 {
+    match decode_frame(frame) {
+        Ok(Frame::Request(r)) => r.session,
+        _ => 0,
+    }
+}
+
+/// The error frame for an error.
+pub fn error_frame(session: u64, e: &SyncError) -> Vec<u8> {
+    let code = match e {
+        SyncError::Frame(_) => ErrorCode::Malformed,
+        SyncError::UnexpectedFrame(_) | SyncError::Remote { .. } => ErrorCode::Unexpected,
+        SyncError::OutOfScope { .. } => ErrorCode::OutOfScope,
+        SyncError::Replica(super::ReplicaError::Refused { .. }) | SyncError::Stuck(_) => ErrorCode::Refused,
+        SyncError::Replica(_) => ErrorCode::Internal,
+    };
+    encode_frame(&Frame::Error(ErrorFrame { session, code, message: e.to_string() }))
+}

@@ -1,0 +1,409 @@
+//! An in-memory [`Replica`] for tests, simulations and benchmarks. Everything it holds is what a
+//! durable store would hold (documents as saved bytes, the feed, per-peer state, the coupon index),
+//! so it is `Clone` and serializable: a simulation "restarts" a node from a copy of it.
+
+use super::frames::{heads_from_wire, heads_to_wire};
+use super::{
+    ApplyBatch, ApplyOutcome, DocOutcome, DocPayload, FeedEntry, Heads, NodeIdentity, PeerCheckpoint, Replica,
+    ReplicaError,
+};
+use crate::codec::{self, CodecError};
+use crate::doc::{self, Author, DocKind, DocMeta};
+use crate::merge::{self, MergeCtx, MergeError};
+use automerge::{ActorId, Automerge, ReadDoc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use switchboard_domain::config::{CallCenter, Catalog};
+use switchboard_domain::order::SYSTEM_USER;
+use switchboard_domain::{CallCenterId, CouponCode, NodeId, OrderId, Timestamp, UserId};
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredDoc {
+    bytes: Vec<u8>,
+    heads: Vec<[u8; 32]>,
+    meta: DocMeta,
+    seq: u64,
+}
+
+/// An in-memory replica.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MemReplica {
+    identity: NodeIdentity,
+    actor: Vec<u8>,
+    now_ms: i64,
+    seq: u64,
+    docs: BTreeMap<Uuid, StoredDoc>,
+    feed: BTreeMap<u64, Uuid>,
+    peers: BTreeMap<NodeId, PeerCheckpoint>,
+    peer_heads: BTreeMap<(NodeId, Uuid), Vec<[u8; 32]>>,
+    /// Coupon redemptions by order (non-canceled orders only), the read model the rank needs.
+    redemptions: BTreeMap<Uuid, Vec<(CouponCode, Timestamp)>>,
+}
+
+/// Staged state of one apply: merged documents not yet committed.
+struct Staged {
+    doc: Automerge,
+    meta: DocMeta,
+    redemptions: Option<Vec<(CouponCode, Timestamp)>>,
+}
+
+impl MemReplica {
+    /// An empty replica; `actor` is the automerge actor this node writes with.
+    pub fn new(identity: NodeIdentity, actor: ActorId) -> Self {
+        MemReplica {
+            identity,
+            actor: actor.to_bytes().to_vec(),
+            now_ms: 0,
+            seq: 0,
+            docs: BTreeMap::new(),
+            feed: BTreeMap::new(),
+            peers: BTreeMap::new(),
+            peer_heads: BTreeMap::new(),
+            redemptions: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the time used for what this node writes by itself (system holds).
+    pub fn set_now(&mut self, now: Timestamp) {
+        self.now_ms = now.as_millis();
+    }
+
+    /// The time set with [`MemReplica::set_now`].
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.now_ms)
+    }
+
+    /// The actor this node writes with.
+    pub fn actor(&self) -> ActorId {
+        ActorId::from(self.actor.clone())
+    }
+
+    /// An author for a user's change made now.
+    pub fn author(&self, user: UserId) -> Author {
+        Author { actor: self.actor(), user, node: self.identity.node_id, now: self.now() }
+    }
+
+    /// The author of what the node does by itself.
+    pub fn system_author(&self) -> Author {
+        self.author(SYSTEM_USER)
+    }
+
+    /// A new actor and feed epoch, as a node restored from a backup must take before writing.
+    pub fn restored_from_backup(&mut self, feed_epoch: Uuid, actor: ActorId) {
+        self.identity.feed_epoch = feed_epoch;
+        self.actor = actor.to_bytes().to_vec();
+    }
+
+    /// The documents held, by id.
+    pub fn doc_ids(&self) -> Vec<Uuid> {
+        self.docs.keys().copied().collect()
+    }
+
+    /// How many documents are held.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// Whether no document is held.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// The documents of a kind.
+    pub fn docs_of(&self, kind: DocKind) -> Vec<Uuid> {
+        self.docs.iter().filter(|(_, d)| d.meta.kind == kind).map(|(id, _)| *id).collect()
+    }
+
+    /// A stored document's meta.
+    pub fn meta(&self, doc: Uuid) -> Option<DocMeta> {
+        self.docs.get(&doc).map(|d| d.meta.clone())
+    }
+
+    /// The last feed seq.
+    pub fn feed_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Loads a document (with this node's actor, ready for a local change).
+    pub fn load(&self, doc: Uuid) -> Option<Automerge> {
+        let d = self.docs.get(&doc)?;
+        let mut am = Automerge::load(&d.bytes).ok()?;
+        am.set_actor(self.actor());
+        Some(am)
+    }
+
+    /// Stores a document after a local change (the document must already hold every change the
+    /// stored one holds, as one loaded with [`MemReplica::load`] does) and bumps the feed.
+    pub fn put(&mut self, id: Uuid, doc: &Automerge) -> Result<Heads, ReplicaError> {
+        let meta = doc::read_meta(doc).map_err(|e| ReplicaError::Refused { doc: id, source: MergeError::Doc(e) })?;
+        if let Some(stored) = self.docs.get(&id) {
+            if stored.meta != meta {
+                return Err(ReplicaError::Refused {
+                    doc: id,
+                    source: MergeError::MetaChanged { stored: stored.meta.clone(), merged: meta },
+                });
+            }
+        }
+        let redemptions = if meta.kind == DocKind::Order {
+            let (order, _) =
+                doc::read_order(doc).map_err(|e| ReplicaError::Refused { doc: id, source: MergeError::Doc(e) })?;
+            Some(doc::coupon_redemptions(&order))
+        } else {
+            None
+        };
+        let heads = doc.get_heads();
+        self.commit(id, doc.save(), &heads, meta, redemptions);
+        Ok(heads)
+    }
+
+    /// Stores saved document bytes as they are (bulk loading for benchmarks); bumps the feed.
+    pub fn put_saved(&mut self, id: Uuid, bytes: Vec<u8>, heads: &Heads, meta: DocMeta) {
+        self.commit(id, bytes, heads, meta, None);
+    }
+
+    fn commit(
+        &mut self,
+        id: Uuid,
+        bytes: Vec<u8>,
+        heads: &Heads,
+        meta: DocMeta,
+        redemptions: Option<Vec<(CouponCode, Timestamp)>>,
+    ) {
+        self.seq += 1;
+        if let Some(old) = self.docs.get(&id) {
+            self.feed.remove(&old.seq);
+        }
+        self.feed.insert(self.seq, id);
+        self.docs.insert(id, StoredDoc { bytes, heads: heads_to_wire(heads), meta, seq: self.seq });
+        match redemptions {
+            Some(r) if !r.is_empty() => {
+                self.redemptions.insert(id, r);
+            }
+            Some(_) => {
+                self.redemptions.remove(&id);
+            }
+            None => {}
+        }
+    }
+
+    /// The catalog, when held.
+    pub fn catalog(&self) -> Option<Catalog> {
+        self.load(doc::catalog_doc_id()).and_then(|d| doc::read_catalog(&d).ok())
+    }
+
+    /// A call center's configuration, when held.
+    pub fn call_center(&self, cc: &CallCenterId) -> Option<CallCenter> {
+        self.load(doc::call_center_doc_id(cc)).and_then(|d| doc::read_call_center(&d).ok()).map(|s| s.config)
+    }
+
+    /// How many other orders known here redeemed a coupon (for `domain::commands::apply_coupon`).
+    pub fn coupon_uses_elsewhere(&self, code: &CouponCode, except: OrderId) -> u32 {
+        let n = self
+            .redemptions
+            .iter()
+            .filter(|(id, r)| **id != except.0 && r.iter().any(|(c, _)| c == code))
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// The durable state as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// A replica from [`MemReplica::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+        codec::decode(bytes, u64::MAX)
+    }
+
+    fn stored_heads(&self, doc: Uuid) -> Option<Heads> {
+        self.docs.get(&doc).map(|d| heads_from_wire(&d.heads))
+    }
+}
+
+impl Replica for MemReplica {
+    fn identity(&self) -> NodeIdentity {
+        self.identity.clone()
+    }
+
+    fn feed_since(&self, since: u64, limit: usize) -> Result<Vec<FeedEntry>, ReplicaError> {
+        Ok(self
+            .feed
+            .range(since.saturating_add(1)..)
+            .take(limit)
+            .filter_map(|(seq, id)| {
+                self.docs.get(id).map(|d| FeedEntry { seq: *seq, doc: *id, meta: d.meta.clone() })
+            })
+            .collect())
+    }
+
+    fn payload(&self, doc: Uuid, base: Option<&Heads>) -> Result<Option<DocPayload>, ReplicaError> {
+        let Some(stored) = self.docs.get(&doc) else { return Ok(None) };
+        let am = Automerge::load(&stored.bytes).map_err(|e| ReplicaError::Store(format!("stored document {doc}: {e}")))?;
+        let heads = am.get_heads();
+        let known: Vec<_> = match base {
+            Some(b) => {
+                let missing = am.get_missing_deps(b);
+                b.iter().filter(|h| !missing.contains(h)).copied().collect()
+            }
+            None => Vec::new(),
+        };
+        let changes = if known.is_empty() {
+            am.save()
+        } else if known == heads {
+            Vec::new()
+        } else {
+            am.save_after(&known)
+        };
+        Ok(Some(DocPayload { doc, meta: stored.meta.clone(), heads, changes }))
+    }
+
+    fn heads(&self, doc: Uuid) -> Result<Option<Heads>, ReplicaError> {
+        Ok(self.stored_heads(doc))
+    }
+
+    fn peer_heads(&self, peer: NodeId, doc: Uuid) -> Result<Option<Heads>, ReplicaError> {
+        Ok(self.peer_heads.get(&(peer, doc)).map(|h| heads_from_wire(h)))
+    }
+
+    fn peer_state(&self, peer: NodeId) -> Result<PeerCheckpoint, ReplicaError> {
+        Ok(self.peers.get(&peer).copied().unwrap_or_default())
+    }
+
+    fn apply(&mut self, batch: ApplyBatch) -> Result<ApplyOutcome, ReplicaError> {
+        let author = self.system_author();
+        let mut staged: BTreeMap<Uuid, Staged> = BTreeMap::new();
+        let mut results: Vec<Option<DocOutcome>> = vec![None; batch.docs.len()];
+        // Configuration first, so orders in the same batch are checked against it.
+        let mut order: Vec<usize> = (0..batch.docs.len()).collect();
+        order.sort_by_key(|i| !matches!(batch.docs[*i].meta.kind, DocKind::Catalog | DocKind::CallCenter));
+        let mut catalog: Option<Option<Catalog>> = None;
+        let mut configs: BTreeMap<CallCenterId, Option<CallCenter>> = BTreeMap::new();
+        for i in order {
+            let p = &batch.docs[i];
+            let is_order = p.meta.kind == DocKind::Order;
+            if is_order && catalog.is_none() {
+                catalog = Some(
+                    staged
+                        .get(&doc::catalog_doc_id())
+                        .map(|s| doc::read_catalog(&s.doc).ok())
+                        .unwrap_or_else(|| self.catalog()),
+                );
+            }
+            let cc = match (&p.meta.call_center, is_order) {
+                (Some(c), true) => configs
+                    .entry(c.clone())
+                    .or_insert_with(|| match staged.get(&doc::call_center_doc_id(c)) {
+                        Some(s) => doc::read_call_center(&s.doc).ok().map(|s| s.config),
+                        None => self.call_center(c),
+                    })
+                    .clone(),
+                _ => None,
+            };
+            let existing = match staged.get(&p.doc) {
+                Some(s) => Some(s.doc.clone()),
+                None => self.load(p.doc),
+            };
+            let stored_meta = self.docs.get(&p.doc).map(|d| d.meta.clone());
+            let redemptions = |code: &CouponCode| self.others_redeeming(code, p.doc, &staged);
+            let ctx = MergeCtx {
+                author: &author,
+                stored_meta: stored_meta.as_ref(),
+                call_center: cc.as_ref(),
+                catalog: catalog.as_ref().and_then(|c| c.as_ref()),
+                redemptions: &redemptions,
+            };
+            let merged = merge::merge_payload(existing, p, &ctx).map_err(|source| ReplicaError::Refused { doc: p.doc, source })?;
+            if merged.missing_deps {
+                let heads = staged.get(&p.doc).map(|s| s.doc.get_heads()).or_else(|| self.stored_heads(p.doc));
+                results[i] = Some(DocOutcome::MissingDeps { heads: heads.unwrap_or_default() });
+                continue;
+            }
+            results[i] = Some(DocOutcome::Applied { heads: merged.heads.clone() });
+            if merged.changed {
+                let meta = merged.meta.clone().unwrap_or_else(|| p.meta.clone());
+                let redemptions = merged.order.as_ref().map(doc::coupon_redemptions);
+                staged.insert(p.doc, Staged { doc: merged.doc, meta, redemptions });
+            }
+        }
+        // A merged order may outrank orders held here that redeem the same coupon: check them.
+        let touched: BTreeSet<CouponCode> = staged
+            .values()
+            .filter_map(|s| s.redemptions.as_ref())
+            .flatten()
+            .map(|(c, _)| c.clone())
+            .collect();
+        if !touched.is_empty() {
+            let holders: BTreeSet<Uuid> = self
+                .redemptions
+                .iter()
+                .filter(|(_, r)| r.iter().any(|(c, _)| touched.contains(c)))
+                .map(|(id, _)| *id)
+                .chain(staged.iter().filter(|(_, s)| s.redemptions.as_ref().is_some_and(|r| r.iter().any(|(c, _)| touched.contains(c)))).map(|(id, _)| *id))
+                .collect();
+            let catalog = self.catalog();
+            for id in holders {
+                let Some(mut am) = staged.get(&id).map(|s| s.doc.clone()).or_else(|| self.load(id)) else { continue };
+                let Some(meta) = staged.get(&id).map(|s| s.meta.clone()).or_else(|| self.meta(id)) else { continue };
+                let cc = meta.call_center.as_ref().and_then(|c| self.call_center(c));
+                am.set_actor(self.actor());
+                let redemptions = |code: &CouponCode| self.others_redeeming(code, id, &staged);
+                let ctx = MergeCtx {
+                    author: &author,
+                    stored_meta: Some(&meta),
+                    call_center: cc.as_ref(),
+                    catalog: catalog.as_ref(),
+                    redemptions: &redemptions,
+                };
+                let (placed, order) = merge::enforce(&mut am, &ctx).map_err(|source| ReplicaError::Refused { doc: id, source })?;
+                if !placed.is_empty() {
+                    let redemptions = order.as_ref().map(doc::coupon_redemptions);
+                    staged.insert(id, Staged { doc: am, meta, redemptions });
+                }
+            }
+        }
+        // Commit: documents, learned heads, checkpoint.
+        let mut outcome = ApplyOutcome::default();
+        for (p, r) in batch.docs.iter().zip(results) {
+            let r = r.ok_or_else(|| ReplicaError::Store("a payload was not merged".into()))?;
+            let r = match (r, staged.get(&p.doc)) {
+                (DocOutcome::Applied { .. }, Some(s)) => DocOutcome::Applied { heads: s.doc.get_heads() },
+                (r, _) => r,
+            };
+            outcome.docs.push((p.doc, r));
+        }
+        for (id, s) in staged {
+            let heads = s.doc.get_heads();
+            self.commit(id, s.doc.save(), &heads, s.meta, s.redemptions);
+        }
+        for (doc, heads) in &batch.learned {
+            self.peer_heads.insert((batch.peer, *doc), heads_to_wire(heads));
+        }
+        for p in &batch.docs {
+            self.peer_heads.insert((batch.peer, p.doc), heads_to_wire(&p.heads));
+        }
+        if let Some(update) = &batch.checkpoint {
+            let prev = self.peers.get(&batch.peer).copied().unwrap_or_default();
+            self.peers.insert(batch.peer, update.resolve(&prev, &outcome));
+        }
+        Ok(outcome)
+    }
+}
+
+impl MemReplica {
+    fn others_redeeming(&self, code: &CouponCode, this: Uuid, staged: &BTreeMap<Uuid, Staged>) -> Vec<(Timestamp, OrderId)> {
+        let stored = self
+            .redemptions
+            .iter()
+            .filter(|(id, _)| **id != this && !staged.get(id).is_some_and(|s| s.redemptions.is_some()));
+        let fresh = staged
+            .iter()
+            .filter(|(id, _)| **id != this)
+            .filter_map(|(id, s)| s.redemptions.as_ref().map(|r| (id, r)));
+        stored
+            .chain(fresh)
+            .filter_map(|(id, r)| r.iter().find(|(c, _)| c == code).map(|(_, at)| (*at, OrderId(*id))))
+            .collect()
+    }
+}
