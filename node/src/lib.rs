@@ -7,9 +7,12 @@
 //! Holds no business rules of its own: those live in `switchboard-domain` and, for merge-time
 //! invariants, in `switchboard-sync`.
 
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod service;
 pub mod store;
+pub mod views;
 
 pub use error::NodeError;

@@ -1,0 +1,79 @@
+//! `/api/v1/call-centers`: configuration of call centers and their users (written at HQ by admins).
+
+use super::auth::CurrentUser;
+use super::error::{ApiResult, Problem};
+use super::extract::{Json, Path};
+use crate::service::AppState;
+use crate::views::{parse_code, CallCenterDoc, NewUserBody, NewUserView};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use switchboard_domain::CallCenterId;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/call-centers/{id}",
+            get(get_call_center).put(put_call_center),
+        )
+        .route("/call-centers/{id}/users", post(create_user))
+}
+
+fn cc_id(id: &str) -> ApiResult<CallCenterId> {
+    parse_code("id", id, CallCenterId::parse)
+}
+
+/// Creates or replaces a call center's configuration.
+#[utoipa::path(put, path = "/api/v1/call-centers/{id}", tag = "configuration",
+    params(("id" = String, Path, description = "call center id")),
+    request_body = CallCenterDoc,
+    responses((status = 200, body = CallCenterDoc), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn put_call_center(
+    state: axum::extract::State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Json(body): Json<CallCenterDoc>,
+) -> ApiResult<axum::Json<CallCenterDoc>> {
+    state.require_config_writer(&user)?;
+    let id = cc_id(&id)?;
+    let cc = body.into_domain(&id)?;
+    let stored = state.put_call_center(&user, cc).await?;
+    Ok(axum::Json(CallCenterDoc::from_domain(&stored)))
+}
+
+/// A call center's configuration.
+#[utoipa::path(get, path = "/api/v1/call-centers/{id}", tag = "configuration",
+    params(("id" = String, Path, description = "call center id")),
+    responses((status = 200, body = CallCenterDoc), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_call_center(
+    state: axum::extract::State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<CallCenterDoc>> {
+    let id = CallCenterId::parse(id)
+        .map_err(|_| super::error::ApiError::not_found("no such call center"))?;
+    let cc = state.call_center(&user, &id).await?;
+    Ok(axum::Json(CallCenterDoc::from_domain(&cc)))
+}
+
+/// Adds a user to a call center; the answer shows the user's token once.
+#[utoipa::path(post, path = "/api/v1/call-centers/{id}/users", tag = "configuration",
+    params(("id" = String, Path, description = "call center id")),
+    request_body = NewUserBody,
+    responses((status = 201, body = NewUserView), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_user(
+    state: axum::extract::State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Json(body): Json<NewUserBody>,
+) -> ApiResult<(StatusCode, axum::Json<NewUserView>)> {
+    state.require_config_writer(&user)?;
+    let id = CallCenterId::parse(id)
+        .map_err(|_| super::error::ApiError::not_found("no such call center"))?;
+    let created = state.create_user(&user, &id, body).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}

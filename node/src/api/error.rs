@@ -1,0 +1,283 @@
+//! [`ApiError`]: the one error type of the HTTP API. It renders as an RFC 9457
+//! `application/problem+json` body with the stable `code` of API.md. Server-side failures are
+//! logged with their details and answered with a generic sentence.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use switchboard_domain::config::FieldError;
+use switchboard_domain::{ErrorKind, OrderError};
+use utoipa::ToSchema;
+
+/// One field at fault in a `validation` problem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// Dotted path of the field (`lines[0].quantity`), or `body` for the body as a whole.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl From<FieldError> for FieldProblem {
+    fn from(e: FieldError) -> Self {
+        FieldProblem {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+/// The problem+json body (RFC 9457) with the API.md `code` and, for validation, `errors`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// A human sentence about this occurrence.
+    pub detail: String,
+    /// The stable snake_case code of API.md.
+    pub code: String,
+    /// Fields at fault (validation problems only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// An error answered by the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// API.md code.
+    pub code: &'static str,
+    /// The sentence shown to the client.
+    pub detail: String,
+    /// Fields at fault.
+    pub errors: Vec<FieldProblem>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// An error with any status and code.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    /// 405 with code `method_not_allowed`.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this method is not allowed on this path",
+        )
+    }
+
+    /// 409 `conflict`.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    /// 422 `validation` with the fields at fault.
+    pub fn validation(errors: Vec<FieldProblem>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        ApiError {
+            errors,
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail)
+        }
+    }
+
+    /// 422 `validation` for one field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldProblem {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// 400 for a body that is not JSON at all (code `validation`, field `body`).
+    pub fn malformed_body(message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError {
+            errors: vec![FieldProblem {
+                field: "body".into(),
+                message: message.clone(),
+            }],
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "validation",
+                format!("malformed JSON body: {message}"),
+            )
+        }
+    }
+
+    /// 413 `payload_too_large`.
+    pub fn payload_too_large(limit: Option<usize>) -> Self {
+        let detail = match limit {
+            Some(l) => format!("the request body is larger than the limit of {l} bytes"),
+            None => "the request body is too large".to_string(),
+        };
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
+    }
+
+    /// 500: the details go to the log, the client sees a generic sentence.
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    }
+
+    /// 503: the node is shutting down or its store is unavailable.
+    pub fn unavailable(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "service unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the node is not available, retry later",
+        )
+    }
+
+    fn title(&self) -> &'static str {
+        match self.code {
+            "unauthorized" => "Unauthorized",
+            "forbidden" => "Forbidden",
+            "not_found" => "Not found",
+            "conflict" => "Conflict",
+            "order_on_hold" => "Order on hold",
+            "invalid_transition" => "Invalid transition",
+            "validation" => "Validation failed",
+            "payment_required" => "Payment required",
+            "price_override_not_allowed" => "Price override not allowed",
+            "coupon_invalid" => "Coupon invalid",
+            "source_code_invalid" => "Source code invalid",
+            "payload_too_large" => "Payload too large",
+            "rate_limited" => "Rate limited",
+            "method_not_allowed" => "Method not allowed",
+            "unavailable" => "Service unavailable",
+            _ => "Internal error",
+        }
+    }
+
+    /// The problem+json body.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("urn:switchboard:problem:{}", self.code),
+            title: self.title().to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_string(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_else(|_| b"{}".to_vec());
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        let detail = e.to_string();
+        match e.kind() {
+            ErrorKind::Forbidden => ApiError::forbidden(detail),
+            ErrorKind::NotFound => ApiError::not_found(detail),
+            ErrorKind::Conflict => ApiError::conflict(detail),
+            ErrorKind::OrderOnHold => ApiError::new(StatusCode::CONFLICT, "order_on_hold", detail),
+            ErrorKind::InvalidTransition => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_transition", detail)
+            }
+            ErrorKind::Validation => {
+                let field = e
+                    .field_error()
+                    .unwrap_or_else(|| FieldError::new("body", detail.clone()));
+                ApiError::validation(vec![field.into()])
+            }
+            ErrorKind::PaymentRequired => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "payment_required", detail)
+            }
+            ErrorKind::PriceOverrideNotAllowed => {
+                ApiError::new(StatusCode::FORBIDDEN, "price_override_not_allowed", detail)
+            }
+            ErrorKind::CouponInvalid => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "coupon_invalid", detail)
+            }
+            ErrorKind::SourceCodeInvalid => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "source_code_invalid",
+                detail,
+            ),
+        }
+    }
+}
+
+/// Field errors from a domain `validate()`: none is fine, any is a 422.
+pub fn check_fields(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            errors.into_iter().map(FieldProblem::from).collect(),
+        ))
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<crate::error::NodeError> for ApiError {
+    fn from(e: crate::error::NodeError) -> Self {
+        match e {
+            crate::error::NodeError::WriterClosed => ApiError::unavailable(e),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<switchboard_sync::doc::DocError> for ApiError {
+    fn from(e: switchboard_sync::doc::DocError) -> Self {
+        ApiError::internal(format!("document: {e}"))
+    }
+}

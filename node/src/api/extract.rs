@@ -1,0 +1,161 @@
+//! Extractors whose rejections are problem+json like every other error of the API: a body that is
+//! not JSON is a 400, a body of the wrong shape a 422 `validation` naming the field at fault
+//! (`lines[0].quantity`), a body over the limit a 413 `payload_too_large`, a malformed path
+//! parameter (an id that is not a UUID) a 404, and a bad query string a 422.
+
+use super::error::{ApiError, FieldProblem};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+/// A JSON request body, deserialized with the path of the field at fault on error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+/// Parses a JSON body; public so that tests and other extractors share the exact rules.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ApiError::malformed_body("the request needs a JSON body"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = strip_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = field_of(&path, &message);
+                ApiError::validation(vec![FieldProblem { field, message }])
+            }
+            _ => ApiError::malformed_body(message),
+        }
+    })?;
+    // Trailing garbage after the value is a syntax error too.
+    de.end()
+        .map_err(|e| ApiError::malformed_body(strip_position(&e.to_string())))?;
+    Ok(value)
+}
+
+/// serde_json appends "at line 1 column 7"; the field path says more to an API client.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The dotted field path; for a missing or unknown field serde reports the parent's path, so the
+/// field's own name is taken from the message.
+fn field_of(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    let parent = if path == "." { "" } else { path };
+    match (named, parent) {
+        (Some(name), "") => name.to_string(),
+        (Some(name), p) => format!("{p}.{name}"),
+        (None, "") => "body".to_string(),
+        (None, p) => p.to_string(),
+    }
+}
+
+fn body_rejection(rej: BytesRejection) -> ApiError {
+    if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::payload_too_large(None)
+    } else {
+        ApiError::malformed_body(rej.body_text())
+    }
+}
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// A JSON body that may be absent: an empty body is `None`, anything else must parse.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(OptionalJson(None));
+        }
+        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+    }
+}
+
+/// Path parameters; a parameter that does not parse (an id that is not a UUID, a code with
+/// characters a code cannot hold) names nothing that exists, so it is a 404.
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(rej) => Err(ApiError::not_found(format!(
+                "no such resource: {}",
+                rej.body_text()
+            ))),
+        }
+    }
+}
+
+/// A query string; a bad one is a 422 `validation`.
+#[derive(Debug, Clone)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded_like(query);
+        match de {
+            Ok(v) => Ok(Query(v)),
+            Err(message) => Err(ApiError::invalid_field("query", message)),
+        }
+    }
+}
+
+/// Parses a query string with axum's own rules (serde_urlencoded under the hood).
+fn serde_urlencoded_like<T: DeserializeOwned>(query: &str) -> Result<T, String> {
+    let uri: axum::http::Uri = format!("/?{query}").parse().map_err(|e| format!("{e}"))?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| e.body_text())
+}

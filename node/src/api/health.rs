@@ -1,0 +1,45 @@
+//! Liveness, readiness and Prometheus metrics; no authentication.
+
+use super::error::{ApiError, ApiResult};
+use crate::service::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "node", responses((status = 200, description = "{\"status\":\"ok\"}")))]
+pub async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({"status": "ok"}))
+}
+
+/// The store is open and answers.
+#[utoipa::path(get, path = "/readyz", tag = "node",
+    responses((status = 200, description = "ready"), (status = 503, body = super::error::Problem)))]
+pub async fn readyz(state: State<AppState>) -> ApiResult<axum::Json<serde_json::Value>> {
+    state.check_ready().await?;
+    Ok(axum::Json(json!({"status": "ready"})))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "node", responses((status = 200, description = "Prometheus text")))]
+pub async fn metrics(state: State<AppState>) -> ApiResult<impl IntoResponse> {
+    let handle = state
+        .metrics
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("metrics are not enabled on this node"))?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    ))
+}

@@ -1,0 +1,95 @@
+//! `/api/v1/peers`: the peers this node syncs with (admin role). Running a sync and its status
+//! (`/api/v1/sync`, `/api/v1/sync/status`) belong to the sync driver.
+
+use super::auth::CurrentUser;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{Json, Path};
+use crate::service::AppState;
+use crate::views::{NewPeerBody, PeerList, PeerView};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::Router;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/peers", get(list_peers).post(add_peer))
+        .route("/peers/{name}", delete(delete_peer))
+}
+
+/// The configured peers (never their secrets).
+#[utoipa::path(get, path = "/api/v1/peers", tag = "sync",
+    responses((status = 200, body = PeerList), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_peers(
+    state: State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<axum::Json<PeerList>> {
+    user.require_admin()?;
+    Ok(axum::Json(PeerList {
+        items: state.peers().await?,
+    }))
+}
+
+/// Adds or replaces a peer.
+#[utoipa::path(post, path = "/api/v1/peers", tag = "sync",
+    request_body = NewPeerBody,
+    responses((status = 201, body = PeerView), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn add_peer(
+    state: State<AppState>,
+    user: CurrentUser,
+    Json(body): Json<NewPeerBody>,
+) -> ApiResult<(StatusCode, axum::Json<PeerView>)> {
+    user.require_admin()?;
+    let mut problems = Vec::new();
+    let name_ok = !body.name.is_empty()
+        && body.name.len() <= 64
+        && body
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !name_ok {
+        problems.push((
+            "name",
+            "must be 1 to 64 ASCII letters, digits, '-', '_' or '.'",
+        ));
+    }
+    if !(body.url.starts_with("http://") || body.url.starts_with("https://"))
+        || body.url.len() > 2048
+    {
+        problems.push(("url", "must be an http:// or https:// URL"));
+    }
+    if body.secret.len() < 16 || body.secret.len() > 1024 {
+        problems.push(("secret", "must be 16 to 1024 characters"));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::validation(
+            problems
+                .into_iter()
+                .map(|(f, m)| super::error::FieldProblem {
+                    field: f.into(),
+                    message: m.into(),
+                })
+                .collect(),
+        ));
+    }
+    let view = state.add_peer(body).await?;
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+/// Removes a peer.
+#[utoipa::path(delete, path = "/api/v1/peers/{name}", tag = "sync",
+    params(("name" = String, Path, description = "peer name")),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn delete_peer(
+    state: State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    user.require_admin()?;
+    state.delete_peer(name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
