@@ -116,7 +116,9 @@ impl OrderEvent {
     /// A one-line summary for the order history.
     pub fn summary(&self) -> String {
         match self {
-            OrderEvent::LineAdded(l) => format!("added line {} × {}", l.quantity.get(), l.product_id),
+            OrderEvent::LineAdded(l) => {
+                format!("added line {} × {}", l.quantity.get(), l.product_id)
+            }
             OrderEvent::LineChanged { line_id, .. } => format!("changed line {line_id}"),
             OrderEvent::LineRemoved { line_id, .. } => format!("removed line {line_id}"),
             OrderEvent::CouponApplied(c) => format!("applied coupon {}", c.code),
@@ -140,7 +142,12 @@ pub fn apply(order: &mut Order, event: &OrderEvent) {
         OrderEvent::LineAdded(l) => {
             order.lines.insert(l.id, l.clone());
         }
-        OrderEvent::LineChanged { line_id, quantity, unit_price, price_override } => {
+        OrderEvent::LineChanged {
+            line_id,
+            quantity,
+            unit_price,
+            price_override,
+        } => {
             if let Some(l) = order.lines.get_mut(line_id) {
                 if let Some(q) = quantity {
                     l.quantity = *q;
@@ -203,20 +210,43 @@ pub fn apply(order: &mut Order, event: &OrderEvent) {
     }
 }
 
-fn check_text(field: &'static str, text: &str, max: usize, required: bool) -> Result<(), OrderError> {
+fn check_text(
+    field: &'static str,
+    text: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), OrderError> {
     if required && text.trim().is_empty() {
-        return Err(OrderError::InvalidText { field, message: "must not be empty".into() });
+        return Err(OrderError::InvalidText {
+            field,
+            message: "must not be empty".into(),
+        });
     }
     if text.chars().count() > max {
-        return Err(OrderError::InvalidText { field, message: format!("must be at most {max} characters") });
+        return Err(OrderError::InvalidText {
+            field,
+            message: format!("must be at most {max} characters"),
+        });
     }
     Ok(())
 }
 
-fn check_amount(field: &'static str, amount: Decimal, cc: &CallCenter, positive: bool) -> Result<(), OrderError> {
+fn check_amount(
+    field: &'static str,
+    amount: Decimal,
+    cc: &CallCenter,
+    positive: bool,
+) -> Result<(), OrderError> {
     if amount < Decimal::ZERO || (positive && amount.is_zero()) {
-        let message = if positive { "must be positive" } else { "must not be negative" };
-        return Err(OrderError::InvalidAmount { field, message: message.into() });
+        let message = if positive {
+            "must be positive"
+        } else {
+            "must not be negative"
+        };
+        return Err(OrderError::InvalidAmount {
+            field,
+            message: message.into(),
+        });
     }
     if !cc.currency.fits(amount) {
         return Err(OrderError::InvalidAmount {
@@ -225,7 +255,10 @@ fn check_amount(field: &'static str, amount: Decimal, cc: &CallCenter, positive:
         });
     }
     if amount > Decimal::from(1_000_000_000_i64) {
-        return Err(OrderError::InvalidAmount { field, message: "is too large".into() });
+        return Err(OrderError::InvalidAmount {
+            field,
+            message: "is too large".into(),
+        });
     }
     Ok(())
 }
@@ -233,7 +266,10 @@ fn check_amount(field: &'static str, amount: Decimal, cc: &CallCenter, positive:
 /// Edits of lines, coupons and charges need an open order.
 fn require_open(order: &Order, action: &'static str) -> Result<(), OrderError> {
     if order.lifecycle.canceled.is_some() || order.lifecycle.submitted.is_some() {
-        return Err(OrderError::InvalidTransition { from: order.status(), action });
+        return Err(OrderError::InvalidTransition {
+            from: order.status(),
+            action,
+        });
     }
     Ok(())
 }
@@ -241,7 +277,10 @@ fn require_open(order: &Order, action: &'static str) -> Result<(), OrderError> {
 /// Holds and payments are allowed until the order is canceled.
 fn require_not_canceled(order: &Order, action: &'static str) -> Result<(), OrderError> {
     if order.lifecycle.canceled.is_some() {
-        return Err(OrderError::InvalidTransition { from: Status::Canceled, action });
+        return Err(OrderError::InvalidTransition {
+            from: Status::Canceled,
+            action,
+        });
     }
     Ok(())
 }
@@ -348,7 +387,13 @@ fn price_line(
             });
         }
     }
-    Ok((price, Some(PriceOverride { reason_code: reason, by: ctx.actor.user })))
+    Ok((
+        price,
+        Some(PriceOverride {
+            reason_code: reason,
+            by: ctx.actor.user,
+        }),
+    ))
 }
 
 /// Input of [`add_line`].
@@ -375,8 +420,16 @@ pub fn add_line(order: &Order, ctx: Ctx<'_>, cmd: AddLine) -> Result<OrderEvent,
         .products
         .get(&cmd.product_id)
         .ok_or_else(|| OrderError::ProductUnknown(cmd.product_id.clone()))?;
-    let list_price = ctx.catalog.list_price(product, order.source_code.as_ref(), ctx.cc);
-    let (unit_price, price_override) = price_line(ctx, product, list_price, cmd.unit_price, cmd.override_reason)?;
+    let list_price = ctx
+        .catalog
+        .list_price(product, order.source_code.as_ref(), ctx.cc);
+    let (unit_price, price_override) = price_line(
+        ctx,
+        product,
+        list_price,
+        cmd.unit_price,
+        cmd.override_reason,
+    )?;
     Ok(OrderEvent::LineAdded(Line {
         id: cmd.id,
         product_id: cmd.product_id,
@@ -441,7 +494,9 @@ pub fn change_line(order: &Order, ctx: Ctx<'_>, cmd: ChangeLine) -> Result<Order
             let (price, reason) = match change {
                 PriceChange::Revert => (None, None),
                 PriceChange::Set { unit_price, reason } => (Some(unit_price), reason),
-                PriceChange::Reason(r) if line.price_override.is_some() => (Some(line.unit_price), Some(r)),
+                PriceChange::Reason(r) if line.price_override.is_some() => {
+                    (Some(line.unit_price), Some(r))
+                }
                 PriceChange::Reason(_) => {
                     return Err(OrderError::InvalidText {
                         field: "override_reason",
@@ -466,7 +521,10 @@ pub fn remove_line(order: &Order, ctx: Ctx<'_>, line_id: LineId) -> Result<Order
     ctx.authorize()?;
     require_open(order, "remove a line of")?;
     active_line(order, line_id)?;
-    Ok(OrderEvent::LineRemoved { line_id, stamp: ctx.stamp() })
+    Ok(OrderEvent::LineRemoved {
+        line_id,
+        stamp: ctx.stamp(),
+    })
 }
 
 /// Applies a coupon: order completion on, coupon configured, valid now, order subtotal at least
@@ -488,7 +546,11 @@ pub fn apply_coupon(
         .coupons
         .get(&code)
         .ok_or_else(|| OrderError::CouponUnknown(code.clone()))?;
-    if order.coupons.get(&code).is_some_and(|c| c.removed.is_none()) {
+    if order
+        .coupons
+        .get(&code)
+        .is_some_and(|c| c.removed.is_none())
+    {
         return Err(OrderError::CouponAlreadyApplied(code));
     }
     if coupon.window.check(ctx.now) != WindowCheck::Valid {
@@ -496,22 +558,36 @@ pub fn apply_coupon(
     }
     let subtotal = order.totals(ctx.cc, ctx.catalog).subtotal;
     if subtotal < coupon.min_order {
-        return Err(OrderError::CouponMinimum { code, min: coupon.min_order });
+        return Err(OrderError::CouponMinimum {
+            code,
+            min: coupon.min_order,
+        });
     }
     if coupon.max_uses.is_some_and(|max| used_elsewhere >= max) {
         return Err(OrderError::CouponUsedUp(code));
     }
-    Ok(OrderEvent::CouponApplied(CouponUse { code, applied: ctx.stamp(), removed: None }))
+    Ok(OrderEvent::CouponApplied(CouponUse {
+        code,
+        applied: ctx.stamp(),
+        removed: None,
+    }))
 }
 
 /// Removes an applied coupon.
-pub fn remove_coupon(order: &Order, ctx: Ctx<'_>, code: CouponCode) -> Result<OrderEvent, OrderError> {
+pub fn remove_coupon(
+    order: &Order,
+    ctx: Ctx<'_>,
+    code: CouponCode,
+) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     require_open(order, "remove a coupon from")?;
-    if !order.coupons.get(&code).is_some_and(|c| c.removed.is_none()) {
+    if order.coupons.get(&code).is_none_or(|c| c.removed.is_some()) {
         return Err(OrderError::CouponNotApplied(code));
     }
-    Ok(OrderEvent::CouponRemoved { code, stamp: ctx.stamp() })
+    Ok(OrderEvent::CouponRemoved {
+        code,
+        stamp: ctx.stamp(),
+    })
 }
 
 /// Input of [`add_payment`].
@@ -555,14 +631,23 @@ pub fn add_payment(order: &Order, ctx: Ctx<'_>, cmd: AddPayment) -> Result<Order
 pub fn void_payment(order: &Order, ctx: Ctx<'_>, id: PaymentId) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     require_not_canceled(order, "void a payment of")?;
-    let p = order.payments.get(&id).ok_or(OrderError::PaymentNotFound(id))?;
+    let p = order
+        .payments
+        .get(&id)
+        .ok_or(OrderError::PaymentNotFound(id))?;
     if p.voided.is_some() {
         return Err(OrderError::PaymentAlreadyVoided(id));
     }
     if order.lifecycle.released.is_some() {
-        return Err(OrderError::InvalidTransition { from: order.status(), action: "void a payment of" });
+        return Err(OrderError::InvalidTransition {
+            from: order.status(),
+            action: "void a payment of",
+        });
     }
-    Ok(OrderEvent::PaymentVoided { id, stamp: ctx.stamp() })
+    Ok(OrderEvent::PaymentVoided {
+        id,
+        stamp: ctx.stamp(),
+    })
 }
 
 /// Input of [`add_charge`].
@@ -607,7 +692,10 @@ pub fn place_hold(
     // A released order is in fulfilment: a hold on it can only come from a concurrent edit,
     // which the merge-time check turns into a system hold (see `invariants`).
     if order.lifecycle.canceled.is_some() || order.lifecycle.released.is_some() {
-        return Err(OrderError::InvalidTransition { from: order.status(), action: "hold" });
+        return Err(OrderError::InvalidTransition {
+            from: order.status(),
+            action: "hold",
+        });
     }
     if ctx.cc.hold_code(&code).is_none() {
         return Err(OrderError::HoldCodeUnknown(code));
@@ -624,24 +712,48 @@ pub fn place_hold(
 }
 
 /// Clears an active hold; the role must be one the hold code allows (see [`Order::may_clear`]).
-pub fn clear_hold(order: &Order, ctx: Ctx<'_>, id: HoldId, reason: String) -> Result<OrderEvent, OrderError> {
+pub fn clear_hold(
+    order: &Order,
+    ctx: Ctx<'_>,
+    id: HoldId,
+    reason: String,
+) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     let hold = order.holds.get(&id).ok_or(OrderError::HoldNotFound(id))?;
     if hold.cleared.is_some() {
         return Err(OrderError::HoldAlreadyCleared(id));
     }
     if !Order::may_clear(hold, ctx.actor.role, ctx.cc) {
-        return Err(OrderError::ClearNotAllowed { code: hold.code.clone(), role: ctx.actor.role.as_str() });
+        return Err(OrderError::ClearNotAllowed {
+            code: hold.code.clone(),
+            role: ctx.actor.role.as_str(),
+        });
     }
     check_text("reason", &reason, 1000, false)?;
-    Ok(OrderEvent::HoldCleared { id, clear: HoldClear { by: ctx.actor.user, at: ctx.now, reason } })
+    Ok(OrderEvent::HoldCleared {
+        id,
+        clear: HoldClear {
+            by: ctx.actor.user,
+            at: ctx.now,
+            reason,
+        },
+    })
 }
 
 /// Adds a note; allowed in every status.
-pub fn add_note(_order: &Order, ctx: Ctx<'_>, id: NoteId, text: String) -> Result<OrderEvent, OrderError> {
+pub fn add_note(
+    _order: &Order,
+    ctx: Ctx<'_>,
+    id: NoteId,
+    text: String,
+) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     check_text("text", &text, 4000, true)?;
-    Ok(OrderEvent::NoteAdded(Note { id, added: ctx.stamp(), text }))
+    Ok(OrderEvent::NoteAdded(Note {
+        id,
+        added: ctx.stamp(),
+        text,
+    }))
 }
 
 /// Submits an open order: no active hold, at least one line, and with order completion on at
@@ -649,7 +761,10 @@ pub fn add_note(_order: &Order, ctx: Ctx<'_>, id: NoteId, text: String) -> Resul
 pub fn submit(order: &Order, ctx: Ctx<'_>) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     if order.lifecycle.canceled.is_some() || order.lifecycle.submitted.is_some() {
-        return Err(OrderError::InvalidTransition { from: order.status(), action: "submit" });
+        return Err(OrderError::InvalidTransition {
+            from: order.status(),
+            action: "submit",
+        });
     }
     if order.active_holds().next().is_some() {
         return Err(OrderError::OnHold);
@@ -660,7 +775,9 @@ pub fn submit(order: &Order, ctx: Ctx<'_>) -> Result<OrderEvent, OrderError> {
     if ctx.cc.order_completion {
         let totals = order.totals(ctx.cc, ctx.catalog);
         if order.active_payments().next().is_none() || totals.balance > ctx.cc.payment_tolerance {
-            return Err(OrderError::PaymentRequired { balance: totals.balance });
+            return Err(OrderError::PaymentRequired {
+                balance: totals.balance,
+            });
         }
     }
     Ok(OrderEvent::Submitted(ctx.stamp()))
@@ -671,7 +788,10 @@ pub fn release(order: &Order, ctx: Ctx<'_>) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     let l = &order.lifecycle;
     if l.canceled.is_some() || l.released.is_some() || l.submitted.is_none() {
-        return Err(OrderError::InvalidTransition { from: order.status(), action: "release" });
+        return Err(OrderError::InvalidTransition {
+            from: order.status(),
+            action: "release",
+        });
     }
     if order.active_holds().next().is_some() {
         return Err(OrderError::OnHold);
@@ -684,11 +804,17 @@ pub fn cancel(order: &Order, ctx: Ctx<'_>, reason: String) -> Result<OrderEvent,
     ctx.authorize()?;
     let l = &order.lifecycle;
     if l.canceled.is_some() || l.released.is_some() {
-        return Err(OrderError::InvalidTransition { from: order.status(), action: "cancel" });
+        return Err(OrderError::InvalidTransition {
+            from: order.status(),
+            action: "cancel",
+        });
     }
     if l.submitted.is_some() && ctx.actor.role == Role::Agent {
         return Err(OrderError::CancelNeedsSupervisor);
     }
     check_text("reason", &reason, 1000, false)?;
-    Ok(OrderEvent::Canceled { stamp: ctx.stamp(), reason })
+    Ok(OrderEvent::Canceled {
+        stamp: ctx.stamp(),
+        reason,
+    })
 }

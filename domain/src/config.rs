@@ -215,10 +215,26 @@ impl CallCenter {
                 }
             }
         }
-        dupes(self.payment_methods.iter().map(|p| p.id.as_str()), "payment_methods", &mut errs);
-        dupes(self.delivery_modes.iter().map(|p| p.id.as_str()), "delivery_modes", &mut errs);
-        dupes(self.hold_codes.iter().map(|p| p.id.as_str()), "hold_codes", &mut errs);
-        dupes(self.reason_codes.iter().map(|p| p.id.as_str()), "reason_codes", &mut errs);
+        dupes(
+            self.payment_methods.iter().map(|p| p.id.as_str()),
+            "payment_methods",
+            &mut errs,
+        );
+        dupes(
+            self.delivery_modes.iter().map(|p| p.id.as_str()),
+            "delivery_modes",
+            &mut errs,
+        );
+        dupes(
+            self.hold_codes.iter().map(|p| p.id.as_str()),
+            "hold_codes",
+            &mut errs,
+        );
+        dupes(
+            self.reason_codes.iter().map(|p| p.id.as_str()),
+            "reason_codes",
+            &mut errs,
+        );
         for (i, m) in self.delivery_modes.iter().enumerate() {
             for (j, t) in m.charges.iter().enumerate() {
                 let f = format!("delivery_modes[{i}].charges[{j}]");
@@ -231,14 +247,20 @@ impl CallCenter {
                     }
                 }
                 if !self.currency.fits(t.amount) {
-                    errs.push(FieldError::new(&f, format!("amount has more decimals than {} allows", self.currency)));
+                    errs.push(FieldError::new(
+                        &f,
+                        format!("amount has more decimals than {} allows", self.currency),
+                    ));
                 }
             }
             let mut tiers: Vec<&ChargeTier> = m.charges.iter().collect();
             tiers.sort_by_key(|t| t.from);
             for w in tiers.windows(2) {
                 if w[0].to.is_none_or(|to| to > w[1].from) {
-                    errs.push(FieldError::new(format!("delivery_modes[{i}].charges"), "tiers overlap"));
+                    errs.push(FieldError::new(
+                        format!("delivery_modes[{i}].charges"),
+                        "tiers overlap",
+                    ));
                 }
             }
         }
@@ -306,7 +328,10 @@ impl Continuity {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
         if !(1..=3650).contains(&self.every_days) {
-            errs.push(FieldError::new("continuity.every_days", "must be from 1 to 3650"));
+            errs.push(FieldError::new(
+                "continuity.every_days",
+                "must be from 1 to 3650",
+            ));
         }
         if !(1..=120).contains(&self.times) {
             errs.push(FieldError::new("continuity.times", "must be from 1 to 120"));
@@ -418,7 +443,9 @@ impl Window {
 
     fn validate(&self) -> Vec<FieldError> {
         match (self.valid_from, self.valid_to) {
-            (Some(f), Some(t)) if t < f => vec![FieldError::new("valid_to", "must not be before valid_from")],
+            (Some(f), Some(t)) if t < f => {
+                vec![FieldError::new("valid_to", "must not be before valid_from")]
+            }
             _ => vec![],
         }
     }
@@ -453,7 +480,10 @@ impl SourceCodeDef {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errs = self.window.validate();
         if self.discount_percent < Decimal::ZERO || self.discount_percent > Decimal::ONE_HUNDRED {
-            errs.push(FieldError::new("discount_percent", "must be a percent from 0 to 100"));
+            errs.push(FieldError::new(
+                "discount_percent",
+                "must be a percent from 0 to 100",
+            ));
         }
         errs
     }

@@ -48,7 +48,11 @@ pub fn due_children(parent: &Order, catalog: &Catalog, now: Timestamp) -> Vec<Du
     }
     let mut out = Vec::new();
     for line in parent.active_lines() {
-        let Some(program) = catalog.products.get(&line.product_id).and_then(|p| p.continuity) else {
+        let Some(program) = catalog
+            .products
+            .get(&line.product_id)
+            .and_then(|p| p.continuity)
+        else {
             continue;
         };
         for (i, due) in program.due_dates(submitted.at).into_iter().enumerate() {
@@ -58,7 +62,11 @@ pub fn due_children(parent: &Order, catalog: &Catalog, now: Timestamp) -> Vec<Du
             let index = i as u32 + 1;
             out.push(DueChild {
                 id: child_id(parent.id, line.id, index),
-                link: ContinuityRef { parent: parent.id, line: line.id, index },
+                link: ContinuityRef {
+                    parent: parent.id,
+                    line: line.id,
+                    index,
+                },
                 due,
             });
         }
@@ -70,7 +78,10 @@ pub fn due_children(parent: &Order, catalog: &Catalog, now: Timestamp) -> Vec<Du
 /// It is open, carries the parent's header and one line for the program product at the parent's price.
 pub fn child_order(parent: &Order, child: &DueChild) -> Option<Order> {
     let pline = parent.lines.get(&child.link.line)?;
-    let stamp = Stamp { by: SYSTEM_USER, at: child.due };
+    let stamp = Stamp {
+        by: SYSTEM_USER,
+        at: child.due,
+    };
     let line_id = child_line_id(child.id);
     let line = Line {
         id: line_id,

@@ -88,7 +88,10 @@ fn authorize(ctx: &Ctx<'_>) -> Result<(), OrderError> {
 }
 
 fn check_fields(f: &CustomerFields) -> Result<(), OrderError> {
-    let bad = |field: &'static str, message: &str| OrderError::InvalidText { field, message: message.into() };
+    let bad = |field: &'static str, message: &str| OrderError::InvalidText {
+        field,
+        message: message.into(),
+    };
     if let Some(name) = &f.name {
         if name.trim().is_empty() {
             return Err(bad("name", "must not be empty"));
@@ -101,32 +104,57 @@ fn check_fields(f: &CustomerFields) -> Result<(), OrderError> {
         let digits = phone.chars().filter(|c| c.is_ascii_digit()).count();
         if digits < 3
             || phone.len() > 40
-            || !phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+            || !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
         {
-            return Err(bad("phone", "must be a phone number of digits, spaces and + - ( ) ."));
+            return Err(bad(
+                "phone",
+                "must be a phone number of digits, spaces and + - ( ) .",
+            ));
         }
     }
     if let Some(Some(email)) = &f.email {
         let ok = email.len() <= 254
             && !email.contains(char::is_whitespace)
-            && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
+            && email.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty()
+                    && !d.contains('@')
+                    && d.contains('.')
+                    && !d.starts_with('.')
+                    && !d.ends_with('.')
+            });
         if !ok {
             return Err(bad("email", "must be an email address"));
         }
     }
     if let Some(addr) = &f.address {
-        if addr.len() > 20 || addr.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || v.chars().count() > 500) {
-            return Err(bad("address", "at most 20 fields, keys of 1 to 64 and values of at most 500 characters"));
+        if addr.len() > 20
+            || addr
+                .iter()
+                .any(|(k, v)| k.is_empty() || k.len() > 64 || v.chars().count() > 500)
+        {
+            return Err(bad(
+                "address",
+                "at most 20 fields, keys of 1 to 64 and values of at most 500 characters",
+            ));
         }
     }
     Ok(())
 }
 
 /// Creates a customer in the actor's call center.
-pub fn create_customer(ctx: Ctx<'_>, id: CustomerId, fields: CustomerFields) -> Result<Customer, OrderError> {
+pub fn create_customer(
+    ctx: Ctx<'_>,
+    id: CustomerId,
+    fields: CustomerFields,
+) -> Result<Customer, OrderError> {
     authorize(&ctx)?;
     if fields.name.is_none() {
-        return Err(OrderError::InvalidText { field: "name", message: "is required".into() });
+        return Err(OrderError::InvalidText {
+            field: "name",
+            message: "is required".into(),
+        });
     }
     check_fields(&fields)?;
     Ok(Customer {
@@ -138,27 +166,54 @@ pub fn create_customer(ctx: Ctx<'_>, id: CustomerId, fields: CustomerFields) -> 
         address: fields.address.unwrap_or_default(),
         notes: BTreeMap::new(),
         catalog_requests: BTreeMap::new(),
-        created: Stamp { by: ctx.actor.user, at: ctx.now },
+        created: Stamp {
+            by: ctx.actor.user,
+            at: ctx.now,
+        },
     })
 }
 
 /// Changes contact fields.
-pub fn update_customer(_c: &Customer, ctx: Ctx<'_>, fields: CustomerFields) -> Result<CustomerEvent, OrderError> {
+pub fn update_customer(
+    _c: &Customer,
+    ctx: Ctx<'_>,
+    fields: CustomerFields,
+) -> Result<CustomerEvent, OrderError> {
     authorize(&ctx)?;
     if fields == CustomerFields::default() {
         return Err(OrderError::EmptyChange);
     }
     check_fields(&fields)?;
-    Ok(CustomerEvent::Updated { name: fields.name, phone: fields.phone, email: fields.email, address: fields.address })
+    Ok(CustomerEvent::Updated {
+        name: fields.name,
+        phone: fields.phone,
+        email: fields.email,
+        address: fields.address,
+    })
 }
 
 /// Adds a note to a customer.
-pub fn add_customer_note(_c: &Customer, ctx: Ctx<'_>, id: NoteId, text: String) -> Result<CustomerEvent, OrderError> {
+pub fn add_customer_note(
+    _c: &Customer,
+    ctx: Ctx<'_>,
+    id: NoteId,
+    text: String,
+) -> Result<CustomerEvent, OrderError> {
     authorize(&ctx)?;
     if text.trim().is_empty() || text.chars().count() > 4000 {
-        return Err(OrderError::InvalidText { field: "text", message: "must be 1 to 4000 characters".into() });
+        return Err(OrderError::InvalidText {
+            field: "text",
+            message: "must be 1 to 4000 characters".into(),
+        });
     }
-    Ok(CustomerEvent::NoteAdded(Note { id, added: Stamp { by: ctx.actor.user, at: ctx.now }, text }))
+    Ok(CustomerEvent::NoteAdded(Note {
+        id,
+        added: Stamp {
+            by: ctx.actor.user,
+            at: ctx.now,
+        },
+        text,
+    }))
 }
 
 /// Records a catalog request: guided sales on, the source code configured and valid now.
@@ -174,7 +229,10 @@ pub fn request_catalog(
         return Err(OrderError::GuidedSalesOff);
     }
     if !(1..=100).contains(&quantity) {
-        return Err(OrderError::InvalidAmount { field: "quantity", message: "must be from 1 to 100".into() });
+        return Err(OrderError::InvalidAmount {
+            field: "quantity",
+            message: "must be from 1 to 100".into(),
+        });
     }
     let sc = ctx
         .catalog
@@ -191,14 +249,22 @@ pub fn request_catalog(
         catalog: sc.catalog.clone(),
         source_code,
         quantity,
-        requested: Stamp { by: ctx.actor.user, at: ctx.now },
+        requested: Stamp {
+            by: ctx.actor.user,
+            at: ctx.now,
+        },
     }))
 }
 
 /// Folds an event into the customer.
 pub fn apply_customer(c: &mut Customer, event: &CustomerEvent) {
     match event {
-        CustomerEvent::Updated { name, phone, email, address } => {
+        CustomerEvent::Updated {
+            name,
+            phone,
+            email,
+            address,
+        } => {
             if let Some(n) = name {
                 c.name = n.clone();
             }

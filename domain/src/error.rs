@@ -185,21 +185,40 @@ impl OrderError {
     pub fn kind(&self) -> ErrorKind {
         use OrderError::*;
         match self {
-            NotInCallCenter(_) | ClearNotAllowed { .. } | CancelNeedsSupervisor => ErrorKind::Forbidden,
-            LineNotFound(_) | PaymentNotFound(_) | HoldNotFound(_) | CouponNotApplied(_) => ErrorKind::NotFound,
+            NotInCallCenter(_) | ClearNotAllowed { .. } | CancelNeedsSupervisor => {
+                ErrorKind::Forbidden
+            }
+            LineNotFound(_) | PaymentNotFound(_) | HoldNotFound(_) | CouponNotApplied(_) => {
+                ErrorKind::NotFound
+            }
             PaymentAlreadyVoided(_) | HoldAlreadyCleared(_) | LineRemoved(_) => ErrorKind::Conflict,
             OnHold => ErrorKind::OrderOnHold,
             InvalidTransition { .. } => ErrorKind::InvalidTransition,
             PaymentRequired { .. } => ErrorKind::PaymentRequired,
-            OverrideNotAllowedForProduct(_) | OverrideBeyondLimit { .. } => ErrorKind::PriceOverrideNotAllowed,
-            CouponUnknown(_) | CouponOutsideWindow(_) | CouponMinimum { .. } | CouponUsedUp(_)
-            | CouponAlreadyApplied(_) => ErrorKind::CouponInvalid,
-            SourceCodeUnknown(_) | SourceCodeNotYetValid(_) | SourceCodeExpired(_) => ErrorKind::SourceCodeInvalid,
-            CustomerElsewhere(_) | GuidedSalesOff | DeliveryModeUnknown(_) | ProductUnknown(_)
-            | OverrideReasonRequired | ReasonCodeUnknown(_) | InvalidAmount { .. } | InvalidText { .. }
-            | EmptyChange | OrderCompletionOff | PaymentMethodUnknown(_) | HoldCodeUnknown(_) | NoLines => {
-                ErrorKind::Validation
+            OverrideNotAllowedForProduct(_) | OverrideBeyondLimit { .. } => {
+                ErrorKind::PriceOverrideNotAllowed
             }
+            CouponUnknown(_)
+            | CouponOutsideWindow(_)
+            | CouponMinimum { .. }
+            | CouponUsedUp(_)
+            | CouponAlreadyApplied(_) => ErrorKind::CouponInvalid,
+            SourceCodeUnknown(_) | SourceCodeNotYetValid(_) | SourceCodeExpired(_) => {
+                ErrorKind::SourceCodeInvalid
+            }
+            CustomerElsewhere(_)
+            | GuidedSalesOff
+            | DeliveryModeUnknown(_)
+            | ProductUnknown(_)
+            | OverrideReasonRequired
+            | ReasonCodeUnknown(_)
+            | InvalidAmount { .. }
+            | InvalidText { .. }
+            | EmptyChange
+            | OrderCompletionOff
+            | PaymentMethodUnknown(_)
+            | HoldCodeUnknown(_)
+            | NoLines => ErrorKind::Validation,
         }
     }
 

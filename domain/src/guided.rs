@@ -20,7 +20,8 @@ pub struct Suggestions {
 /// in rule order), and the scripts of its source code and products. Empty when guided sales is
 /// off or the order is no longer open.
 pub fn suggestions(order: &Order, cc: &CallCenter, catalog: &Catalog) -> Suggestions {
-    if !cc.guided_sales || order.lifecycle.submitted.is_some() || order.lifecycle.canceled.is_some() {
+    if !cc.guided_sales || order.lifecycle.submitted.is_some() || order.lifecycle.canceled.is_some()
+    {
         return Suggestions::default();
     }
     let on_order: BTreeSet<&ProductId> = order.active_lines().map(|l| &l.product_id).collect();

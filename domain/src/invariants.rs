@@ -80,18 +80,26 @@ pub fn check_invariants(
             out.push(Violation {
                 kind: ViolationKind::SubmittedUnderpaid,
                 key: format!("submitted_underpaid:{}", t.total),
-                reason: format!("submitted with payments of {} short of the total {}", t.paid, t.total),
+                reason: format!(
+                    "submitted with payments of {} short of the total {}",
+                    t.paid, t.total
+                ),
             });
         }
     }
     for c in order.active_coupons() {
-        let Some(max) = catalog.coupons.get(&c.code).and_then(|k| k.max_uses) else { continue };
+        let Some(max) = catalog.coupons.get(&c.code).and_then(|k| k.max_uses) else {
+            continue;
+        };
         if let Some(rank) = coupon_rank(&c.code) {
             if rank > max {
                 out.push(Violation {
                     kind: ViolationKind::CouponOverLimit,
                     key: format!("coupon_over_limit:{}", c.code),
-                    reason: format!("coupon {} redeemed by {rank} orders, more than its limit of {max}", c.code),
+                    reason: format!(
+                        "coupon {} redeemed by {rank} orders, more than its limit of {max}",
+                        c.code
+                    ),
                 });
             }
         }
@@ -110,7 +118,10 @@ pub fn system_hold(order: &Order, v: &Violation, now: Timestamp) -> Option<Hold>
         id,
         code: HoldCode::parse(v.kind.hold_code()).expect("system hold codes are valid codes"),
         reason: v.reason.clone(),
-        placed: Stamp { by: SYSTEM_USER, at: now },
+        placed: Stamp {
+            by: SYSTEM_USER,
+            at: now,
+        },
         system: true,
         cleared: None,
     })

@@ -32,3 +32,6 @@ pub use ids::*;
 pub use money::{Currency, Quantity};
 pub use rust_decimal::Decimal;
 pub use time::Timestamp;
+
+#[cfg(test)]
+mod tests;

@@ -33,8 +33,8 @@ impl Currency {
     /// Digits after the decimal point in this currency (ISO 4217).
     pub fn minor_units(&self) -> u32 {
         match self.0.as_str() {
-            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-            | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
+            | "UGX" | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
             "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
             _ => 2,
         }
@@ -42,7 +42,8 @@ impl Currency {
 
     /// Rounds half-even (banker's rounding) to the minor unit.
     pub fn round(&self, amount: Decimal) -> Decimal {
-        let mut r = amount.round_dp_with_strategy(self.minor_units(), RoundingStrategy::MidpointNearestEven);
+        let mut r = amount
+            .round_dp_with_strategy(self.minor_units(), RoundingStrategy::MidpointNearestEven);
         r.rescale(self.minor_units());
         r
     }

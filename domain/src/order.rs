@@ -261,9 +261,15 @@ impl Status {
 
     /// Parses an API.md status name.
     pub fn parse(s: &str) -> Option<Status> {
-        [Status::Open, Status::Submitted, Status::OnHold, Status::Released, Status::Canceled]
-            .into_iter()
-            .find(|st| st.as_str() == s)
+        [
+            Status::Open,
+            Status::Submitted,
+            Status::OnHold,
+            Status::Released,
+            Status::Canceled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
     }
 }
 
@@ -353,7 +359,8 @@ impl Order {
 
     /// A line's total: unit price × quantity, rounded to the currency.
     pub fn line_total(line: &Line, cc: &CallCenter) -> Decimal {
-        cc.currency.round(line.unit_price * line.quantity.as_decimal())
+        cc.currency
+            .round(line.unit_price * line.quantity.as_decimal())
     }
 
     /// Derives the totals. Each line is rounded, then the source-code discount (percent of the
@@ -364,7 +371,10 @@ impl Order {
         let cur = &cc.currency;
         let subtotal: Decimal = self.active_lines().map(|l| Self::line_total(l, cc)).sum();
         let subtotal = cur.round(subtotal);
-        let source = self.source_code.as_ref().and_then(|c| catalog.source_codes.get(c));
+        let source = self
+            .source_code
+            .as_ref()
+            .and_then(|c| catalog.source_codes.get(c));
         let source_discount = source
             .map(|s| cur.round(subtotal * s.discount_percent / Decimal::ONE_HUNDRED))
             .unwrap_or(Decimal::ZERO)

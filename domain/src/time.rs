@@ -52,7 +52,11 @@ impl Timestamp {
         if b.len() == 10 {
             return Ok(Timestamp(days * MS_PER_DAY));
         }
-        if b.len() < 20 || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
+        if b.len() < 20
+            || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return Err(err());
         }
         let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
@@ -178,12 +182,32 @@ mod tests {
     fn round_trips_and_parses_offsets() {
         let t = Timestamp::parse("2026-11-28T13:46:42.123Z").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-28T13:46:42.123Z");
-        assert_eq!(Timestamp::parse("2026-11-28T14:46:42.123+01:00").unwrap(), t);
+        assert_eq!(
+            Timestamp::parse("2026-11-28T14:46:42.123+01:00").unwrap(),
+            t
+        );
         assert_eq!(Timestamp::parse("1970-01-01").unwrap().as_millis(), 0);
-        assert_eq!(Timestamp::parse("2024-02-29T00:00:00Z").unwrap().plus_days(1).to_rfc3339(), "2024-03-01T00:00:00.000Z");
-        for bad in ["", "2026-13-01", "2026-02-30", "2026-11-28T25:00:00Z", "2026-11-28T10:00:00", "x026-11-28", "2026-11-28T10:00:00.Z"] {
+        assert_eq!(
+            Timestamp::parse("2024-02-29T00:00:00Z")
+                .unwrap()
+                .plus_days(1)
+                .to_rfc3339(),
+            "2024-03-01T00:00:00.000Z"
+        );
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-11-28T25:00:00Z",
+            "2026-11-28T10:00:00",
+            "x026-11-28",
+            "2026-11-28T10:00:00.Z",
+        ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Timestamp::from_millis(-1).to_rfc3339(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            Timestamp::from_millis(-1).to_rfc3339(),
+            "1969-12-31T23:59:59.999Z"
+        );
     }
 }
