@@ -1,10 +1,10 @@
 //! The catalog document: products, price groups, source codes and coupons, each a JSON-text
 //! register in a map keyed by its id. Written only at HQ.
 
-use super::rw::{change, expect_kind, parse_key, root_map, to_json, HMap, Rd};
+use super::rw::{change, expect_kind, hydrate_root, parse_key, root_map, to_json, HMap, Node, Rd};
 use super::{Author, DocError, DocKind};
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ReadDoc, ROOT};
+use automerge::Automerge;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use switchboard_domain::config::{Catalog, Coupon, PriceGroup, Product, SourceCodeDef};
@@ -97,15 +97,15 @@ pub fn put_coupon(doc: &mut Automerge, c: &Coupon, author: &Author) -> Result<()
 }
 
 fn read_map<K: DeserializeOwned + Ord, T: DeserializeOwned>(
-    doc: &Automerge,
+    rd: &mut Rd<'_, Automerge>,
+    root: &Node<'_>,
     name: &str,
 ) -> Result<BTreeMap<K, T>, DocError> {
-    let mut rd = Rd::quiet(doc);
-    let obj = rd.map(&ROOT, "", name)?;
+    let node = rd.map(root, name)?;
     let mut out = BTreeMap::new();
-    for key in doc.keys(&obj) {
-        let k: K = parse_key(name, &key)?;
-        out.insert(k, rd.json(&obj, name, &key)?);
+    for key in node.keys() {
+        let k: K = parse_key(name, key)?;
+        out.insert(k, rd.json(&node, key)?);
     }
     Ok(out)
 }
@@ -113,10 +113,13 @@ fn read_map<K: DeserializeOwned + Ord, T: DeserializeOwned>(
 /// Reads the whole catalog.
 pub fn read_catalog(doc: &Automerge) -> Result<Catalog, DocError> {
     expect_kind(doc, DocKind::Catalog)?;
+    let h = hydrate_root(doc)?;
+    let root = Node::root(&h);
+    let mut rd = Rd::quiet(doc);
     Ok(Catalog {
-        products: read_map(doc, "products")?,
-        price_groups: read_map(doc, "price_groups")?,
-        source_codes: read_map(doc, "source_codes")?,
-        coupons: read_map(doc, "coupons")?,
+        products: read_map(&mut rd, &root, "products")?,
+        price_groups: read_map(&mut rd, &root, "price_groups")?,
+        source_codes: read_map(&mut rd, &root, "source_codes")?,
+        coupons: read_map(&mut rd, &root, "coupons")?,
     })
 }

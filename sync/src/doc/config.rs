@@ -1,10 +1,12 @@
 //! A call center's configuration document: the configuration as one JSON-text register and the
 //! users in a map keyed by user id (each a JSON-text register). Written only at HQ.
 
-use super::rw::{change, expect_kind, root_code, root_map, to_json, HMap, Rd};
+use super::rw::{
+    change, expect_kind, hydrate_root, parse_key, root_code, root_map, to_json, HMap, Node, Rd,
+};
 use super::{Author, CallCenterState, DocError, DocKind, UserRecord};
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ReadDoc, ROOT};
+use automerge::{Automerge, ROOT};
 use std::collections::BTreeMap;
 use switchboard_domain::config::CallCenter;
 use switchboard_domain::ids::{CallCenterId, UserId};
@@ -75,13 +77,15 @@ pub fn put_user(doc: &mut Automerge, u: &UserRecord, author: &Author) -> Result<
 /// Reads the configuration and users.
 pub fn read_call_center(doc: &Automerge) -> Result<CallCenterState, DocError> {
     expect_kind(doc, DocKind::CallCenter)?;
+    let h = hydrate_root(doc)?;
+    let root = Node::root(&h);
     let mut rd = Rd::quiet(doc);
-    let config: CallCenter = rd.json(&ROOT, "", "config")?;
-    let users_obj = rd.map(&ROOT, "", "users")?;
+    let config: CallCenter = rd.json(&root, "config")?;
+    let users_node = rd.map(&root, "users")?;
     let mut users = BTreeMap::new();
-    for key in doc.keys(&users_obj) {
-        let id: UserId = super::rw::parse_key("users", &key)?;
-        let rec: UserRecord = rd.json(&users_obj, "users", &key)?;
+    for key in users_node.keys() {
+        let id: UserId = parse_key("users", key)?;
+        let rec: UserRecord = rd.json(&users_node, key)?;
         users.insert(id, rec);
     }
     Ok(CallCenterState { config, users })

@@ -67,7 +67,7 @@ pub fn create_continuity_child(
         .with_message(message(&SYSTEM_USER, &None::<()>, &summary))
         .with_time(secs(due.due));
     doc.transact_with(|_| opts, |tx| tx.init_root_from_hydrate(&root))
-        .map_err(|f| DocError::Automerge(f.error))?;
+        .map_err(|f| DocError::from(f.error))?;
 
     let ship_to = to_json(&child.ship_to)?;
     let dims = to_json(&child.financial_dimensions)?;

@@ -1,12 +1,13 @@
 //! Customers as documents: contact fields are registers (the address a JSON-text scalar), notes
 //! and catalog requests are maps keyed by fresh ids.
 
-use super::order::read_collection;
-use super::rw::{change, entry, expect_kind, root_map, to_json, HMap, Rd};
+use super::order::{read_collection, report};
+use super::rw::{change, entry, expect_kind, hydrate_root, root_map, to_json, HMap, Node, Rd};
 use super::{Author, Conflict, DocError, DocKind};
 use automerge::transaction::{Transactable, Transaction};
-use automerge::{Automerge, ObjId, ReadDoc, ScalarValue, ROOT};
+use automerge::{Automerge, ReadDoc, ScalarValue, ROOT};
 use switchboard_domain::customer::{CatalogRequest, Customer, CustomerEvent};
+use switchboard_domain::ids::{CatalogRequestId, NoteId};
 use switchboard_domain::order::{Note, Stamp};
 
 fn note_entry(n: &Note) -> HMap {
@@ -142,67 +143,58 @@ pub fn apply_customer_event(
 
 fn read_stamp<D: ReadDoc>(
     rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
+    n: &Node<'_>,
     prefix: &str,
 ) -> Result<Stamp, DocError> {
     Ok(Stamp {
-        at: rd.time(obj, path, &format!("{prefix}_at"))?,
-        by: rd.id(obj, path, &format!("{prefix}_by"))?,
+        at: rd.time(n, &format!("{prefix}_at"))?,
+        by: rd.id(n, &format!("{prefix}_by"))?,
     })
 }
 
-fn read_note<D: ReadDoc>(
-    rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
-    id: switchboard_domain::NoteId,
-) -> Result<Note, DocError> {
+fn read_note<D: ReadDoc>(rd: &mut Rd<'_, D>, n: &Node<'_>, id: NoteId) -> Result<Note, DocError> {
     Ok(Note {
         id,
-        added: read_stamp(rd, obj, path, "added")?,
-        text: rd.str(obj, path, "text")?,
+        added: read_stamp(rd, n, "added")?,
+        text: rd.str(n, "text")?,
     })
 }
 
 fn read_request<D: ReadDoc>(
     rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
-    id: switchboard_domain::CatalogRequestId,
+    n: &Node<'_>,
+    id: CatalogRequestId,
 ) -> Result<CatalogRequest, DocError> {
-    let q = rd.int(obj, path, "quantity")?;
+    let q = rd.int(n, "quantity")?;
     Ok(CatalogRequest {
         id,
-        source_code: rd.id(obj, path, "source_code")?,
-        catalog: rd.id(obj, path, "catalog")?,
+        source_code: rd.id(n, "source_code")?,
+        catalog: rd.id(n, "catalog")?,
         quantity: u32::try_from(q).map_err(|_| DocError::Malformed {
-            path: format!("{path}/quantity"),
+            path: n.path_of("quantity"),
             reason: "out of range".into(),
         })?,
-        requested: read_stamp(rd, obj, path, "requested")?,
+        requested: read_stamp(rd, n, "requested")?,
     })
-}
-
-fn report<T>(_: &mut T, _: &[T]) -> bool {
-    true
 }
 
 /// Reads a customer and the conflicts its concurrent edits left.
 pub fn read_customer(doc: &Automerge) -> Result<(Customer, Vec<Conflict>), DocError> {
     expect_kind(doc, DocKind::Customer)?;
+    let h = hydrate_root(doc)?;
+    let root = Node::root(&h);
     let mut rd = Rd::new(doc);
     let r = &mut rd;
     let c = Customer {
-        id: r.id(&ROOT, "", "id")?,
-        call_center_id: r.id(&ROOT, "", "call_center")?,
-        name: r.str(&ROOT, "", "name")?,
-        phone: r.opt_str(&ROOT, "", "phone")?,
-        email: r.opt_str(&ROOT, "", "email")?,
-        address: r.opt_json(&ROOT, "", "address")?.unwrap_or_default(),
-        notes: read_collection(r, &ROOT, "notes", read_note, report)?,
-        catalog_requests: read_collection(r, &ROOT, "catalog_requests", read_request, report)?,
-        created: read_stamp(r, &ROOT, "", "created")?,
+        id: r.id(&root, "id")?,
+        call_center_id: r.id(&root, "call_center")?,
+        name: r.str(&root, "name")?,
+        phone: r.opt_str(&root, "phone")?,
+        email: r.opt_str(&root, "email")?,
+        address: r.opt_json(&root, "address")?.unwrap_or_default(),
+        notes: read_collection(r, &root, "notes", read_note, report)?,
+        catalog_requests: read_collection(r, &root, "catalog_requests", read_request, report)?,
+        created: read_stamp(r, &root, "created")?,
     };
     Ok((c, rd.conflicts))
 }

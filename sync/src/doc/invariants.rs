@@ -4,8 +4,8 @@
 //! entry key and the holds merge as one.
 
 use super::order::hold_entry;
-use super::rw::{change, root_map};
-use super::{read_order, Author, DocError};
+use super::rw::{change, kind_of, root_map};
+use super::{read_order, Author, DocError, DocKind};
 use automerge::transaction::Transactable;
 use automerge::Automerge;
 use switchboard_domain::config::{CallCenter, Catalog};
@@ -16,6 +16,7 @@ use switchboard_domain::Timestamp;
 
 /// Places the missing system holds for the rules the order breaks, in one change; returns the
 /// holds placed (none when every violation already has its hold, so calling it again is a no-op).
+/// Documents other than orders have no merge-time rules: nothing is placed.
 pub fn enforce_invariants(
     doc: &mut Automerge,
     cc: &CallCenter,
@@ -23,6 +24,9 @@ pub fn enforce_invariants(
     coupon_rank: &dyn Fn(&CouponCode) -> Option<u32>,
     author: &Author,
 ) -> Result<Vec<Hold>, DocError> {
+    if kind_of(doc)? != DocKind::Order {
+        return Ok(Vec::new());
+    }
     let (order, _) = read_order(doc)?;
     let mut holds: Vec<Hold> = Vec::new();
     for v in check_invariants(&order, cc, catalog, coupon_rank) {

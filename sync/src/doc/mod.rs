@@ -161,9 +161,16 @@ pub enum DocError {
     /// The value given does not belong in this document (another id or call center).
     #[error("mismatch: {0}")]
     Mismatch(String),
-    /// Automerge refused an operation or could not load the bytes.
+    /// Automerge refused an operation or could not load the bytes (boxed: automerge's error is
+    /// large, and this one travels inside other errors).
     #[error("automerge: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(Box<automerge::AutomergeError>),
+}
+
+impl From<automerge::AutomergeError> for DocError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        DocError::Automerge(Box::new(e))
+    }
 }
 
 /// A field that concurrent edits left with more than one value.

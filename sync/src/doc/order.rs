@@ -1,13 +1,16 @@
 //! Orders as documents: the skeleton and the entries, the events as changes, and the reader.
 
-use super::rw::{change, entry, expect_kind, join, parse_key, root_map, to_json, HMap, Rd};
+use super::rw::{
+    change, entry, expect_kind, hydrate_root, parse_key, root_map, to_json, HMap, Node, Rd,
+};
 use super::{Author, Conflict, DocError, DocKind};
 use automerge::transaction::{Transactable, Transaction};
-use automerge::{Automerge, ObjId, ReadDoc, ScalarValue, ROOT};
+use automerge::{Automerge, ObjId, ReadDoc, ScalarValue};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use switchboard_domain::commands::OrderEvent;
+use switchboard_domain::ids::{ChargeId, CouponCode, HoldId, LineId, NoteId, PaymentId};
 use switchboard_domain::money::Quantity;
 use switchboard_domain::order::*;
 
@@ -270,140 +273,118 @@ pub fn apply_order_event(
 
 fn read_stamp<D: ReadDoc>(
     rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
+    n: &Node<'_>,
     prefix: &str,
 ) -> Result<Stamp, DocError> {
     Ok(Stamp {
-        at: rd.time(obj, path, &format!("{prefix}_at"))?,
-        by: rd.id(obj, path, &format!("{prefix}_by"))?,
+        at: rd.time(n, &format!("{prefix}_at"))?,
+        by: rd.id(n, &format!("{prefix}_by"))?,
     })
 }
 
 /// A tombstone or fact: absent unless its time is set.
 fn read_opt_stamp<D: ReadDoc>(
     rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
+    n: &Node<'_>,
     prefix: &str,
 ) -> Result<Option<Stamp>, DocError> {
-    match rd.opt_time(obj, path, &format!("{prefix}_at"))? {
+    match rd.opt_time(n, &format!("{prefix}_at"))? {
         None => Ok(None),
         Some(at) => Ok(Some(Stamp {
             at,
-            by: rd.id(obj, path, &format!("{prefix}_by"))?,
+            by: rd.id(n, &format!("{prefix}_by"))?,
         })),
     }
 }
 
-fn read_line<D: ReadDoc>(
-    rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
-    id: LineIdKey,
-) -> Result<Line, DocError> {
-    let q = rd.int(obj, path, "quantity")?;
+fn read_line<D: ReadDoc>(rd: &mut Rd<'_, D>, n: &Node<'_>, id: LineId) -> Result<Line, DocError> {
+    let q = rd.int(n, "quantity")?;
     let quantity = Quantity::new(q).map_err(|e| DocError::Malformed {
-        path: join(path, "quantity"),
+        path: n.path_of("quantity"),
         reason: e.to_string(),
     })?;
-    let reason = rd.opt_id(obj, path, "override_reason")?;
-    let by = rd.opt_id(obj, path, "override_by")?;
+    let reason = rd.opt_id(n, "override_reason")?;
+    let by = rd.opt_id(n, "override_by")?;
     Ok(Line {
         id,
-        product_id: rd.id(obj, path, "product_id")?,
+        product_id: rd.id(n, "product_id")?,
         quantity,
-        list_price: rd.decimal(obj, path, "list_price")?,
-        unit_price: rd.decimal(obj, path, "unit_price")?,
+        list_price: rd.decimal(n, "list_price")?,
+        unit_price: rd.decimal(n, "unit_price")?,
         price_override: match (reason, by) {
             (Some(reason_code), Some(by)) => Some(PriceOverride { reason_code, by }),
             _ => None,
         },
-        added: read_stamp(rd, obj, path, "added")?,
-        removed: read_opt_stamp(rd, obj, path, "removed")?,
+        added: read_stamp(rd, n, "added")?,
+        removed: read_opt_stamp(rd, n, "removed")?,
     })
 }
 
-type LineIdKey = switchboard_domain::LineId;
-
 fn read_charge<D: ReadDoc>(
     rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
-    id: switchboard_domain::ChargeId,
+    n: &Node<'_>,
+    id: ChargeId,
 ) -> Result<Charge, DocError> {
     Ok(Charge {
         id,
-        code: rd.id(obj, path, "code")?,
-        amount: rd.decimal(obj, path, "amount")?,
-        reason_code: rd.id(obj, path, "reason_code")?,
-        added: read_stamp(rd, obj, path, "added")?,
+        code: rd.id(n, "code")?,
+        amount: rd.decimal(n, "amount")?,
+        reason_code: rd.id(n, "reason_code")?,
+        added: read_stamp(rd, n, "added")?,
     })
 }
 
 fn read_coupon<D: ReadDoc>(
     rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
-    code: switchboard_domain::CouponCode,
+    n: &Node<'_>,
+    code: CouponCode,
 ) -> Result<CouponUse, DocError> {
     Ok(CouponUse {
         code,
-        applied: read_stamp(rd, obj, path, "applied")?,
-        removed: read_opt_stamp(rd, obj, path, "removed")?,
+        applied: read_stamp(rd, n, "applied")?,
+        removed: read_opt_stamp(rd, n, "removed")?,
     })
 }
 
 fn read_payment<D: ReadDoc>(
     rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
-    id: switchboard_domain::PaymentId,
+    n: &Node<'_>,
+    id: PaymentId,
 ) -> Result<Payment, DocError> {
     Ok(Payment {
         id,
-        method: rd.id(obj, path, "method")?,
-        amount: rd.decimal(obj, path, "amount")?,
-        reference: rd.opt_str(obj, path, "reference")?,
-        added: read_stamp(rd, obj, path, "added")?,
-        voided: read_opt_stamp(rd, obj, path, "voided")?,
+        method: rd.id(n, "method")?,
+        amount: rd.decimal(n, "amount")?,
+        reference: rd.opt_str(n, "reference")?,
+        added: read_stamp(rd, n, "added")?,
+        voided: read_opt_stamp(rd, n, "voided")?,
     })
 }
 
-fn read_hold<D: ReadDoc>(
-    rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
-    id: switchboard_domain::HoldId,
-) -> Result<Hold, DocError> {
-    let cleared = match rd.opt_time(obj, path, "cleared_at")? {
+fn read_hold<D: ReadDoc>(rd: &mut Rd<'_, D>, n: &Node<'_>, id: HoldId) -> Result<Hold, DocError> {
+    let cleared = match rd.opt_time(n, "cleared_at")? {
         None => None,
         Some(at) => Some(HoldClear {
             at,
-            by: rd.id(obj, path, "cleared_by")?,
-            reason: rd.opt_str(obj, path, "cleared_reason")?.unwrap_or_default(),
+            by: rd.id(n, "cleared_by")?,
+            reason: rd.opt_str(n, "cleared_reason")?.unwrap_or_default(),
         }),
     };
     Ok(Hold {
         id,
-        code: rd.id(obj, path, "code")?,
-        reason: rd.str(obj, path, "reason")?,
-        placed: read_stamp(rd, obj, path, "placed")?,
-        system: rd.opt_bool(obj, path, "system")?.unwrap_or(false),
+        code: rd.id(n, "code")?,
+        reason: rd.str(n, "reason")?,
+        placed: read_stamp(rd, n, "placed")?,
+        system: rd.opt_bool(n, "system")?.unwrap_or(false),
         cleared,
     })
 }
 
-fn read_note<D: ReadDoc>(
-    rd: &mut Rd<'_, D>,
-    obj: &ObjId,
-    path: &str,
-    id: switchboard_domain::NoteId,
-) -> Result<Note, DocError> {
+fn read_note<D: ReadDoc>(rd: &mut Rd<'_, D>, n: &Node<'_>, id: NoteId) -> Result<Note, DocError> {
     Ok(Note {
         id,
-        added: read_stamp(rd, obj, path, "added")?,
-        text: rd.str(obj, path, "text")?,
+        added: read_stamp(rd, n, "added")?,
+        text: rd.str(n, "text")?,
     })
 }
 
@@ -412,28 +393,25 @@ fn read_note<D: ReadDoc>(
 /// copies in and returns whether the copies differ in a way worth reporting as a conflict.
 pub(crate) fn read_collection<D, K, T>(
     rd: &mut Rd<'_, D>,
-    parent: &ObjId,
+    parent: &Node<'_>,
     name: &str,
-    read: impl Fn(&mut Rd<'_, D>, &ObjId, &str, K) -> Result<T, DocError>,
+    read: impl Fn(&mut Rd<'_, D>, &Node<'_>, K) -> Result<T, DocError>,
     merge: impl Fn(&mut T, &[T]) -> bool,
 ) -> Result<BTreeMap<K, T>, DocError>
 where
     D: ReadDoc,
     K: DeserializeOwned + Ord + Clone,
-    T: Serialize + PartialEq,
+    T: Serialize,
 {
-    let coll = rd.map(parent, "", name)?;
+    let coll = rd.map(parent, name)?;
     let mut out = BTreeMap::new();
-    for (key, objs) in rd.entries(&coll, name)? {
+    for (key, node, loser_maps) in rd.entries(&coll)? {
         let k: K = parse_key(name, &key)?;
-        let path = join(name, &key);
-        let mut it = objs.iter();
-        let Some(first) = it.next() else { continue };
-        let mut value = read(rd, first, &path, k.clone())?;
+        let mut value = read(rd, &node, k.clone())?;
         let mut losers = Vec::new();
-        for o in it {
+        for m in &loser_maps {
             let mut quiet = Rd::quiet(rd.doc);
-            losers.push(read(&mut quiet, o, &path, k.clone())?);
+            losers.push(read(&mut quiet, &Node::root(m), k.clone())?);
         }
         if !losers.is_empty() && merge(&mut value, &losers) {
             let mut values = vec![json_of(&value)];
@@ -444,7 +422,10 @@ where
                 }
             }
             if values.len() > 1 {
-                rd.conflicts.push(Conflict { path, values });
+                rd.conflicts.push(Conflict {
+                    path: coll.path_of(&key),
+                    values,
+                });
             }
         }
         out.insert(k, value);
@@ -456,7 +437,8 @@ fn json_of(v: &impl Serialize) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
-fn report<T>(_: &mut T, _: &[T]) -> bool {
+/// Copies of an entry that differ are reported as a conflict.
+pub(crate) fn report<T>(_: &mut T, _: &[T]) -> bool {
     true
 }
 
@@ -474,53 +456,51 @@ fn merge_holds(winner: &mut Hold, losers: &[Hold]) -> bool {
 /// Reads an order and the conflicts its concurrent edits left.
 pub fn read_order(doc: &Automerge) -> Result<(Order, Vec<Conflict>), DocError> {
     expect_kind(doc, DocKind::Order)?;
+    let h = hydrate_root(doc)?;
+    let root = Node::root(&h);
     let mut rd = Rd::new(doc);
     let r = &mut rd;
-    let facts_obj = r.map(&ROOT, "", "facts")?;
+    let facts = r.map(&root, "facts")?;
     let lifecycle = Lifecycle {
-        submitted: read_opt_stamp(r, &facts_obj, "facts", "submitted")?,
-        released: read_opt_stamp(r, &facts_obj, "facts", "released")?,
-        canceled: match read_opt_stamp(r, &facts_obj, "facts", "canceled")? {
-            Some(s) => Some((
-                s,
-                r.opt_str(&facts_obj, "facts", "canceled_reason")?
-                    .unwrap_or_default(),
-            )),
+        submitted: read_opt_stamp(r, &facts, "submitted")?,
+        released: read_opt_stamp(r, &facts, "released")?,
+        canceled: match read_opt_stamp(r, &facts, "canceled")? {
+            Some(s) => Some((s, r.opt_str(&facts, "canceled_reason")?.unwrap_or_default())),
             None => None,
         },
     };
-    let continuity = match r.opt_map(&ROOT, "", "continuity")? {
+    let continuity = match r.opt_map(&root, "continuity")? {
         None => None,
         Some(c) => {
-            let index = r.int(&c, "continuity", "index")?;
+            let index = r.int(&c, "index")?;
             Some(ContinuityRef {
-                parent: r.id(&c, "continuity", "parent")?,
-                line: r.id(&c, "continuity", "line")?,
+                parent: r.id(&c, "parent")?,
+                line: r.id(&c, "line")?,
                 index: u32::try_from(index).map_err(|_| DocError::Malformed {
-                    path: "continuity/index".into(),
+                    path: c.path_of("index"),
                     reason: "out of range".into(),
                 })?,
             })
         }
     };
     let order = Order {
-        id: r.id(&ROOT, "", "id")?,
-        call_center_id: r.id(&ROOT, "", "call_center")?,
-        customer_id: r.id(&ROOT, "", "customer_id")?,
-        source_code: r.opt_id(&ROOT, "", "source_code")?,
-        delivery_mode: r.opt_id(&ROOT, "", "delivery_mode")?,
-        ship_to: r.opt_json(&ROOT, "", "ship_to")?.unwrap_or_default(),
+        id: r.id(&root, "id")?,
+        call_center_id: r.id(&root, "call_center")?,
+        customer_id: r.id(&root, "customer_id")?,
+        source_code: r.opt_id(&root, "source_code")?,
+        delivery_mode: r.opt_id(&root, "delivery_mode")?,
+        ship_to: r.opt_json(&root, "ship_to")?.unwrap_or_default(),
         financial_dimensions: r
-            .opt_json(&ROOT, "", "financial_dimensions")?
+            .opt_json(&root, "financial_dimensions")?
             .unwrap_or_default(),
-        lines: read_collection(r, &ROOT, "lines", read_line, report)?,
-        charges: read_collection(r, &ROOT, "charges", read_charge, report)?,
-        coupons: read_collection(r, &ROOT, "coupons", read_coupon, report)?,
-        payments: read_collection(r, &ROOT, "payments", read_payment, report)?,
-        holds: read_collection(r, &ROOT, "holds", read_hold, merge_holds)?,
-        notes: read_collection(r, &ROOT, "notes", read_note, report)?,
+        lines: read_collection(r, &root, "lines", read_line, report)?,
+        charges: read_collection(r, &root, "charges", read_charge, report)?,
+        coupons: read_collection(r, &root, "coupons", read_coupon, report)?,
+        payments: read_collection(r, &root, "payments", read_payment, report)?,
+        holds: read_collection(r, &root, "holds", read_hold, merge_holds)?,
+        notes: read_collection(r, &root, "notes", read_note, report)?,
         lifecycle,
-        created: read_stamp(r, &ROOT, "", "created")?,
+        created: read_stamp(r, &root, "created")?,
         continuity,
     };
     Ok((order, rd.conflicts))

@@ -130,7 +130,57 @@ fn render(v: &ScalarValue, how: Render) -> serde_json::Value {
     }
 }
 
-/// Reads typed fields; collects conflicts unless quiet.
+/// A map of the hydrated document and where it sits (the keys from the root), so a field
+/// flagged as conflicted can be looked up again with `get_all`.
+pub(crate) struct Node<'h> {
+    map: &'h hydrate::Map,
+    path: Vec<String>,
+}
+
+impl<'h> Node<'h> {
+    /// The root of a hydrated document.
+    pub(crate) fn root(map: &'h hydrate::Map) -> Self {
+        Node {
+            map,
+            path: Vec::new(),
+        }
+    }
+
+    /// The path of a field of this map, e.g. `lines/<id>/quantity`.
+    pub(crate) fn path_of(&self, key: &str) -> String {
+        let mut p = self.path.join("/");
+        if !p.is_empty() {
+            p.push('/');
+        }
+        p.push_str(key);
+        p
+    }
+
+    /// The keys of this map.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &'h String> {
+        self.map.iter().map(|(k, _)| k)
+    }
+
+    fn child(&self, map: &'h hydrate::Map, key: &str) -> Node<'h> {
+        let mut path = self.path.clone();
+        path.push(key.to_string());
+        Node { map, path }
+    }
+}
+
+/// The whole document as plain values, read in one pass (much cheaper than a `get` per field).
+pub(crate) fn hydrate_root(doc: &impl ReadDoc) -> Result<hydrate::Map, DocError> {
+    match doc.hydrate(ROOT, None)? {
+        hydrate::Value::Map(m) => Ok(m),
+        _ => Err(malformed("", "the root is not a map")),
+    }
+}
+
+/// An entry of a collection map: its key, the winning copy, and the losing copies (only when two
+/// nodes created an entry under the same key).
+pub(crate) type Entry<'h> = (String, Node<'h>, Vec<hydrate::Map>);
+
+/// Reads typed fields from a hydrated document; collects conflicts unless quiet.
 pub(crate) struct Rd<'a, D: ReadDoc> {
     pub(crate) doc: &'a D,
     pub(crate) conflicts: Vec<Conflict>,
@@ -155,47 +205,58 @@ impl<'a, D: ReadDoc> Rd<'a, D> {
         }
     }
 
-    /// The map at `key` (winner if several).
-    pub(crate) fn opt_map(
+    /// The map at `key` (the winner if several).
+    pub(crate) fn opt_map<'h>(
         &self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'h>,
         key: &str,
-    ) -> Result<Option<ObjId>, DocError> {
-        match self.doc.get(obj, key)? {
+    ) -> Result<Option<Node<'h>>, DocError> {
+        match n.map.get(key) {
             None => Ok(None),
-            Some((Value::Object(ObjType::Map), id)) => Ok(Some(id)),
-            Some(_) => Err(malformed(&join(prefix, key), "expected a map")),
+            Some(hydrate::Value::Map(m)) => Ok(Some(n.child(m, key))),
+            Some(_) => Err(malformed(&n.path_of(key), "expected a map")),
         }
     }
 
-    pub(crate) fn map(&self, obj: &ObjId, prefix: &str, key: &str) -> Result<ObjId, DocError> {
-        self.opt_map(obj, prefix, key)?
-            .ok_or_else(|| malformed(&join(prefix, key), "missing"))
+    pub(crate) fn map<'h>(&self, n: &Node<'h>, key: &str) -> Result<Node<'h>, DocError> {
+        self.opt_map(n, key)?
+            .ok_or_else(|| malformed(&n.path_of(key), "missing"))
     }
 
-    /// The entries of a collection map: each key with its map objects, the winner first (more
-    /// than one only if two nodes created an entry under the same key).
-    pub(crate) fn entries(
-        &self,
-        obj: &ObjId,
-        path: &str,
-    ) -> Result<Vec<(String, Vec<ObjId>)>, DocError> {
-        let mut out = Vec::new();
-        for key in self.doc.keys(obj) {
-            let p = join(path, &key);
-            let winner = match self.doc.get(obj, key.as_str())? {
-                Some((Value::Object(ObjType::Map), id)) => id,
-                Some(_) => return Err(malformed(&p, "expected a map")),
-                None => continue,
+    /// The automerge object of a node, found again by its path (winners all the way).
+    fn object_of(&self, n: &Node<'_>) -> Result<ObjId, DocError> {
+        let mut obj = ROOT;
+        for k in &n.path {
+            obj = match self.doc.get(&obj, k.as_str())? {
+                Some((Value::Object(_), id)) => id,
+                _ => return Err(malformed(&n.path.join("/"), "vanished while reading")),
             };
-            let mut objs = vec![winner.clone()];
-            for (v, id) in self.doc.get_all(obj, key.as_str())? {
-                if matches!(v, Value::Object(ObjType::Map)) && id != winner {
-                    objs.push(id);
+        }
+        Ok(obj)
+    }
+
+    /// The entries of a collection map, in key order.
+    pub(crate) fn entries<'h>(&self, n: &Node<'h>) -> Result<Vec<Entry<'h>>, DocError> {
+        let mut keys: Vec<(&String, &'h hydrate::MapValue)> = n.map.iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out = Vec::with_capacity(keys.len());
+        for (key, mv) in keys {
+            let hydrate::Value::Map(m) = &mv.value else {
+                return Err(malformed(&n.path_of(key), "expected a map"));
+            };
+            let mut losers = Vec::new();
+            if mv.conflict {
+                let coll = self.object_of(n)?;
+                let winner = self.doc.get(&coll, key.as_str())?.map(|(_, id)| id);
+                for (v, id) in self.doc.get_all(&coll, key.as_str())? {
+                    if matches!(v, Value::Object(ObjType::Map)) && Some(&id) != winner.as_ref() {
+                        if let hydrate::Value::Map(l) = self.doc.hydrate(&id, None)? {
+                            losers.push(l);
+                        }
+                    }
                 }
             }
-            out.push((key, objs));
+            out.push((key.clone(), n.child(m, key), losers));
         }
         Ok(out)
     }
@@ -204,203 +265,168 @@ impl<'a, D: ReadDoc> Rd<'a, D> {
     /// (what `get` returns) is used and a conflict recorded.
     pub(crate) fn scalar(
         &mut self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'_>,
         key: &str,
         how: Render,
     ) -> Result<Option<ScalarValue>, DocError> {
-        let all = self.doc.get_all(obj, key)?;
-        let winner = match all.len() {
-            0 => return Ok(None),
-            1 => all.into_iter().next().map(|(v, _)| v),
-            _ => {
-                let winner = self.doc.get(obj, key)?.map(|(v, _)| v);
-                if !self.quiet {
-                    let mut values: Vec<serde_json::Value> = Vec::new();
-                    let winner_scalar = winner.as_ref().and_then(|w| w.as_scalar().cloned());
-                    let others = all.iter().filter_map(|(v, _)| v.as_scalar().cloned());
-                    for s in winner_scalar.into_iter().chain(others) {
-                        let j = render(&s, how);
-                        if !values.contains(&j) {
-                            values.push(j);
-                        }
-                    }
-                    if values.len() > 1 {
-                        self.conflicts.push(Conflict {
-                            path: join(prefix, key),
-                            values,
-                        });
+        let Some(mv) = n.map.get_key_value(key).map(|(_, mv)| mv) else {
+            return Ok(None);
+        };
+        let hydrate::Value::Scalar(winner) = &mv.value else {
+            return Err(malformed(&n.path_of(key), "expected a scalar"));
+        };
+        if mv.conflict && !self.quiet {
+            let obj = self.object_of(n)?;
+            let mut values = vec![render(winner, how)];
+            for (v, _) in self.doc.get_all(&obj, key)? {
+                if let Some(s) = v.as_scalar() {
+                    let j = render(s, how);
+                    if !values.contains(&j) {
+                        values.push(j);
                     }
                 }
-                winner
             }
-        };
+            if values.len() > 1 {
+                self.conflicts.push(Conflict {
+                    path: n.path_of(key),
+                    values,
+                });
+            }
+        }
         match winner {
-            None => Ok(None),
-            Some(Value::Scalar(s)) => match s.as_ref() {
-                ScalarValue::Null => Ok(None),
-                other => Ok(Some(other.clone())),
-            },
-            Some(Value::Object(_)) => Err(malformed(&join(prefix, key), "expected a scalar")),
+            ScalarValue::Null => Ok(None),
+            other => Ok(Some(other.clone())),
         }
     }
 
     fn opt_str_as(
         &mut self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'_>,
         key: &str,
         how: Render,
     ) -> Result<Option<String>, DocError> {
-        match self.scalar(obj, prefix, key, how)? {
+        match self.scalar(n, key, how)? {
             None => Ok(None),
             Some(ScalarValue::Str(s)) => Ok(Some(s.to_string())),
-            Some(_) => Err(malformed(&join(prefix, key), "expected a string")),
+            Some(_) => Err(malformed(&n.path_of(key), "expected a string")),
         }
     }
 
-    pub(crate) fn opt_str(
-        &mut self,
-        obj: &ObjId,
-        prefix: &str,
-        key: &str,
-    ) -> Result<Option<String>, DocError> {
-        self.opt_str_as(obj, prefix, key, Render::Plain)
+    pub(crate) fn opt_str(&mut self, n: &Node<'_>, key: &str) -> Result<Option<String>, DocError> {
+        self.opt_str_as(n, key, Render::Plain)
     }
 
-    pub(crate) fn str(&mut self, obj: &ObjId, prefix: &str, key: &str) -> Result<String, DocError> {
-        self.opt_str(obj, prefix, key)?
-            .ok_or_else(|| malformed(&join(prefix, key), "missing"))
+    pub(crate) fn str(&mut self, n: &Node<'_>, key: &str) -> Result<String, DocError> {
+        self.opt_str(n, key)?
+            .ok_or_else(|| malformed(&n.path_of(key), "missing"))
     }
 
     /// A string field parsed as an id or code (anything that deserializes from a JSON string).
     pub(crate) fn opt_id<T: DeserializeOwned>(
         &mut self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'_>,
         key: &str,
     ) -> Result<Option<T>, DocError> {
-        match self.opt_str(obj, prefix, key)? {
+        match self.opt_str(n, key)? {
             None => Ok(None),
             Some(s) => parse_id(&s)
                 .map(Some)
-                .ok_or_else(|| malformed(&join(prefix, key), format!("invalid value {s:?}"))),
+                .ok_or_else(|| malformed(&n.path_of(key), format!("invalid value {s:?}"))),
         }
     }
 
     pub(crate) fn id<T: DeserializeOwned>(
         &mut self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'_>,
         key: &str,
     ) -> Result<T, DocError> {
-        self.opt_id(obj, prefix, key)?
-            .ok_or_else(|| malformed(&join(prefix, key), "missing"))
+        self.opt_id(n, key)?
+            .ok_or_else(|| malformed(&n.path_of(key), "missing"))
     }
 
     pub(crate) fn opt_int(
         &mut self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'_>,
         key: &str,
         how: Render,
     ) -> Result<Option<i64>, DocError> {
-        match self.scalar(obj, prefix, key, how)? {
+        match self.scalar(n, key, how)? {
             None => Ok(None),
             Some(ScalarValue::Int(i)) => Ok(Some(i)),
             Some(ScalarValue::Uint(u)) => i64::try_from(u)
                 .map(Some)
-                .map_err(|_| malformed(&join(prefix, key), "integer out of range")),
-            Some(_) => Err(malformed(&join(prefix, key), "expected an integer")),
+                .map_err(|_| malformed(&n.path_of(key), "integer out of range")),
+            Some(_) => Err(malformed(&n.path_of(key), "expected an integer")),
         }
     }
 
-    pub(crate) fn int(&mut self, obj: &ObjId, prefix: &str, key: &str) -> Result<i64, DocError> {
-        self.opt_int(obj, prefix, key, Render::Plain)?
-            .ok_or_else(|| malformed(&join(prefix, key), "missing"))
+    pub(crate) fn int(&mut self, n: &Node<'_>, key: &str) -> Result<i64, DocError> {
+        self.opt_int(n, key, Render::Plain)?
+            .ok_or_else(|| malformed(&n.path_of(key), "missing"))
     }
 
     pub(crate) fn opt_time(
         &mut self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'_>,
         key: &str,
     ) -> Result<Option<Timestamp>, DocError> {
         Ok(self
-            .opt_int(obj, prefix, key, Render::Time)?
+            .opt_int(n, key, Render::Time)?
             .map(Timestamp::from_millis))
     }
 
-    pub(crate) fn time(
-        &mut self,
-        obj: &ObjId,
-        prefix: &str,
-        key: &str,
-    ) -> Result<Timestamp, DocError> {
-        self.opt_time(obj, prefix, key)?
-            .ok_or_else(|| malformed(&join(prefix, key), "missing"))
+    pub(crate) fn time(&mut self, n: &Node<'_>, key: &str) -> Result<Timestamp, DocError> {
+        self.opt_time(n, key)?
+            .ok_or_else(|| malformed(&n.path_of(key), "missing"))
     }
 
     pub(crate) fn opt_decimal(
         &mut self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'_>,
         key: &str,
     ) -> Result<Option<Decimal>, DocError> {
-        match self.opt_str(obj, prefix, key)? {
+        match self.opt_str(n, key)? {
             None => Ok(None),
             Some(s) => Decimal::from_str(&s)
                 .map(Some)
-                .map_err(|_| malformed(&join(prefix, key), format!("not a decimal: {s:?}"))),
+                .map_err(|_| malformed(&n.path_of(key), format!("not a decimal: {s:?}"))),
         }
     }
 
-    pub(crate) fn decimal(
-        &mut self,
-        obj: &ObjId,
-        prefix: &str,
-        key: &str,
-    ) -> Result<Decimal, DocError> {
-        self.opt_decimal(obj, prefix, key)?
-            .ok_or_else(|| malformed(&join(prefix, key), "missing"))
+    pub(crate) fn decimal(&mut self, n: &Node<'_>, key: &str) -> Result<Decimal, DocError> {
+        self.opt_decimal(n, key)?
+            .ok_or_else(|| malformed(&n.path_of(key), "missing"))
     }
 
-    pub(crate) fn opt_bool(
-        &mut self,
-        obj: &ObjId,
-        prefix: &str,
-        key: &str,
-    ) -> Result<Option<bool>, DocError> {
-        match self.scalar(obj, prefix, key, Render::Plain)? {
+    pub(crate) fn opt_bool(&mut self, n: &Node<'_>, key: &str) -> Result<Option<bool>, DocError> {
+        match self.scalar(n, key, Render::Plain)? {
             None => Ok(None),
             Some(ScalarValue::Boolean(b)) => Ok(Some(b)),
-            Some(_) => Err(malformed(&join(prefix, key), "expected a boolean")),
+            Some(_) => Err(malformed(&n.path_of(key), "expected a boolean")),
         }
     }
 
     /// A JSON-text field (whole-value register).
     pub(crate) fn opt_json<T: DeserializeOwned>(
         &mut self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'_>,
         key: &str,
     ) -> Result<Option<T>, DocError> {
-        match self.opt_str_as(obj, prefix, key, Render::Json)? {
+        match self.opt_str_as(n, key, Render::Json)? {
             None => Ok(None),
             Some(s) => serde_json::from_str(&s)
                 .map(Some)
-                .map_err(|e| malformed(&join(prefix, key), format!("invalid JSON record: {e}"))),
+                .map_err(|e| malformed(&n.path_of(key), format!("invalid JSON record: {e}"))),
         }
     }
 
     pub(crate) fn json<T: DeserializeOwned>(
         &mut self,
-        obj: &ObjId,
-        prefix: &str,
+        n: &Node<'_>,
         key: &str,
     ) -> Result<T, DocError> {
-        self.opt_json(obj, prefix, key)?
-            .ok_or_else(|| malformed(&join(prefix, key), "missing"))
+        self.opt_json(n, key)?
+            .ok_or_else(|| malformed(&n.path_of(key), "missing"))
     }
 }
 
@@ -416,37 +442,65 @@ pub(crate) fn parse_key<T: DeserializeOwned>(path: &str, key: &str) -> Result<T,
 
 /// The kind stored in a document.
 pub(crate) fn kind_of(doc: &impl ReadDoc) -> Result<DocKind, DocError> {
-    let mut rd = Rd::quiet(doc);
-    let s = rd.str(&ROOT, "", "kind")?;
+    let s = match doc.get(ROOT, "kind")? {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            _ => return Err(malformed("kind", "expected a string")),
+        },
+        Some(_) => return Err(malformed("kind", "expected a string")),
+        None => return Err(malformed("kind", "missing")),
+    };
     DocKind::parse(&s).ok_or_else(|| malformed("kind", format!("unknown kind {s:?}")))
 }
 
-/// Fails unless the document is of `expected` kind.
+/// Fails unless the document is of `expected` kind, in a layout version this code knows.
 pub(crate) fn expect_kind(doc: &impl ReadDoc, expected: DocKind) -> Result<(), DocError> {
     let found = kind_of(doc)?;
-    if found == expected {
-        Ok(())
-    } else {
-        Err(DocError::WrongKind { expected, found })
+    if found != expected {
+        return Err(DocError::WrongKind { expected, found });
+    }
+    match doc.get(ROOT, "schema")? {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Int(v) if (1..=SCHEMA_VERSION).contains(v) => Ok(()),
+            other => Err(malformed(
+                "schema",
+                format!("unsupported layout version {other}"),
+            )),
+        },
+        Some(_) => Err(malformed("schema", "expected an integer")),
+        None => Err(malformed("schema", "missing")),
     }
 }
 
 /// A code or id stored at the root.
 pub(crate) fn root_code<T: DeserializeOwned>(doc: &impl ReadDoc, key: &str) -> Result<T, DocError> {
-    Rd::quiet(doc).id(&ROOT, "", key)
+    match doc.get(ROOT, key)? {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Str(s) => {
+                parse_id(s).ok_or_else(|| malformed(key, format!("invalid value {s:?}")))
+            }
+            _ => Err(malformed(key, "expected a string")),
+        },
+        Some(_) => Err(malformed(key, "expected a string")),
+        None => Err(malformed(key, "missing")),
+    }
 }
 
-/// The map object at a root key, inside a transaction or a document.
-pub(crate) fn root_map(doc: &impl ReadDoc, key: &str) -> Result<ObjId, DocError> {
-    Rd::quiet(doc).map(&ROOT, "", key)
-}
-
-/// The winning map object of a collection entry, if the entry exists.
+/// The map object at a collection key of `obj` (the winner if several), if any.
 pub(crate) fn entry(
     doc: &impl ReadDoc,
-    coll: &ObjId,
+    obj: &ObjId,
     path: &str,
     key: &str,
 ) -> Result<Option<ObjId>, DocError> {
-    Rd::quiet(doc).opt_map(coll, path, key)
+    match doc.get(obj, key)? {
+        None => Ok(None),
+        Some((Value::Object(ObjType::Map), id)) => Ok(Some(id)),
+        Some(_) => Err(malformed(&join(path, key), "expected a map")),
+    }
+}
+
+/// The map object at a root key.
+pub(crate) fn root_map(doc: &impl ReadDoc, key: &str) -> Result<ObjId, DocError> {
+    entry(doc, &ROOT, "", key)?.ok_or_else(|| malformed(key, "missing"))
 }
