@@ -1,1 +1,2 @@
 //! Shared test harness.
+pub mod sim;

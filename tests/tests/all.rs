@@ -1,3 +1,5 @@
 
 mod cli;
 mod tidy;
+mod sim_protocol;
+mod sim_scenarios;

@@ -181,6 +181,7 @@ impl Initiator {
         let req = SyncRequest {
             session: self.session,
             n: self.n,
+            epoch: self.me.feed_epoch,
             push,
             acks: std::mem::take(&mut self.acks),
             pull: if self.pull_done { None } else { Some(self.pull_since) },
@@ -280,13 +281,27 @@ impl Initiator {
         } else if !self.pull_done {
             return Err(SyncError::UnexpectedFrame("response without the pull batch asked for".into()));
         }
-        let update = CheckpointUpdate { push: self.push_checkpoint(), pull: pull_update.clone() };
-        let outcome = if docs.is_empty() && learned.is_empty() && update.resolve(&self.checkpoint, &ApplyOutcome::default()) == self.checkpoint {
+        let peer_epoch = pull_update.as_ref().map(|p| p.epoch);
+        let base = match peer_epoch {
+            Some(e) => self.checkpoint.with_peer_epoch(e),
+            None => self.checkpoint,
+        };
+        // A peer restored from a backup may lack what it acknowledged: push everything again.
+        let push = if peer_epoch.is_some_and(|e| self.checkpoint.peer_restarted(e)) { 0 } else { self.push_checkpoint() };
+        let update = CheckpointUpdate { push, pull: pull_update.clone() };
+        let unchanged = update.resolve(&base, &ApplyOutcome::default()) == self.checkpoint;
+        let outcome = if docs.is_empty() && learned.is_empty() && unchanged {
             ApplyOutcome::default()
         } else {
-            replica.apply(ApplyBatch { peer: self.peer.node_id, docs, learned, checkpoint: Some(update.clone()) })?
+            replica.apply(ApplyBatch {
+                peer: self.peer.node_id,
+                docs,
+                learned,
+                checkpoint: Some(update.clone()),
+                peer_epoch,
+            })?
         };
-        self.checkpoint = update.resolve(&self.checkpoint, &outcome);
+        self.checkpoint = update.resolve(&base, &outcome);
 
         if let Some(p) = pull_update {
             let mut missing = false;
@@ -339,7 +354,8 @@ pub fn respond(replica: &mut impl Replica, peer: &PeerInfo, frame: &[u8]) -> Res
     }
     let n_push = req.push.len();
     let learned: Vec<(Uuid, Heads)> = req.acks.iter().map(|a| (a.doc, heads_from_wire(&a.heads))).collect();
-    let outcome = if n_push == 0 && learned.is_empty() {
+    let new_epoch = replica.peer_state(peer.node_id)?.peer_epoch != Some(req.epoch);
+    let outcome = if n_push == 0 && learned.is_empty() && !new_epoch {
         ApplyOutcome::default()
     } else {
         replica.apply(ApplyBatch {
@@ -347,6 +363,7 @@ pub fn respond(replica: &mut impl Replica, peer: &PeerInfo, frame: &[u8]) -> Res
             docs: req.push.into_iter().map(WireDoc::into_payload).collect(),
             learned,
             checkpoint: None,
+            peer_epoch: Some(req.epoch),
         })?
     };
     let pushed: Vec<PushResult> = outcome

@@ -34,6 +34,8 @@ pub struct SyncRequest {
     pub session: u64,
     /// Request number within the session; echoed, so stale duplicates are recognised.
     pub n: u32,
+    /// The initiator's feed epoch (a new one tells the responder the initiator was restored).
+    pub epoch: Uuid,
     /// Documents pushed (changes after the heads the responder is known to hold).
     pub push: Vec<WireDoc>,
     /// Heads the initiator now holds durably (replacing what the responder knew).

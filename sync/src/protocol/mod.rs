@@ -96,6 +96,26 @@ pub struct PeerCheckpoint {
     pub pull: Option<FeedPos>,
     /// How far our own feed has been acknowledged by the peer.
     pub push: u64,
+    /// The peer's feed epoch when last seen. A new one means the peer was restored from a
+    /// backup: what we knew it held may be gone.
+    pub peer_epoch: Option<Uuid>,
+}
+
+impl PeerCheckpoint {
+    /// Whether seeing `epoch` means the peer was restored since we last saw it.
+    pub fn peer_restarted(&self, epoch: Uuid) -> bool {
+        self.peer_epoch.is_some_and(|e| e != epoch)
+    }
+
+    /// The checkpoint after seeing the peer's feed epoch: unchanged (epoch recorded) for the
+    /// epoch we know, reset (pull from its start, push ours again) for a restored peer.
+    pub fn with_peer_epoch(&self, epoch: Uuid) -> PeerCheckpoint {
+        if self.peer_restarted(epoch) {
+            PeerCheckpoint { pull: None, push: 0, peer_epoch: Some(epoch) }
+        } else {
+            PeerCheckpoint { peer_epoch: Some(epoch), ..*self }
+        }
+    }
 }
 
 /// One entry of a change feed: the latest change of a document.
@@ -135,6 +155,10 @@ pub struct ApplyBatch {
     /// The new checkpoint for the peer, resolved against the outcome with
     /// [`CheckpointUpdate::resolve`].
     pub checkpoint: Option<CheckpointUpdate>,
+    /// The peer's feed epoch as seen in this exchange. Applied first, with
+    /// [`PeerCheckpoint::with_peer_epoch`]; when the peer was restored, every head recorded for it
+    /// is forgotten as well.
+    pub peer_epoch: Option<Uuid>,
 }
 
 /// How a checkpoint advances with a batch: the pull position moves to `next_seq`, unless a
@@ -181,7 +205,7 @@ impl CheckpointUpdate {
                 Some(FeedPos { epoch: p.epoch, seq })
             }
         };
-        PeerCheckpoint { pull, push: self.push.max(prev.push) }
+        PeerCheckpoint { pull, push: self.push.max(prev.push), peer_epoch: prev.peer_epoch }
     }
 }
 
