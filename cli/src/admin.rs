@@ -42,8 +42,8 @@ enum PeersCmd {
         /// A short name for the peer, used by `sync now --peer` and `peers remove`.
         #[arg(long)]
         name: String,
-        /// The peer's base URL, e.g. http://hq.example:7070.
-        #[arg(long)]
+        /// The peer's base URL, e.g. http://hq.example:7070 (`--url` is the node you talk to).
+        #[arg(long = "peer-url", value_name = "URL")]
         url: String,
         /// Shared secret that authenticates the link (the same on both sides).
         #[arg(long, env = "SWITCHBOARD_PEER_SECRET", hide_env_values = true)]
@@ -752,10 +752,11 @@ fn list(v: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
-/// The array under `key`, or the value itself if it is an array (`GET /peers` may answer either).
+/// The array under `key` (or under `items`, or the value itself if it is an array).
 pub fn items(v: &Value, key: &str) -> Vec<Value> {
     v.get(key)
         .and_then(Value::as_array)
+        .or_else(|| v.get("items").and_then(Value::as_array))
         .or_else(|| v.as_array())
         .cloned()
         .unwrap_or_default()

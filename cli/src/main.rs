@@ -24,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Switchboard: an offline-first sync node for call centers.
 #[derive(Parser, Debug)]
-#[command(name = "switchboard", version, about, propagate_version = true)]
+#[command(name = "switchboard", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -96,16 +96,19 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr (stdout carries the parseable lines). `SWITCHBOARD_LOG` takes env-filter
-/// syntax; the default is `info` for `serve` and `warn` for the short-lived commands.
+/// syntax; the default is `info` for `serve` and `warn` for the short-lived commands, which
+/// also silence sled: its own warnings about a damaged store would break the one-line error.
 fn init_logging(serving: bool) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
-    let default = if serving { "info" } else { "warn" };
+    let default = if serving { "info" } else { "warn,sled=off" };
     let filter =
         EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // A second initialisation (never expected here) is harmless, so the result is ignored.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

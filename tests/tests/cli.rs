@@ -76,7 +76,12 @@ impl Out {
             self.stderr
         );
         let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one stderr line, got: {:?}", self.stderr);
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one stderr line, got: {:?}",
+            self.stderr
+        );
         assert!(lines[0].starts_with("error: "), "{}", lines[0]);
         lines[0].to_string()
     }
@@ -210,7 +215,11 @@ impl Node {
                     }
                 }
                 Err(_) => {
-                    let status = node.child.0.as_mut().and_then(|c| c.try_wait().ok().flatten());
+                    let status = node
+                        .child
+                        .0
+                        .as_mut()
+                        .and_then(|c| c.try_wait().ok().flatten());
                     panic!("serve printed no `listening on` line (exit: {status:?})");
                 }
             }
@@ -238,15 +247,20 @@ impl Node {
             let _ = child.wait();
         }
         let err = self.stderr.join().unwrap_or_default();
-        let status =
-            status.unwrap_or_else(|| panic!("serve ignored SIGTERM for {NODE_DEADLINE:?}; stderr: {err}"));
+        let status = status.unwrap_or_else(|| {
+            panic!("serve ignored SIGTERM for {NODE_DEADLINE:?}; stderr: {err}")
+        });
         (status, err)
     }
 
     /// SIGTERM and a graceful exit 0.
     fn stop_ok(self) {
         let (status, err) = self.stop();
-        assert_eq!(status.code(), Some(0), "serve exit {status:?}; stderr: {err}");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "serve exit {status:?}; stderr: {err}"
+        );
     }
 }
 
@@ -278,8 +292,16 @@ fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u
 
 #[track_caller]
 fn api(node: &Node, method: &str, path: &str, token: &str, body: Value) -> Value {
-    let (status, v) = http(method, &format!("{}{path}", node.url), Some(token), Some(body));
-    assert!((200..300).contains(&status), "{method} {path}: {status} {v}");
+    let (status, v) = http(
+        method,
+        &format!("{}{path}", node.url),
+        Some(token),
+        Some(body),
+    );
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {v}"
+    );
     v
 }
 
@@ -308,7 +330,17 @@ fn seed(node: &Node, n: usize) -> Vec<String> {
                "image_url": null, "upsell": [], "cross_sell": [], "script": null, "continuity": null}),
     );
     let user = run(
-        &["users", "add", "--call-center", "cli", "--name", "Ann", "--role", "agent", "--json"],
+        &[
+            "users",
+            "add",
+            "--call-center",
+            "cli",
+            "--name",
+            "Ann",
+            "--role",
+            "agent",
+            "--json",
+        ],
         &node.env(admin),
     )
     .ok()
@@ -383,20 +415,49 @@ fn init_creates_a_node_once() {
     let dir = tmp();
     let data = dir.path().join("hq");
     // Step 1: a site needs a call center.
-    let err = run(&["init", "--name", "s", "--role", "site", "--data-dir", p(&data)], &[]).user_error();
+    let err = run(
+        &[
+            "init",
+            "--name",
+            "s",
+            "--role",
+            "site",
+            "--data-dir",
+            p(&data),
+        ],
+        &[],
+    )
+    .user_error();
     assert!(err.contains("call center"), "{err}");
     // Step 2: init prints the token once and keeps it in DATA_DIR/admin-token, mode 0600.
     let out = run(
-        &["init", "--name", "hq-1", "--role", "hq", "--call-center", "east", "--data-dir", p(&data), "--json"],
+        &[
+            "init",
+            "--name",
+            "hq-1",
+            "--role",
+            "hq",
+            "--call-center",
+            "east",
+            "--data-dir",
+            p(&data),
+            "--json",
+        ],
         &[],
     )
     .ok()
     .json();
     let token = out["admin_token"].as_str().expect("admin_token");
     assert!(!token.is_empty());
-    assert!(out["node_id"].as_str().is_some_and(|s| s.len() == 36), "{out}");
+    assert!(
+        out["node_id"].as_str().is_some_and(|s| s.len() == 36),
+        "{out}"
+    );
     let file = data.join("admin-token");
-    assert_eq!(std::fs::read_to_string(&file).expect("token file").trim(), token);
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("token file").trim(),
+        token
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -404,11 +465,26 @@ fn init_creates_a_node_once() {
         assert_eq!(mode & 0o777, 0o600);
     }
     // Step 3: a second init refuses to overwrite the node.
-    let err = run(&["init", "--name", "again", "--role", "hq", "--data-dir", p(&data)], &[]).user_error();
+    let err = run(
+        &[
+            "init",
+            "--name",
+            "again",
+            "--role",
+            "hq",
+            "--data-dir",
+            p(&data),
+        ],
+        &[],
+    )
+    .user_error();
     assert!(err.contains("already"), "{err}");
     // Step 4: serve opens it with that token.
     let node = Node::start(&data);
-    assert!(node.token.is_empty(), "an initialised node prints no new token");
+    assert!(
+        node.token.is_empty(),
+        "an initialised node prints no new token"
+    );
     let info = run(&["node", "--json"], &node.env(token)).ok().json();
     assert_eq!(info["name"], "hq-1");
     assert_eq!(info["role"], "hq");
@@ -435,7 +511,9 @@ fn serve_initialises_an_empty_dir_and_stops_on_sigterm() {
     // Step 4: a restart keeps the identity and prints no new token.
     let again = Node::start(&data);
     assert!(again.token.is_empty());
-    let info2 = run(&["node", "--json"], &again.env(&read_token(&data))).ok().json();
+    let info2 = run(&["node", "--json"], &again.env(&read_token(&data)))
+        .ok()
+        .json();
     assert_eq!(info2["node_id"], info["node_id"]);
     again.stop_ok();
 }
@@ -454,10 +532,23 @@ fn peers_add_list_remove_and_sync_status() {
     let env = node.env(&node.token);
     // Step 1: no peers.
     let out = run(&["sync", "status"], &env).ok();
-    assert!(out.stdout.contains("no peers") || out.stdout.contains("PEER"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("no peers") || out.stdout.contains("PEER"),
+        "{}",
+        out.stdout
+    );
     // Step 2: add a peer that is down (nothing listens on port 1).
     run(
-        &["peers", "add", "--name", "far", "--url", "http://127.0.0.1:1", "--secret", "s3cret-s3cret-s3cret"],
+        &[
+            "peers",
+            "add",
+            "--name",
+            "far",
+            "--peer-url",
+            "http://127.0.0.1:1",
+            "--secret",
+            "s3cret-s3cret-s3cret",
+        ],
         &env,
     )
     .ok();
@@ -495,6 +586,7 @@ fn peers_add_list_remove_and_sync_status() {
 fn items(v: &Value, key: &str) -> Vec<Value> {
     v.get(key)
         .and_then(Value::as_array)
+        .or_else(|| v.get("items").and_then(Value::as_array))
         .or_else(|| v.as_array())
         .cloned()
         .unwrap_or_default()
@@ -508,7 +600,18 @@ fn sync_now_between_two_real_nodes() {
     // Step 1: a site for call center `cli`, peered both ways with one secret.
     let site_dir = dir.path().join("site");
     let init = run(
-        &["init", "--name", "site", "--role", "site", "--call-center", "cli", "--data-dir", p(&site_dir), "--json"],
+        &[
+            "init",
+            "--name",
+            "site",
+            "--role",
+            "site",
+            "--call-center",
+            "cli",
+            "--data-dir",
+            p(&site_dir),
+            "--json",
+        ],
         &[],
     )
     .ok()
@@ -518,21 +621,45 @@ fn sync_now_between_two_real_nodes() {
     let hq_info = run(&["node", "--json"], &hq.env(&hq.token)).ok().json();
     let secret = "a-long-shared-secret-for-the-test";
     run(
-        &["peers", "add", "--name", "site", "--url", &site.url, "--secret", secret,
-          "--node-id", init["node_id"].as_str().expect("node_id")],
+        &[
+            "peers",
+            "add",
+            "--name",
+            "site",
+            "--peer-url",
+            &site.url,
+            "--secret",
+            secret,
+            "--node-id",
+            init["node_id"].as_str().expect("node_id"),
+        ],
         &hq.env(&hq.token),
     )
     .ok();
     run(
-        &["peers", "add", "--name", "hq", "--url", &hq.url, "--secret", secret,
-          "--node-id", hq_info["node_id"].as_str().expect("node_id")],
+        &[
+            "peers",
+            "add",
+            "--name",
+            "hq",
+            "--peer-url",
+            &hq.url,
+            "--secret",
+            secret,
+            "--node-id",
+            hq_info["node_id"].as_str().expect("node_id"),
+        ],
         &site.env(&site_token),
     )
     .ok();
     // Step 2: sync now from the site pulls the order.
-    let res = run(&["sync", "now", "--json"], &site.env(&site_token)).ok().json();
+    let res = run(&["sync", "now", "--json"], &site.env(&site_token))
+        .ok()
+        .json();
     assert_eq!(items(&res, "peers")[0]["ok"], true, "{res}");
-    let list = run(&["orders", "list", "--json"], &site.env(&site_token)).ok().json();
+    let list = run(&["orders", "list", "--json"], &site.env(&site_token))
+        .ok()
+        .json();
     let ids: Vec<String> = items(&list, "items")
         .iter()
         .filter_map(|o| o["id"].as_str().map(str::to_string))
@@ -540,8 +667,14 @@ fn sync_now_between_two_real_nodes() {
     assert_eq!(ids, hq_orders);
     // Step 3: the table form, and status shows a success.
     let table = run(&["sync", "now", "--peer", "hq"], &site.env(&site_token)).ok();
-    assert!(table.stdout.contains("hq") && table.stdout.contains("ok"), "{}", table.stdout);
-    let st = run(&["sync", "status", "--json"], &site.env(&site_token)).ok().json();
+    assert!(
+        table.stdout.contains("hq") && table.stdout.contains("ok"),
+        "{}",
+        table.stdout
+    );
+    let st = run(&["sync", "status", "--json"], &site.env(&site_token))
+        .ok()
+        .json();
     assert!(!items(&st, "peers")[0]["last_success"].is_null(), "{st}");
     site.stop_ok();
     hq.stop_ok();
@@ -560,11 +693,17 @@ fn orders_and_export_jsonl_and_csv() {
     for id in &ids {
         assert!(table.stdout.contains(id.as_str()), "{}", table.stdout);
     }
-    let show = run(&["orders", "show", &ids[0], "--json"], &env).ok().json();
+    let show = run(&["orders", "show", &ids[0], "--json"], &env)
+        .ok()
+        .json();
     assert_eq!(show["id"], ids[0].as_str());
     let text = run(&["orders", "show", &ids[0]], &env).ok();
     assert!(text.stdout.contains("widget"), "{}", text.stdout);
-    let missing = run(&["orders", "show", "00000000-0000-0000-0000-000000000000"], &env).user_error();
+    let missing = run(
+        &["orders", "show", "00000000-0000-0000-0000-000000000000"],
+        &env,
+    )
+    .user_error();
     assert!(missing.contains("404"), "{missing}");
     // Step 2: jsonl, one full order view per line.
     let jsonl = dir.path().join("orders.jsonl");
@@ -589,7 +728,11 @@ fn orders_and_export_jsonl_and_csv() {
     let text = std::fs::read_to_string(&csv).expect("csv");
     let rows: Vec<&str> = text.lines().collect();
     assert_eq!(rows.len(), 4, "{text}");
-    assert!(rows[0].starts_with("id,call_center_id,customer_id,status"), "{}", rows[0]);
+    assert!(
+        rows[0].starts_with("id,call_center_id,customer_id,status"),
+        "{}",
+        rows[0]
+    );
     for id in &ids {
         assert!(rows.iter().any(|r| r.starts_with(id.as_str())), "{text}");
     }
@@ -609,7 +752,9 @@ fn verify_a_healthy_and_a_damaged_data_dir() {
     // Step 1: a cleanly stopped node verifies.
     let out = run(&["verify", "--data-dir", p(&data)], &[]).ok();
     assert!(!out.stdout.trim().is_empty());
-    let report = run(&["verify", "--data-dir", p(&data), "--json"], &[]).ok().json();
+    let report = run(&["verify", "--data-dir", p(&data), "--json"], &[])
+        .ok()
+        .json();
     assert!(report.is_object(), "{report}");
     // Step 2: damage every stored byte range after the headers; verify must fail (exit non-zero).
     damage(&data);
@@ -631,7 +776,10 @@ fn damage(dir: &Path) {
                 stack.push(path);
                 continue;
             }
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name == "admin-token" || name == "LOCK" || name.ends_with(".lock") {
                 continue;
             }
@@ -665,7 +813,9 @@ fn backup_then_serve_the_backup() {
     run(&["verify", "--data-dir", p(&copy)], &[]).ok();
     // Step 3: serve the copy: same node, same orders, same token.
     let restored = Node::start(&copy);
-    let list = run(&["orders", "list", "--json"], &restored.env(&token)).ok().json();
+    let list = run(&["orders", "list", "--json"], &restored.env(&token))
+        .ok()
+        .json();
     let mut got: Vec<String> = items(&list, "items")
         .iter()
         .filter_map(|o| o["id"].as_str().map(str::to_string))
@@ -680,7 +830,11 @@ fn backup_then_serve_the_backup() {
 #[test]
 fn error_paths_are_one_line_and_exit_1() {
     // Step 1: nothing listens on port 1.
-    let err = run(&["node", "--url", "http://127.0.0.1:1", "--token", "x"], &[]).user_error();
+    let err = run(
+        &["node", "--url", "http://127.0.0.1:1", "--token", "x"],
+        &[],
+    )
+    .user_error();
     assert!(err.contains("cannot reach"), "{err}");
     // Step 2: no token at all.
     let err = run(&["node", "--url", "http://127.0.0.1:1"], &[]).user_error();
@@ -692,11 +846,27 @@ fn error_paths_are_one_line_and_exit_1() {
     let err = run(&["peers", "list"], &node.env("not-the-token")).user_error();
     assert!(err.contains("token"), "{err}");
     // Step 4: the data dir is in use by that node: serve, verify and init all refuse.
-    let second = run(&["serve", "--data-dir", p(&data), "--listen", "127.0.0.1:0"], &[]).user_error();
+    let second = run(
+        &["serve", "--data-dir", p(&data), "--listen", "127.0.0.1:0"],
+        &[],
+    )
+    .user_error();
     assert!(second.contains("in use"), "{second}");
     let verify = run(&["verify", "--data-dir", p(&data)], &[]).user_error();
     assert!(verify.contains("in use"), "{verify}");
-    run(&["init", "--name", "x", "--role", "hq", "--data-dir", p(&data)], &[]).user_error();
+    run(
+        &[
+            "init",
+            "--name",
+            "x",
+            "--role",
+            "hq",
+            "--data-dir",
+            p(&data),
+        ],
+        &[],
+    )
+    .user_error();
     node.stop_ok();
 }
 
@@ -711,7 +881,11 @@ fn demo_runs_to_convergence() {
         out.stderr
     );
     for step in 1..=8 {
-        assert!(out.stdout.contains(&format!("Step {step}:")), "{}", out.stdout);
+        assert!(
+            out.stdout.contains(&format!("Step {step}:")),
+            "{}",
+            out.stdout
+        );
     }
     assert!(out.stdout.contains("converged"), "{}", out.stdout);
 }
