@@ -1313,3 +1313,189 @@ fn enforcing_invariants_on_other_documents_does_nothing() {
     assert!(placed.is_empty());
     assert_eq!(doc.get_changes(&[]).len(), 1);
 }
+
+mod merge_properties {
+    //! Any interleaving of edits and partial merges among three nodes converges: after a full
+    //! exchange every node reads the same order and the same conflicts, no acknowledged edit is
+    //! lost, and no read along the way fails.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Quantity { node: usize, line: u128, qty: i64 },
+        Remove { node: usize, line: u128 },
+        Pay { node: usize, cents: i64 },
+        Note { node: usize },
+        Hold { node: usize },
+        Submit { node: usize },
+        Merge { from: usize, to: usize },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let node = 0..3usize;
+        prop_oneof![
+            (node.clone(), 10..13u128, 1..9i64).prop_map(|(node, line, qty)| Op::Quantity {
+                node,
+                line,
+                qty
+            }),
+            (node.clone(), 10..13u128).prop_map(|(node, line)| Op::Remove { node, line }),
+            (node.clone(), 1..5000i64).prop_map(|(node, cents)| Op::Pay { node, cents }),
+            node.clone().prop_map(|node| Op::Note { node }),
+            node.clone().prop_map(|node| Op::Hold { node }),
+            node.clone().prop_map(|node| Op::Submit { node }),
+            (node.clone(), node).prop_map(|(from, to)| Op::Merge { from, to }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn any_interleaving_converges(ops in proptest::collection::vec(op(), 1..24)) {
+            let mut order = empty_order();
+            for l in 10..13u128 {
+                order.lines.insert(LineId(id(l)), line(l, "tea", 1, "10.00"));
+            }
+            let origin = create_order_doc(&order, &author(1, "2026-11-28T10:00:00Z")).unwrap();
+            let mut nodes: Vec<Automerge> = (0..3).map(|_| replica(&origin)).collect();
+            let mut fresh = 1000u128;
+            let (mut payments, mut removed) = (Vec::new(), Vec::new());
+            for (i, op) in ops.iter().enumerate() {
+                let at = Timestamp::from_millis(ts("2026-11-28T11:00:00Z").as_millis() + i as i64 * 1000);
+                let who = |node: usize| Author { now: at, ..author(node as u8 + 1, "2026-11-28T11:00:00Z") };
+                let st = |node: usize| Stamp { by: user(node as u128 + 1), at };
+                fresh += 1;
+                let (node, ev) = match op {
+                    Op::Quantity { node, line, qty } => (*node, OrderEvent::LineChanged {
+                        line_id: LineId(id(*line)),
+                        quantity: Some(Quantity::new(*qty).unwrap()),
+                        unit_price: None,
+                        price_override: None,
+                    }),
+                    Op::Remove { node, line } => {
+                        removed.push(LineId(id(*line)));
+                        (*node, OrderEvent::LineRemoved { line_id: LineId(id(*line)), stamp: st(*node) })
+                    }
+                    Op::Pay { node, cents } => {
+                        let mut p = payment(fresh, "0.01");
+                        p.amount = Decimal::new(*cents, 2);
+                        p.added = st(*node);
+                        payments.push(p.id);
+                        (*node, OrderEvent::PaymentAdded(p))
+                    }
+                    Op::Note { node } => (*node, OrderEvent::NoteAdded(Note { id: NoteId(id(fresh)), added: st(*node), text: "n".into() })),
+                    Op::Hold { node } => {
+                        let mut h = hold(fresh);
+                        h.placed = st(*node);
+                        (*node, OrderEvent::HoldPlaced(h))
+                    }
+                    Op::Submit { node } => (*node, OrderEvent::Submitted(st(*node))),
+                    Op::Merge { from, to } => {
+                        if from != to {
+                            let mut src = nodes[*from].clone();
+                            nodes[*to].merge(&mut src).unwrap();
+                            prop_assert!(read_order(&nodes[*to]).is_ok());
+                        }
+                        continue;
+                    }
+                };
+                apply_order_event(&mut nodes[node], &ev, &who(node)).unwrap();
+                prop_assert!(read_order(&nodes[node]).is_ok());
+            }
+            // Full exchange, in a fixed but arbitrary order.
+            for to in 0..3 {
+                for from in 0..3 {
+                    if from != to {
+                        let mut src = nodes[from].clone();
+                        nodes[to].merge(&mut src).unwrap();
+                    }
+                }
+            }
+            for to in 0..3 {
+                let mut src = nodes[2].clone();
+                nodes[to].merge(&mut src).unwrap();
+            }
+            let first = read_order(&nodes[0]).unwrap();
+            for n in &nodes[1..] {
+                prop_assert_eq!(&read_order(n).unwrap(), &first);
+            }
+            let (o, _) = first;
+            for p in &payments {
+                prop_assert!(o.payments.contains_key(p));
+            }
+            for l in o.lines.values() {
+                prop_assert_eq!(l.removed.is_some(), removed.contains(&l.id));
+            }
+            // A saved and reloaded document reads the same.
+            prop_assert_eq!(read_order(&load(&nodes[1].save()).unwrap()).unwrap().0, o);
+        }
+    }
+}
+
+/// Writes one raw field, as a buggy or hostile peer could.
+fn poke(doc: &mut Automerge, path: &[&str], key: &str, v: automerge::ScalarValue) {
+    use automerge::transaction::Transactable;
+    doc.set_actor(ActorId::from(vec![8u8; 16]));
+    let mut tx = doc.transaction();
+    let mut obj = ROOT;
+    for p in path {
+        obj = tx.get(&obj, *p).unwrap().unwrap().1;
+    }
+    tx.put(&obj, key, v).unwrap();
+    tx.commit();
+}
+
+#[test]
+fn malformed_customer_config_and_catalog_documents_are_errors() {
+    use automerge::ScalarValue as S;
+    let hq = author(9, "2026-11-28T08:00:00Z");
+    let malformed = |r: Result<(), DocError>| matches!(r, Err(DocError::Malformed { .. }));
+
+    let cust = create_customer_doc(&customer(), &hq).unwrap();
+    let mut d = cust.clone();
+    poke(&mut d, &[], "name", S::Int(3));
+    assert!(malformed(read_customer(&d).map(|_| ())));
+    let mut d = cust.clone();
+    poke(&mut d, &[], "address", S::Str("{not json".into()));
+    assert!(malformed(read_customer(&d).map(|_| ())));
+    let mut d = cust.clone();
+    poke(&mut d, &[], "schema", S::Int(99));
+    assert!(malformed(read_customer(&d).map(|_| ())));
+    let mut d = cust.clone();
+    poke(&mut d, &[], "kind", S::Str("spaceship".into()));
+    assert!(malformed(read_meta(&d).map(|_| ())));
+    let mut d = cust.clone();
+    let req = CatalogRequestId(id(61)).to_string();
+    poke(&mut d, &["catalog_requests", &req], "quantity", S::Int(-1));
+    assert!(malformed(read_customer(&d).map(|_| ())));
+
+    let mut cc_doc = new_call_center_doc(&cc(), &hq).unwrap();
+    poke(&mut cc_doc, &[], "config", S::Str("{}".into()));
+    assert!(malformed(read_call_center(&cc_doc).map(|_| ())));
+    let mut cc_doc = new_call_center_doc(&cc(), &hq).unwrap();
+    poke(
+        &mut cc_doc,
+        &["users"],
+        "not-a-user-id",
+        S::Str("{}".into()),
+    );
+    assert!(malformed(read_call_center(&cc_doc).map(|_| ())));
+    assert!(matches!(
+        read_order(&cc_doc),
+        Err(DocError::WrongKind { .. })
+    ));
+
+    let mut cat_doc = new_catalog_doc(&hq).unwrap();
+    poke(
+        &mut cat_doc,
+        &["products"],
+        "tea",
+        S::Str("{\"id\":\"tea\"}".into()),
+    );
+    assert!(malformed(read_catalog(&cat_doc).map(|_| ())));
+    let mut cat_doc = new_catalog_doc(&hq).unwrap();
+    poke(&mut cat_doc, &["coupons"], "bad code!", S::Str("{}".into()));
+    assert!(malformed(read_catalog(&cat_doc).map(|_| ())));
+}
