@@ -194,8 +194,7 @@ pub fn parse_call_centers(s: &str) -> Result<Vec<CallCenterId>, NodeError> {
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| {
-            CallCenterId::parse(p)
-                .map_err(|e| NodeError::Config(format!("call center {p:?}: {e}")))
+            CallCenterId::parse(p).map_err(|e| NodeError::Config(format!("call center {p:?}: {e}")))
         })
         .collect()
 }

@@ -39,6 +39,8 @@
 pub mod cache;
 pub mod records;
 pub mod sled;
+#[cfg(test)]
+mod tests;
 pub mod verify;
 pub mod writer;
 

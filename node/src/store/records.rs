@@ -30,7 +30,10 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, NodeError> {
 /// Decodes a record (checks version byte and size limit).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, NodeError> {
     if bytes.len() > MAX_RECORD {
-        return Err(NodeError::Codec(format!("record of {} bytes is too large", bytes.len())));
+        return Err(NodeError::Codec(format!(
+            "record of {} bytes is too large",
+            bytes.len()
+        )));
     }
     match bytes.split_first() {
         Some((&RECORD_VERSION, body)) => {

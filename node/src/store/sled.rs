@@ -46,7 +46,17 @@ impl SledStore {
     /// cache. A store left by a crash is recovered by sled.
     pub fn open(data_dir: &Path, cache_capacity_bytes: u64) -> Result<SledStore, NodeError> {
         let lock = lock_data_dir(data_dir)?;
-        let mut s = Self::open_db(&data_dir.join(DB_DIR), cache_capacity_bytes)?;
+        // Holding LOCK, sled's own lock can only be held by an instance of this process that is
+        // still releasing its files (sled lets go in background threads): wait for it briefly.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut s = loop {
+            match Self::open_db(&data_dir.join(DB_DIR), cache_capacity_bytes) {
+                Err(NodeError::DataDirInUse(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other?,
+            }
+        };
         s._lock = Some(lock);
         Ok(s)
     }
@@ -59,7 +69,7 @@ impl SledStore {
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
                     NodeError::DataDirInUse(db_dir.to_path_buf())
                 }
                 other => NodeError::Engine(format!("opening {}: {other}", db_dir.display())),

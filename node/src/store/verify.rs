@@ -102,7 +102,9 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
             Ok(doc) => {
                 let heads: Vec<[u8; 32]> = doc.get_heads().into_iter().map(|h| h.0).collect();
                 if heads != rec.heads {
-                    p(format!("docs: {id}: stored heads differ from the document's"));
+                    p(format!(
+                        "docs: {id}: stored heads differ from the document's"
+                    ));
                 }
             }
             Err(e) => p(format!("docs: {id}: automerge cannot load it: {e}")),

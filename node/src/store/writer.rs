@@ -107,6 +107,11 @@ impl Writer {
         &self.stats
     }
 
+    /// Jobs waiting in the queue (not yet taken by the writer thread).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     fn erase<R, E, F>(job: F) -> (Erased, oneshot::Receiver<Result<R, E>>)
     where
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R, E> + Send + 'static,
@@ -225,6 +230,10 @@ impl WriterThread {
         rx.close();
         // Jobs queued after Stop are dropped unanswered: their callers see WriterClosed.
         while rx.try_recv().is_ok() {}
+        // Release the engine (and with the last handle, the data-dir lock) before answering.
+        let WriterThread { store, cache, .. } = self;
+        drop(cache);
+        drop(store);
         if let Some(s) = stop {
             let _ = s.send(());
         }
@@ -443,7 +452,11 @@ impl<'a> WriteCtx<'a> {
         let rec_bytes = records::encode(&rec)?;
         let feed_bytes = records::encode(&feed)?;
         self.stage(TreeId::Docs, id.as_bytes().to_vec(), Some(rec_bytes));
-        self.stage(TreeId::Feed, records::seq_key(seq).to_vec(), Some(feed_bytes));
+        self.stage(
+            TreeId::Feed,
+            records::seq_key(seq).to_vec(),
+            Some(feed_bytes),
+        );
         self.stage(
             TreeId::Meta,
             keys::FEED_SEQ.to_vec(),
