@@ -1,2 +1,3 @@
 //! Shared test harness.
+pub mod api_harness;
 pub mod sim;

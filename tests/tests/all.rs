@@ -1,6 +1,10 @@
 
 mod cli;
 mod tidy;
+mod api_config;
+mod api_customers;
+mod api_misc;
+mod api_orders;
 mod sim_protocol;
 mod sim_scenarios;
 mod sim_props;

@@ -56,6 +56,8 @@ fn field_of(path: &str, message: &str) -> String {
         .and_then(|rest| rest.split('`').next());
     let parent = if path == "." { "" } else { path };
     match (named, parent) {
+        // serde_path_to_error already counts an unknown key as the path's last segment.
+        (Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
         (Some(name), "") => name.to_string(),
         (Some(name), p) => format!("{p}.{name}"),
         (None, "") => "body".to_string(),
@@ -158,4 +160,59 @@ fn serde_urlencoded_like<T: DeserializeOwned>(query: &str) -> Result<T, String> 
     axum::extract::Query::<T>::try_from_uri(&uri)
         .map(|q| q.0)
         .map_err(|e| e.body_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u32,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        items: Vec<Inner>,
+    }
+
+    fn fields(body: &str) -> (u16, Vec<String>) {
+        let e = parse_json::<Outer>(body.as_bytes()).unwrap_err();
+        (
+            e.status.as_u16(),
+            e.errors.into_iter().map(|p| p.field).collect(),
+        )
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        let cases = [
+            (r#"{"name": 1, "items": []}"#, 422, "name"),
+            (r#"{"items": []}"#, 422, "name"),
+            (r#"{"name": "x", "items": [], "extra": 1}"#, 422, "extra"),
+            (
+                r#"{"name": "x", "items": [{"n": 1}, {"n": "2"}]}"#,
+                422,
+                "items[1].n",
+            ),
+            (
+                r#"{"name": "x", "items": [{"n": 1, "m": 2}]}"#,
+                422,
+                "items[0].m",
+            ),
+            (r#"{"name": "x", "items": [{}]}"#, 422, "items[0].n"),
+            (r#"[]"#, 422, "body"),
+            (r#"{"name": "x""#, 400, "body"),
+            (r#"{"name": "x", "items": []} {}"#, 400, "body"),
+            ("", 400, "body"),
+        ];
+        for (body, status, field) in cases {
+            assert_eq!(fields(body), (status, vec![field.to_string()]), "{body}");
+        }
+    }
 }

@@ -1,0 +1,192 @@
+//! API tests: auth, malformed bodies, body limit, health, metrics, OpenAPI, node, peers.
+
+use axum::http::Method;
+use serde_json::json;
+use switchboard_node::config::NodeRole;
+use switchboard_tests::api_harness::{ApiNode, World};
+
+#[tokio::test]
+async fn bearer_tokens_are_required() {
+    let node = ApiNode::hq();
+    let a = node
+        .raw(Method::GET, "/api/v1/node", None, Vec::new())
+        .await;
+    a.problem(401, "unauthorized");
+    node.get("/api/v1/node", "not-a-token")
+        .await
+        .problem(401, "unauthorized");
+    node.get("/api/v1/orders", "")
+        .await
+        .problem(401, "unauthorized");
+    node.post("/api/v1/customers", "wrong", json!({"name": "x"}))
+        .await
+        .problem(401, "unauthorized");
+    // The OpenAPI document needs no token and describes the API.
+    let doc = node
+        .raw(Method::GET, "/api/v1/openapi.json", None, Vec::new())
+        .await;
+    let doc = doc.ok(200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/orders",
+        "/api/v1/orders/{id}/submit",
+        "/api/v1/call-centers/{id}/users",
+        "/api/v1/peers",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+    assert!(doc["components"]["schemas"]["OrderView"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_problems() {
+    let w = World::new().await;
+    let n = &w.node;
+    let raw = |body: &'static str| {
+        n.raw(
+            Method::POST,
+            "/api/v1/customers",
+            Some(&w.agent),
+            body.as_bytes().to_vec(),
+        )
+    };
+    raw("{not json").await.problem(400, "validation");
+    raw("").await.problem(400, "validation");
+    raw("{\"name\": \"x\"} trailing")
+        .await
+        .problem(400, "validation");
+    let a = raw("{\"name\": 42}").await;
+    a.problem(422, "validation");
+    assert_eq!(a.error_fields(), vec!["name"]);
+    let a = raw("[1, 2]").await;
+    a.problem(422, "validation");
+    let id = w.order().await;
+    let a = n
+        .raw(
+            Method::POST,
+            &format!("/api/v1/orders/{id}/lines"),
+            Some(&w.agent),
+            br#"{"product_id":"widget","quantity":"two"}"#.to_vec(),
+        )
+        .await;
+    a.problem(422, "validation");
+    assert_eq!(a.error_fields(), vec!["quantity"]);
+    let a = n
+        .post(
+            &format!("/api/v1/orders/{id}/payments"),
+            &w.agent,
+            json!({"method": "card", "amount": "ten"}),
+        )
+        .await;
+    a.problem(422, "validation");
+    assert_eq!(a.error_fields(), vec!["amount"]);
+    // Nothing was half-applied.
+    let v = n.get(&format!("/api/v1/orders/{id}"), &w.agent).await;
+    assert_eq!(v.ok(200)["lines"], json!([]));
+    assert_eq!(v.body["payments"], json!([]));
+    // Unknown paths and methods are problems too.
+    n.get("/api/v1/nothing-here", &w.agent)
+        .await
+        .problem(404, "not_found");
+    let a = n
+        .call(Method::DELETE, "/api/v1/customers", &w.agent, None)
+        .await;
+    assert_eq!(a.status.as_u16(), 405);
+    assert_eq!(a.content_type, "application/problem+json");
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let node = ApiNode::start(NodeRole::Hq, &[], 1024);
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(4096));
+    let a = node
+        .raw(
+            Method::PUT,
+            "/api/v1/products/p",
+            Some(&node.admin),
+            big.into_bytes(),
+        )
+        .await;
+    a.problem(413, "payload_too_large");
+    node.get("/api/v1/products/p", &node.admin)
+        .await
+        .problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn health_node_and_metrics() {
+    let w = World::new().await;
+    let n = &w.node;
+    let h = n.raw(Method::GET, "/healthz", None, Vec::new()).await;
+    assert_eq!(h.ok(200), &json!({"status": "ok"}));
+    n.raw(Method::GET, "/readyz", None, Vec::new())
+        .await
+        .ok(200);
+    // No recorder is installed in-process: /metrics says so as a problem, never a 500.
+    let m = n.raw(Method::GET, "/metrics", None, Vec::new()).await;
+    assert!(
+        m.status.as_u16() == 200 || m.status.as_u16() == 404,
+        "{m:?}"
+    );
+    w.order().await;
+    let v = n.get("/api/v1/node", &w.agent).await;
+    let v = v.ok(200);
+    assert_eq!(v["name"], "test-node");
+    assert_eq!(v["role"], "hq");
+    assert!(v["node_id"].is_string() && v["version"].is_string());
+    assert_eq!(v["call_centers"], json!(["cc1", "cc2"]));
+    assert_eq!(v["documents"], json!({"orders": 1, "customers": 1}));
+    let site = ApiNode::site();
+    let v = site.get("/api/v1/node", &site.admin).await;
+    assert_eq!(v.ok(200)["role"], "site");
+    assert_eq!(v.body["call_centers"], json!(["cc1"]));
+}
+
+#[tokio::test]
+async fn peers_admin_only() {
+    let w = World::new().await;
+    let n = &w.node;
+    let admin = n.admin.clone();
+    assert_eq!(
+        n.get("/api/v1/peers", &admin).await.ok(200)["items"],
+        json!([])
+    );
+    let body =
+        json!({"name": "site-a", "url": "http://127.0.0.1:7071", "secret": "0123456789abcdef0123"});
+    let p = n.post("/api/v1/peers", &admin, body.clone()).await;
+    assert_eq!(p.ok(201)["name"], "site-a");
+    assert!(p.body.get("secret").is_none());
+    let list = n.get("/api/v1/peers", &admin).await;
+    assert_eq!(list.ok(200)["items"][0]["url"], "http://127.0.0.1:7071");
+    assert!(list.body["items"][0].get("secret").is_none());
+    n.get("/api/v1/peers", &w.agent)
+        .await
+        .problem(403, "forbidden");
+    n.post("/api/v1/peers", &w.supervisor, body)
+        .await
+        .problem(403, "forbidden");
+    let bad = n
+        .post(
+            "/api/v1/peers",
+            &admin,
+            json!({"name": "a b", "url": "ftp://x", "secret": "short"}),
+        )
+        .await;
+    bad.problem(422, "validation");
+    assert_eq!(bad.error_fields(), vec!["name", "url", "secret"]);
+    let del = n.delete("/api/v1/peers/site-a", &admin).await;
+    assert_eq!(del.status.as_u16(), 204);
+    n.delete("/api/v1/peers/site-a", &admin)
+        .await
+        .problem(404, "not_found");
+    // Peers may be configured on a site node too.
+    let site = ApiNode::site();
+    site.post(
+        "/api/v1/peers",
+        &site.admin,
+        json!({"name": "hq", "url": "http://hq:7070", "secret": "0123456789abcdef"}),
+    )
+    .await
+    .ok(201);
+}
