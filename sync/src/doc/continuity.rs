@@ -29,7 +29,7 @@ pub fn create_continuity_child(
     };
     let at = due.due.as_millis();
     let system = SYSTEM_USER.to_string();
-    let mut line_entry = HMap::new()
+    let line_entry = HMap::new()
         .put("product_id", line.product_id.as_str())
         .put("added_at", at)
         .put("added_by", system.as_str());
@@ -47,15 +47,12 @@ pub fn create_continuity_child(
                 .put("index", i64::from(due.link.index)),
         )
         .map("facts", HMap::new());
-    for c in COLLECTIONS {
-        let m = if c == "lines" {
-            HMap::new().map(&line_id.to_string(), std::mem::take(&mut line_entry))
-        } else {
-            HMap::new()
-        };
-        root = root.map(c, m);
+    for c in COLLECTIONS.into_iter().filter(|c| *c != "lines") {
+        root = root.map(c, HMap::new());
     }
-    let root = root.into_map();
+    let root = root
+        .map("lines", HMap::new().map(&line_id.to_string(), line_entry))
+        .into_map();
 
     let mut doc = Automerge::new();
     doc.set_actor(ActorId::from(child.id.0.as_bytes().as_slice()));

@@ -11,13 +11,26 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use switchboard_domain::Timestamp;
 
-/// The change message: who and where, and what the change did.
+/// The change message: who and where, and what the change did. A struct rather than a JSON map,
+/// so the bytes do not depend on serde_json's features (continuity children need byte-identical
+/// first changes on every node).
 pub(crate) fn message(
     user: &impl serde::Serialize,
     node: &impl serde::Serialize,
     summary: &str,
 ) -> String {
-    serde_json::json!({ "by": user, "node": node, "summary": summary }).to_string()
+    #[derive(serde::Serialize)]
+    struct Message<'a, U, N> {
+        by: &'a U,
+        node: &'a N,
+        summary: &'a str,
+    }
+    serde_json::to_string(&Message {
+        by: user,
+        node,
+        summary,
+    })
+    .unwrap_or_else(|_| summary.to_string())
 }
 
 /// Automerge stores change times in whole seconds.
