@@ -66,7 +66,10 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: u64) -> Result<T, CodecError> {
     let (&version, mut body) = bytes.split_first().ok_or(CodecError::Empty)?;
     if bytes.len() as u64 > limit {
-        return Err(CodecError::TooLarge { size: bytes.len() as u64, limit });
+        return Err(CodecError::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
     }
     if version != VERSION {
         return Err(CodecError::UnknownVersion(version));
@@ -74,7 +77,10 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: u64) -> Result<T, CodecE
     let value = options(limit)
         .deserialize_from::<_, T>(&mut body)
         .map_err(|e| match *e {
-            bincode::ErrorKind::SizeLimit => CodecError::TooLarge { size: bytes.len() as u64, limit },
+            bincode::ErrorKind::SizeLimit => CodecError::TooLarge {
+                size: bytes.len() as u64,
+                limit,
+            },
             other => CodecError::Malformed(other.to_string()),
         })?;
     if !body.is_empty() {
@@ -97,7 +103,11 @@ mod tests {
 
     #[test]
     fn round_trip_and_refusals() {
-        let r = Rec { a: 7, b: "x".into(), c: vec![1, 2, 3] };
+        let r = Rec {
+            a: 7,
+            b: "x".into(),
+            c: vec![1, 2, 3],
+        };
         let bytes = encode(&r);
         assert_eq!(bytes[0], VERSION);
         assert_eq!(decode::<Rec>(&bytes, 1024).unwrap(), r);
@@ -105,11 +115,20 @@ mod tests {
         let mut v2 = bytes.clone();
         v2[0] = 9;
         assert_eq!(decode::<Rec>(&v2, 1024), Err(CodecError::UnknownVersion(9)));
-        assert!(matches!(decode::<Rec>(&bytes, 4), Err(CodecError::TooLarge { .. })));
+        assert!(matches!(
+            decode::<Rec>(&bytes, 4),
+            Err(CodecError::TooLarge { .. })
+        ));
         let mut trailing = bytes.clone();
         trailing.push(0);
-        assert_eq!(decode::<Rec>(&trailing, 1024), Err(CodecError::TrailingBytes(1)));
-        assert!(matches!(decode::<Rec>(&bytes[..bytes.len() - 1], 1024), Err(CodecError::Malformed(_))));
+        assert_eq!(
+            decode::<Rec>(&trailing, 1024),
+            Err(CodecError::TrailingBytes(1))
+        );
+        assert!(matches!(
+            decode::<Rec>(&bytes[..bytes.len() - 1], 1024),
+            Err(CodecError::Malformed(_))
+        ));
         // A length prefix claiming far more than the limit must not allocate it.
         let mut huge = vec![VERSION, 7, 1, b'x'];
         huge.extend_from_slice(&[0xfd, 0xff, 0xff, 0xff, 0x7f]);

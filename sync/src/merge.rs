@@ -19,7 +19,7 @@ use switchboard_domain::{CouponCode, OrderId, Timestamp};
 pub enum MergeError {
     /// The changes are not valid automerge changes.
     #[error("malformed changes: {0}")]
-    Malformed(#[from] automerge::AutomergeError),
+    Malformed(Box<automerge::AutomergeError>),
     /// The payload does not contain the heads it declares.
     #[error("the payload does not contain the heads it declares")]
     HeadsMismatch,
@@ -42,6 +42,12 @@ pub enum MergeError {
     /// The document could not be read.
     #[error("unreadable document: {0}")]
     Doc(#[from] DocError),
+}
+
+impl From<automerge::AutomergeError> for MergeError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        MergeError::Malformed(Box::new(e))
+    }
 }
 
 /// What the merge needs besides the document.
@@ -79,7 +85,11 @@ pub struct Merged {
 }
 
 /// Merges a payload into the stored document (`None` when not held).
-pub fn merge_payload(existing: Option<Automerge>, payload: &DocPayload, ctx: &MergeCtx<'_>) -> Result<Merged, MergeError> {
+pub fn merge_payload(
+    existing: Option<Automerge>,
+    payload: &DocPayload,
+    ctx: &MergeCtx<'_>,
+) -> Result<Merged, MergeError> {
     let held = existing.is_some();
     let mut doc = existing.unwrap_or_default();
     let before = doc.get_heads();
@@ -102,27 +112,63 @@ pub fn merge_payload(existing: Option<Automerge>, payload: &DocPayload, ctx: &Me
     let heads = doc.get_heads();
     let changed = heads != before;
     if !changed && held {
-        return Ok(Merged { doc, meta: ctx.stored_meta.cloned(), heads, changed, missing_deps: false, holds_placed: Vec::new(), order: None });
+        return Ok(Merged {
+            doc,
+            meta: ctx.stored_meta.cloned(),
+            heads,
+            changed,
+            missing_deps: false,
+            holds_placed: Vec::new(),
+            order: None,
+        });
     }
     let actual = doc::read_meta(&doc)?;
     if actual != payload.meta {
-        return Err(MergeError::MetaMismatch { declared: payload.meta.clone(), actual });
+        return Err(MergeError::MetaMismatch {
+            declared: payload.meta.clone(),
+            actual,
+        });
     }
     if let Some(stored) = ctx.stored_meta {
         if *stored != actual {
-            return Err(MergeError::MetaChanged { stored: stored.clone(), merged: actual });
+            return Err(MergeError::MetaChanged {
+                stored: stored.clone(),
+                merged: actual,
+            });
         }
     }
-    let (holds_placed, order) = if actual.kind == DocKind::Order { enforce(&mut doc, ctx)? } else { (Vec::new(), None) };
+    let (holds_placed, order) = if actual.kind == DocKind::Order {
+        enforce(&mut doc, ctx)?
+    } else {
+        (Vec::new(), None)
+    };
     let heads = doc.get_heads();
-    Ok(Merged { doc, meta: Some(actual), heads, changed: true, missing_deps: false, holds_placed, order })
+    Ok(Merged {
+        doc,
+        meta: Some(actual),
+        heads,
+        changed: true,
+        missing_deps: false,
+        holds_placed,
+        order,
+    })
 }
 
 /// The 1-based rank of an order among the orders redeeming a coupon, ordered by (applied at,
 /// order id); `None` when the order does not redeem it.
-pub fn coupon_rank(order: &Order, code: &CouponCode, others: &[(Timestamp, OrderId)]) -> Option<u32> {
-    let mine = doc::coupon_redemptions(order).into_iter().find(|(c, _)| c == code)?.1;
-    let before = others.iter().filter(|(at, id)| (*at, *id) < (mine, order.id) && *id != order.id).count();
+pub fn coupon_rank(
+    order: &Order,
+    code: &CouponCode,
+    others: &[(Timestamp, OrderId)],
+) -> Option<u32> {
+    let mine = doc::coupon_redemptions(order)
+        .into_iter()
+        .find(|(c, _)| c == code)?
+        .1;
+    let before = others
+        .iter()
+        .filter(|(at, id)| (*at, *id) < (mine, order.id) && *id != order.id)
+        .count();
     Some(u32::try_from(before).unwrap_or(u32::MAX).saturating_add(1))
 }
 
@@ -130,7 +176,10 @@ pub fn coupon_rank(order: &Order, code: &CouponCode, others: &[(Timestamp, Order
 /// merge changed the rank of a coupon it redeems): places the missing system holds, in one change.
 /// Returns the holds placed and the order as it stands afterwards. Without the call center's
 /// configuration or the catalog the rules cannot be evaluated, and nothing is placed.
-pub fn enforce(doc: &mut Automerge, ctx: &MergeCtx<'_>) -> Result<(Vec<Hold>, Option<Order>), MergeError> {
+pub fn enforce(
+    doc: &mut Automerge,
+    ctx: &MergeCtx<'_>,
+) -> Result<(Vec<Hold>, Option<Order>), MergeError> {
     let (order, _) = doc::read_order(doc)?;
     let (Some(cc), Some(catalog)) = (ctx.call_center, ctx.catalog) else {
         return Ok((Vec::new(), Some(order)));

@@ -20,7 +20,8 @@ use switchboard_sync::doc::{self, Conflict, DocKind, UserRecord};
 use switchboard_sync::protocol::frames::{decode_frame, Frame};
 use switchboard_sync::protocol::mem::MemReplica;
 use switchboard_sync::protocol::{
-    may_read, respond_or_error, Initiator, NodeIdentity, PeerInfo, Replica, Role as NodeRole, SessionReport,
+    may_read, respond_or_error, Initiator, NodeIdentity, PeerInfo, Replica, Role as NodeRole,
+    SessionReport,
 };
 use uuid::Uuid;
 
@@ -177,7 +178,10 @@ impl Sim {
         };
         let mut replica = MemReplica::new(identity, actor_for(i));
         replica.set_now(self.now);
-        self.nodes.push(SimNode { name: name.to_string(), replica });
+        self.nodes.push(SimNode {
+            name: name.to_string(),
+            replica,
+        });
         i
     }
 
@@ -228,10 +232,16 @@ impl Sim {
     /// Crashes and restarts a node: its sessions are lost, its store comes back from its bytes.
     pub fn restart(&mut self, i: usize) {
         let bytes = self.nodes[i].replica.to_bytes();
-        let mut replica = MemReplica::from_bytes(&bytes).expect("a replica reads back what it wrote");
+        let mut replica =
+            MemReplica::from_bytes(&bytes).expect("a replica reads back what it wrote");
         replica.set_now(self.now);
         self.nodes[i].replica = replica;
-        let dead: Vec<u64> = self.sessions.iter().filter(|(_, s)| s.from == i).map(|(k, _)| *k).collect();
+        let dead: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.from == i)
+            .map(|(k, _)| *k)
+            .collect();
         for k in dead {
             self.sessions.remove(&k);
             self.stats.abandoned += 1;
@@ -242,7 +252,11 @@ impl Sim {
     fn send(&mut self, from: usize, to: usize, bytes: Vec<u8>) {
         let dup = self.rng.unit() < self.faults.duplicate;
         if dup {
-            self.queue.push_back(Envelope { from, to, bytes: bytes.clone() });
+            self.queue.push_back(Envelope {
+                from,
+                to,
+                bytes: bytes.clone(),
+            });
         }
         self.queue.push_back(Envelope { from, to, bytes });
     }
@@ -254,7 +268,14 @@ impl Sim {
         let peer = self.info(b);
         match Initiator::new(&self.nodes[a].replica, peer, sid) {
             Ok((initiator, frame)) => {
-                self.sessions.insert(sid, Session { from: a, to: b, initiator });
+                self.sessions.insert(
+                    sid,
+                    Session {
+                        from: a,
+                        to: b,
+                        initiator,
+                    },
+                );
                 self.send(a, b, frame);
             }
             Err(e) => {
@@ -266,8 +287,14 @@ impl Sim {
 
     /// Delivers one message; `false` when nothing is in flight.
     pub fn step(&mut self) -> bool {
-        let idx = if self.faults.reorder && !self.queue.is_empty() { self.rng.below(self.queue.len()) } else { 0 };
-        let Some(env) = self.queue.remove(idx) else { return false };
+        let idx = if self.faults.reorder && !self.queue.is_empty() {
+            self.rng.below(self.queue.len())
+        } else {
+            0
+        };
+        let Some(env) = self.queue.remove(idx) else {
+            return false;
+        };
         if self.blocked.contains(&(env.from, env.to)) || self.rng.unit() < self.faults.drop {
             self.stats.dropped += 1;
             return true;
@@ -287,12 +314,17 @@ impl Sim {
     }
 
     fn on_reply(&mut self, sid: u64, env: Envelope) {
-        let Some(mut s) = self.sessions.remove(&sid) else { return };
+        let Some(mut s) = self.sessions.remove(&sid) else {
+            return;
+        };
         if s.from != env.to {
             self.sessions.insert(sid, s);
             return;
         }
-        match s.initiator.on_frame(&env.bytes, &mut self.nodes[s.from].replica) {
+        match s
+            .initiator
+            .on_frame(&env.bytes, &mut self.nodes[s.from].replica)
+        {
             Ok(step) => {
                 if let Some(frame) = step.send {
                     let to = s.to;
@@ -309,7 +341,9 @@ impl Sim {
             }
             Err(e) => {
                 self.stats.failed += 1;
-                self.stats.errors.push(format!("{} -> {}: {e}", s.from, s.to));
+                self.stats
+                    .errors
+                    .push(format!("{} -> {}: {e}", s.from, s.to));
             }
         }
     }
@@ -346,7 +380,10 @@ impl Sim {
         self.run(1_000_000);
         self.faults = saved;
         if self.stats.completed > done {
-            Ok(*self.reports.last().expect("a completed session has a report"))
+            Ok(*self
+                .reports
+                .last()
+                .expect("a completed session has a report"))
         } else if self.stats.failed > failed {
             Err(self.stats.errors.last().cloned().unwrap_or_default())
         } else {
@@ -365,7 +402,10 @@ impl Sim {
                 return r;
             }
         }
-        panic!("no convergence after {max_rounds} rounds: {}", self.divergence());
+        panic!(
+            "no convergence after {max_rounds} rounds: {}",
+            self.divergence()
+        );
     }
 
     /// Whether every node holds every document in its read scope that some node holds, with the
@@ -446,8 +486,19 @@ impl Sim {
                 }
                 None => doc::new_call_center_doc(cc, &author).expect("cc doc"),
             };
-            for u in users.iter().filter(|u| u.call_center.as_ref() == Some(&cc.id)) {
-                doc::put_user(&mut d, &UserRecord { user: u.clone(), token_hash: String::new() }, &author).expect("user");
+            for u in users
+                .iter()
+                .filter(|u| u.call_center.as_ref() == Some(&cc.id))
+            {
+                doc::put_user(
+                    &mut d,
+                    &UserRecord {
+                        user: u.clone(),
+                        token_hash: String::new(),
+                    },
+                    &author,
+                )
+                .expect("user");
             }
             self.put(hq, id, &d);
         }
@@ -455,16 +506,35 @@ impl Sim {
 
     fn ctx_parts(&self, i: usize, cc: &CallCenterId) -> (CallCenter, Catalog) {
         let r = &self.nodes[i].replica;
-        let config = r.call_center(cc).unwrap_or_else(|| panic!("{} has no config for {cc}", self.nodes[i].name));
+        let config = r
+            .call_center(cc)
+            .unwrap_or_else(|| panic!("{} has no config for {cc}", self.nodes[i].name));
         (config, r.catalog().unwrap_or_default())
     }
 
     /// An agent creates a customer on a node.
-    pub fn create_customer(&mut self, i: usize, actor: &Actor, id: CustomerId, name: &str) -> Customer {
-        let cc = actor.call_center.clone().expect("agents belong to a call center");
+    pub fn create_customer(
+        &mut self,
+        i: usize,
+        actor: &Actor,
+        id: CustomerId,
+        name: &str,
+    ) -> Customer {
+        let cc = actor
+            .call_center
+            .clone()
+            .expect("agents belong to a call center");
         let (config, catalog) = self.ctx_parts(i, &cc);
-        let ctx = Ctx { cc: &config, catalog: &catalog, actor, now: self.now };
-        let fields = CustomerFields { name: Some(name.into()), ..Default::default() };
+        let ctx = Ctx {
+            cc: &config,
+            catalog: &catalog,
+            actor,
+            now: self.now,
+        };
+        let fields = CustomerFields {
+            name: Some(name.into()),
+            ..Default::default()
+        };
         let c = customer::create_customer(ctx, id, fields).expect("customer accepted");
         let author = self.nodes[i].replica.author(actor.user);
         let d = doc::create_customer_doc(&c, &author).expect("customer doc");
@@ -473,12 +543,29 @@ impl Sim {
     }
 
     /// An agent creates an order on a node for a customer the node holds.
-    pub fn create_order(&mut self, i: usize, actor: &Actor, id: OrderId, customer: CustomerId) -> Result<Order, OrderError> {
-        let cc = actor.call_center.clone().expect("agents belong to a call center");
+    pub fn create_order(
+        &mut self,
+        i: usize,
+        actor: &Actor,
+        id: OrderId,
+        customer: CustomerId,
+    ) -> Result<Order, OrderError> {
+        let cc = actor
+            .call_center
+            .clone()
+            .expect("agents belong to a call center");
         let (config, catalog) = self.ctx_parts(i, &cc);
-        let cdoc = self.nodes[i].replica.load(customer.0).expect("customer held");
+        let cdoc = self.nodes[i]
+            .replica
+            .load(customer.0)
+            .expect("customer held");
         let (cust, _) = doc::read_customer(&cdoc).expect("customer readable");
-        let ctx = Ctx { cc: &config, catalog: &catalog, actor, now: self.now };
+        let ctx = Ctx {
+            cc: &config,
+            catalog: &catalog,
+            actor,
+            now: self.now,
+        };
         let new = commands::NewOrder {
             id,
             customer: cust,
@@ -504,7 +591,12 @@ impl Sim {
     ) -> Result<OrderEvent, OrderError> {
         let (order, _) = self.read_order(i, id).expect("order held");
         let (config, catalog) = self.ctx_parts(i, &order.call_center_id);
-        let ctx = Ctx { cc: &config, catalog: &catalog, actor, now: self.now };
+        let ctx = Ctx {
+            cc: &config,
+            catalog: &catalog,
+            actor,
+            now: self.now,
+        };
         let ev = f(&order, ctx, &self.nodes[i].replica)?;
         let author = self.nodes[i].replica.author(actor.user);
         let mut d = self.nodes[i].replica.load(id.0).expect("order held");
@@ -560,15 +652,24 @@ pub fn call_center(id: &str) -> CallCenter {
         order_completion: true,
         guided_sales: true,
         payment_tolerance: Decimal::ZERO,
-        payment_methods: vec![PaymentMethod { id: PaymentMethodId::parse("card").expect("id"), kind: PaymentKind::Card }],
+        payment_methods: vec![PaymentMethod {
+            id: PaymentMethodId::parse("card").expect("id"),
+            kind: PaymentKind::Card,
+        }],
         delivery_modes: vec![],
         hold_codes: vec![HoldCodeDef {
             id: HoldCode::parse("fraud").expect("id"),
             name: "Fraud check".into(),
             clear_roles: vec![Role::Supervisor],
         }],
-        reason_codes: vec![ReasonCodeDef { id: ReasonCode::parse("match").expect("id"), name: "Match".into() }],
-        price_override_limits: BTreeMap::from([(Role::Agent, dec("5")), (Role::Supervisor, dec("25"))]),
+        reason_codes: vec![ReasonCodeDef {
+            id: ReasonCode::parse("match").expect("id"),
+            name: "Match".into(),
+        }],
+        price_override_limits: BTreeMap::from([
+            (Role::Agent, dec("5")),
+            (Role::Supervisor, dec("25")),
+        ]),
         financial_dimensions: BTreeMap::new(),
         price_group: None,
     }
@@ -592,7 +693,14 @@ pub fn catalog() -> Catalog {
     for p in [
         product("tea", "10.00", None),
         product("mug", "4.00", None),
-        product("box", "20.00", Some(Continuity { every_days: 30, times: 3 })),
+        product(
+            "box",
+            "20.00",
+            Some(Continuity {
+                every_days: 30,
+                times: 3,
+            }),
+        ),
     ] {
         c.products.insert(p.id.clone(), p);
     }
@@ -610,15 +718,28 @@ pub fn catalog() -> Catalog {
 
 /// A user of a call center.
 pub fn user(n: u128, role: Role, cc: &str) -> User {
-    User { id: UserId(uid(n)), name: format!("user-{n}"), role, call_center: Some(cc_id(cc)) }
+    User {
+        id: UserId(uid(n)),
+        name: format!("user-{n}"),
+        role,
+        call_center: Some(cc_id(cc)),
+    }
 }
 
 /// The actor of a user.
 pub fn actor(u: &User) -> Actor {
-    Actor { user: u.id, role: u.role, call_center: u.call_center.clone() }
+    Actor {
+        user: u.id,
+        role: u.role,
+        call_center: u.call_center.clone(),
+    }
 }
 
 /// An HQ admin.
 pub fn admin() -> Actor {
-    Actor { user: UserId(uid(0xad)), role: Role::Admin, call_center: None }
+    Actor {
+        user: UserId(uid(0xad)),
+        role: Role::Admin,
+        call_center: None,
+    }
 }

@@ -14,18 +14,49 @@ use switchboard_tests::sim::*;
 
 #[derive(Clone, Debug)]
 enum Op {
-    AddLine { node: usize, order: usize, product: usize },
-    ChangeQty { node: usize, order: usize, qty: i64 },
-    Pay { node: usize, order: usize, cents: u32 },
-    Submit { node: usize, order: usize },
-    Release { node: usize, order: usize },
-    Hold { node: usize, order: usize },
-    Cancel { node: usize, order: usize },
-    Coupon { node: usize, order: usize },
-    Partition { node: usize },
+    AddLine {
+        node: usize,
+        order: usize,
+        product: usize,
+    },
+    ChangeQty {
+        node: usize,
+        order: usize,
+        qty: i64,
+    },
+    Pay {
+        node: usize,
+        order: usize,
+        cents: u32,
+    },
+    Submit {
+        node: usize,
+        order: usize,
+    },
+    Release {
+        node: usize,
+        order: usize,
+    },
+    Hold {
+        node: usize,
+        order: usize,
+    },
+    Cancel {
+        node: usize,
+        order: usize,
+    },
+    Coupon {
+        node: usize,
+        order: usize,
+    },
+    Partition {
+        node: usize,
+    },
     Heal,
     Round,
-    Restart { node: usize },
+    Restart {
+        node: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -59,7 +90,13 @@ enum Acked {
     Coupon(CouponCode),
 }
 
-fn run(seed: u64, drop: f64, duplicate: f64, reorder: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
+fn run(
+    seed: u64,
+    drop: f64,
+    duplicate: f64,
+    reorder: bool,
+    ops: Vec<Op>,
+) -> Result<(), TestCaseError> {
     // Step 1: HQ and two sites of `east`, configured, with three open orders everywhere.
     let mut sim = Sim::new(seed);
     let hq = sim.add_hq("hq");
@@ -68,7 +105,10 @@ fn run(seed: u64, drop: f64, duplicate: f64, reorder: bool, ops: Vec<Op>) -> Res
     sim.link(hq, a);
     sim.link(hq, b);
     sim.link(a, b);
-    let users = [user(1, Role::Agent, "east"), user(2, Role::Supervisor, "east")];
+    let users = [
+        user(1, Role::Agent, "east"),
+        user(2, Role::Supervisor, "east"),
+    ];
     sim.configure(hq, &[call_center("east")], &users, &catalog());
     sim.converge(5);
     let agent = actor(&users[0]);
@@ -81,7 +121,11 @@ fn run(seed: u64, drop: f64, duplicate: f64, reorder: bool, ops: Vec<Op>) -> Res
     }
     sim.converge(5);
     // Step 2: random commands under faults.
-    sim.faults = Faults { drop, duplicate, reorder };
+    sim.faults = Faults {
+        drop,
+        duplicate,
+        reorder,
+    };
     let nodes = [hq, a, b];
     let who = |node: usize, power: bool| -> Actor {
         if node == hq {
@@ -93,58 +137,137 @@ fn run(seed: u64, drop: f64, duplicate: f64, reorder: bool, ops: Vec<Op>) -> Res
         }
     };
     let mut acked: Vec<(OrderId, Acked)> = Vec::new();
-    let mut fresh = 10_000u128;
-    for op in ops {
-        fresh += 1;
-        let id = fresh;
+    for (id, op) in (10_001u128..).zip(ops) {
         let (_node, order, result): (usize, usize, Result<OrderEvent, _>) = match op {
-            Op::AddLine { node, order, product } => {
+            Op::AddLine {
+                node,
+                order,
+                product,
+            } => {
                 let p = ["tea", "mug"][product];
-                let r = sim.order_cmd(nodes[node], &who(nodes[node], false), orders[order], |o, ctx, _| {
-                    commands::add_line(o, ctx, AddLine {
-                        id: LineId(uid(id)),
-                        product_id: ProductId::parse(p).expect("id"),
-                        quantity: Quantity::new(1).expect("qty"),
-                        unit_price: None,
-                        override_reason: None,
-                    })
-                });
+                let r = sim.order_cmd(
+                    nodes[node],
+                    &who(nodes[node], false),
+                    orders[order],
+                    |o, ctx, _| {
+                        commands::add_line(
+                            o,
+                            ctx,
+                            AddLine {
+                                id: LineId(uid(id)),
+                                product_id: ProductId::parse(p).expect("id"),
+                                quantity: Quantity::new(1).expect("qty"),
+                                unit_price: None,
+                                override_reason: None,
+                            },
+                        )
+                    },
+                );
                 (node, order, r)
             }
             Op::ChangeQty { node, order, qty } => {
-                let r = sim.order_cmd(nodes[node], &who(nodes[node], false), orders[order], |o, ctx, _| {
-                    let line = o.active_lines().next().map(|l| l.id).ok_or(switchboard_domain::OrderError::NoLines)?;
-                    commands::change_line(o, ctx, ChangeLine { line_id: line, quantity: Some(Quantity::new(qty).expect("qty")), price: None })
-                });
+                let r = sim.order_cmd(
+                    nodes[node],
+                    &who(nodes[node], false),
+                    orders[order],
+                    |o, ctx, _| {
+                        let line = o
+                            .active_lines()
+                            .next()
+                            .map(|l| l.id)
+                            .ok_or(switchboard_domain::OrderError::NoLines)?;
+                        commands::change_line(
+                            o,
+                            ctx,
+                            ChangeLine {
+                                line_id: line,
+                                quantity: Some(Quantity::new(qty).expect("qty")),
+                                price: None,
+                            },
+                        )
+                    },
+                );
                 (node, order, r)
             }
             Op::Pay { node, order, cents } => {
                 let amount = switchboard_domain::Decimal::new(i64::from(cents), 2);
-                let r = sim.order_cmd(nodes[node], &who(nodes[node], false), orders[order], |o, ctx, _| {
-                    commands::add_payment(o, ctx, AddPayment {
-                        id: PaymentId(uid(id)),
-                        method: PaymentMethodId::parse("card").expect("id"),
-                        amount,
-                        reference: None,
-                    })
-                });
+                let r = sim.order_cmd(
+                    nodes[node],
+                    &who(nodes[node], false),
+                    orders[order],
+                    |o, ctx, _| {
+                        commands::add_payment(
+                            o,
+                            ctx,
+                            AddPayment {
+                                id: PaymentId(uid(id)),
+                                method: PaymentMethodId::parse("card").expect("id"),
+                                amount,
+                                reference: None,
+                            },
+                        )
+                    },
+                );
                 (node, order, r)
             }
-            Op::Submit { node, order } => (node, order, sim.order_cmd(nodes[node], &who(nodes[node], false), orders[order], |o, ctx, _| commands::submit(o, ctx))),
-            Op::Release { node, order } => (node, order, sim.order_cmd(nodes[node], &who(nodes[node], false), orders[order], |o, ctx, _| commands::release(o, ctx))),
+            Op::Submit { node, order } => (
+                node,
+                order,
+                sim.order_cmd(
+                    nodes[node],
+                    &who(nodes[node], false),
+                    orders[order],
+                    |o, ctx, _| commands::submit(o, ctx),
+                ),
+            ),
+            Op::Release { node, order } => (
+                node,
+                order,
+                sim.order_cmd(
+                    nodes[node],
+                    &who(nodes[node], false),
+                    orders[order],
+                    |o, ctx, _| commands::release(o, ctx),
+                ),
+            ),
             Op::Hold { node, order } => {
-                let r = sim.order_cmd(nodes[node], &who(nodes[node], false), orders[order], |o, ctx, _| {
-                    commands::place_hold(o, ctx, HoldId(uid(id)), HoldCode::parse("fraud").expect("code"), "check".into())
-                });
+                let r = sim.order_cmd(
+                    nodes[node],
+                    &who(nodes[node], false),
+                    orders[order],
+                    |o, ctx, _| {
+                        commands::place_hold(
+                            o,
+                            ctx,
+                            HoldId(uid(id)),
+                            HoldCode::parse("fraud").expect("code"),
+                            "check".into(),
+                        )
+                    },
+                );
                 (node, order, r)
             }
-            Op::Cancel { node, order } => (node, order, sim.order_cmd(nodes[node], &who(nodes[node], true), orders[order], |o, ctx, _| commands::cancel(o, ctx, "asked".into()))),
+            Op::Cancel { node, order } => (
+                node,
+                order,
+                sim.order_cmd(
+                    nodes[node],
+                    &who(nodes[node], true),
+                    orders[order],
+                    |o, ctx, _| commands::cancel(o, ctx, "asked".into()),
+                ),
+            ),
             Op::Coupon { node, order } => {
                 let code = CouponCode::parse("ONCE").expect("code");
-                let r = sim.order_cmd(nodes[node], &who(nodes[node], false), orders[order], |o, ctx, r| {
-                    let used = r.coupon_uses_elsewhere(&code, o.id);
-                    commands::apply_coupon(o, ctx, code.clone(), used)
-                });
+                let r = sim.order_cmd(
+                    nodes[node],
+                    &who(nodes[node], false),
+                    orders[order],
+                    |o, ctx, r| {
+                        let used = r.coupon_uses_elsewhere(&code, o.id);
+                        commands::apply_coupon(o, ctx, code.clone(), used)
+                    },
+                );
                 (node, order, r)
             }
             Op::Partition { node } => {
@@ -205,17 +328,30 @@ fn run(seed: u64, drop: f64, duplicate: f64, reorder: bool, ops: Vec<Op>) -> Res
     let all: Vec<&Order> = views.values().map(|(o, _)| o).collect();
     for o in &all {
         let rank = |code: &CouponCode| {
-            let mine = doc::coupon_redemptions(o).into_iter().find(|(c, _)| c == code)?.1;
+            let mine = doc::coupon_redemptions(o)
+                .into_iter()
+                .find(|(c, _)| c == code)?
+                .1;
             let before = all
                 .iter()
                 .filter(|x| x.id != o.id)
-                .filter_map(|x| doc::coupon_redemptions(x).into_iter().find(|(c, _)| c == code).map(|(_, at)| (at, x.id)))
+                .filter_map(|x| {
+                    doc::coupon_redemptions(x)
+                        .into_iter()
+                        .find(|(c, _)| c == code)
+                        .map(|(_, at)| (at, x.id))
+                })
                 .filter(|k| *k < (mine, o.id))
                 .count();
             Some(before as u32 + 1)
         };
         for v in check_invariants(o, &cc, &cat, &rank) {
-            prop_assert!(o.holds.contains_key(&system_hold_id(o.id, &v.key)), "{:?} without its hold on {}", v, o.id);
+            prop_assert!(
+                o.holds.contains_key(&system_hold_id(o.id, &v.key)),
+                "{:?} without its hold on {}",
+                v,
+                o.id
+            );
         }
     }
     Ok(())

@@ -20,7 +20,12 @@ fn setup(seed: u64) -> (Sim, usize, usize, usize, Actor) {
     sim.link(hq, b);
     sim.link(a, b);
     let u = user(1, Role::Agent, "east");
-    sim.configure(hq, &[call_center("east")], std::slice::from_ref(&u), &catalog());
+    sim.configure(
+        hq,
+        &[call_center("east")],
+        std::slice::from_ref(&u),
+        &catalog(),
+    );
     sim.converge(5);
     (sim, hq, a, b, actor(&u))
 }
@@ -49,7 +54,15 @@ fn orders(sim: &mut Sim, node: usize, who: &Actor, from: u128, n: u128) {
 }
 
 fn request(session: u64, push: Vec<WireDoc>) -> Vec<u8> {
-    frames::encode_frame(&Frame::Request(SyncRequest { session, n: 1, epoch: uid(0xe), push, acks: vec![], pull: None, max_bytes: 1 << 20 }))
+    frames::encode_frame(&Frame::Request(SyncRequest {
+        session,
+        n: 1,
+        epoch: uid(0xe),
+        push,
+        acks: vec![],
+        pull: None,
+        max_bytes: 1 << 20,
+    }))
 }
 
 #[test]
@@ -61,7 +74,11 @@ fn a_no_op_session_is_one_small_round_trip() {
     // Step 2: one more session changes nothing and costs one request and one response.
     for (x, y) in [(a, hq), (hq, a)] {
         let r = sim.sync(x, y).expect("session");
-        assert_eq!((r.frames_out, r.frames_in, r.sent_docs, r.received_docs), (1, 1, 0, 0), "{r:?}");
+        assert_eq!(
+            (r.frames_out, r.frames_in, r.sent_docs, r.received_docs),
+            (1, 1, 0, 0),
+            "{r:?}"
+        );
         assert!(r.bytes_out + r.bytes_in < 200, "{r:?}");
     }
 }
@@ -90,7 +107,14 @@ fn a_frame_with_a_document_outside_the_senders_scope_is_refused_whole() {
     orders(&mut sim, b, &who, 0, 1);
     let order = sim.replica(b).docs_of(DocKind::Order)[0];
     let config = doc::call_center_doc_id(&cc_id("east"));
-    let payload = |sim: &Sim, id| WireDoc::from_payload(sim.replica(b).payload(id, None).expect("read").expect("held"));
+    let payload = |sim: &Sim, id| {
+        WireDoc::from_payload(
+            sim.replica(b)
+                .payload(id, None)
+                .expect("read")
+                .expect("held"),
+        )
+    };
     let docs = vec![payload(&sim, order), payload(&sim, config)];
     // Step 2: B pushes its order and the configuration (written only at HQ) in one frame.
     let before = sim.replica(hq).feed_seq();
@@ -114,7 +138,15 @@ fn malformed_oversized_and_unknown_version_frames_are_refused_without_effect() {
     let (mut sim, hq, a, _, who) = setup(14);
     orders(&mut sim, a, &who, 0, 1);
     let order = sim.replica(a).docs_of(DocKind::Order)[0];
-    let good = request(1, vec![WireDoc::from_payload(sim.replica(a).payload(order, None).expect("read").expect("held"))]);
+    let good = request(
+        1,
+        vec![WireDoc::from_payload(
+            sim.replica(a)
+                .payload(order, None)
+                .expect("read")
+                .expect("held"),
+        )],
+    );
     let before = sim.replica(hq).feed_seq();
     let peer = sim.info(a);
     let mut unknown = good.clone();
@@ -132,7 +164,10 @@ fn malformed_oversized_and_unknown_version_frames_are_refused_without_effect() {
         ("truncated", good[..good.len() / 2].to_vec()),
         ("trailing bytes", trailing),
         ("oversized", oversized),
-        ("garbage", vec![codec::VERSION, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+        (
+            "garbage",
+            vec![codec::VERSION, 0xff, 0xff, 0xff, 0xff, 0x0f],
+        ),
         ("corrupt changes", corrupt_changes),
     ];
     for (name, frame) in cases {
@@ -152,7 +187,11 @@ fn malformed_oversized_and_unknown_version_frames_are_refused_without_effect() {
 fn drops_duplicates_reordering_and_restarts_lose_nothing() {
     // Step 1: converged nodes; faults on.
     let (mut sim, hq, a, b, who) = setup(15);
-    sim.faults = Faults { drop: 0.2, duplicate: 0.2, reorder: true };
+    sim.faults = Faults {
+        drop: 0.2,
+        duplicate: 0.2,
+        reorder: true,
+    };
     // Step 2: both sites write while rounds run over the faulty network and nodes restart.
     for r in 0..6u128 {
         orders(&mut sim, a, &who, 10_000 * (r + 1), 3);
@@ -179,7 +218,8 @@ fn a_node_restored_from_a_backup_gets_what_it_lost_back() {
     orders(&mut sim, a, &who, 500, 2);
     sim.converge(5);
     // Step 2: A is restored from the backup (new feed epoch and actor, as DESIGN.md §4 demands).
-    let mut restored = switchboard_sync::protocol::mem::MemReplica::from_bytes(&backup).expect("backup");
+    let mut restored =
+        switchboard_sync::protocol::mem::MemReplica::from_bytes(&backup).expect("backup");
     restored.restored_from_backup(uid(0xbac), actor_for(99));
     sim.nodes[a].replica = restored;
     assert_eq!(sim.replica(a).docs_of(DocKind::Order).len(), 2);

@@ -52,7 +52,15 @@ fn qty(n: i64) -> Quantity {
     Quantity::new(n).expect("quantity")
 }
 
-fn add_line(w: &mut World, node: usize, who: &Actor, order: OrderId, line: u128, product: &str, n: i64) {
+fn add_line(
+    w: &mut World,
+    node: usize,
+    who: &Actor,
+    order: OrderId,
+    line: u128,
+    product: &str,
+    n: i64,
+) {
     w.sim
         .order_cmd(node, who, order, |o, ctx, _| {
             commands::add_line(
@@ -93,7 +101,9 @@ fn open_order(w: &mut World, n: u128) -> OrderId {
     let who = w.agent_a.clone();
     w.sim.create_customer(w.a, &who, customer, "Ada");
     let order = OrderId(uid(2000 + n));
-    w.sim.create_order(w.a, &who, order, customer).expect("order accepted");
+    w.sim
+        .create_order(w.a, &who, order, customer)
+        .expect("order accepted");
     add_line(w, w.a, &who, order, 3000 + n, "tea", 1);
     w.sim.converge(5);
     order
@@ -111,7 +121,10 @@ fn assert_same_views(w: &World, order: OrderId) -> Order {
 }
 
 fn system_holds(o: &Order, kind: ViolationKind) -> usize {
-    o.holds.values().filter(|h| h.system && h.code.as_str() == kind.hold_code()).count()
+    o.holds
+        .values()
+        .filter(|h| h.system && h.code.as_str() == kind.hold_code())
+        .count()
 }
 
 #[test]
@@ -125,13 +138,24 @@ fn two_sites_edit_different_lines_during_an_outage() {
     let (a, b, agent_a, agent_b) = (w.a, w.b, w.agent_a.clone(), w.agent_b.clone());
     w.sim
         .order_cmd(a, &agent_a, order, |o, ctx, _| {
-            commands::change_line(o, ctx, ChangeLine { line_id: LineId(uid(3001)), quantity: Some(qty(3)), price: None })
+            commands::change_line(
+                o,
+                ctx,
+                ChangeLine {
+                    line_id: LineId(uid(3001)),
+                    quantity: Some(qty(3)),
+                    price: None,
+                },
+            )
         })
         .expect("change accepted");
     add_line(&mut w, b, &agent_b, order, 3101, "mug", 2);
     // Step 4: a round during the outage reaches HQ from B only.
     w.sim.round();
-    assert_ne!(w.sim.read_order(a, order).expect("held").0, w.sim.read_order(b, order).expect("held").0);
+    assert_ne!(
+        w.sim.read_order(a, order).expect("held").0,
+        w.sim.read_order(b, order).expect("held").0
+    );
     // Step 5: the link returns and every node converges.
     w.sim.converge(5);
     let o = assert_same_views(&w, order);
@@ -153,7 +177,15 @@ fn both_sites_edit_the_same_quantity_and_the_conflict_stays_visible() {
     for (node, who, n) in [(a, agent_a, 4), (b, agent_b, 7)] {
         w.sim
             .order_cmd(node, &who, order, |o, ctx, _| {
-                commands::change_line(o, ctx, ChangeLine { line_id: LineId(uid(3002)), quantity: Some(qty(n)), price: None })
+                commands::change_line(
+                    o,
+                    ctx,
+                    ChangeLine {
+                        line_id: LineId(uid(3002)),
+                        quantity: Some(qty(n)),
+                        price: None,
+                    },
+                )
             })
             .expect("change accepted");
     }
@@ -164,7 +196,10 @@ fn both_sites_edit_the_same_quantity_and_the_conflict_stays_visible() {
     let q = o.lines[&LineId(uid(3002))].quantity;
     assert!(q == qty(4) || q == qty(7));
     let (_, conflicts) = w.sim.read_order(a, order).expect("held");
-    let c = conflicts.iter().find(|c| c.path.contains("quantity")).expect("a quantity conflict");
+    let c = conflicts
+        .iter()
+        .find(|c| c.path.contains("quantity"))
+        .expect("a quantity conflict");
     assert_eq!(c.values.len(), 2, "{c:?}");
 }
 
@@ -175,16 +210,26 @@ fn a_hold_placed_while_another_site_releases_ends_held_with_a_system_hold() {
     let order = open_order(&mut w, 3);
     let (a, b, agent_a, agent_b) = (w.a, w.b, w.agent_a.clone(), w.agent_b.clone());
     pay(&mut w, a, &agent_a, order, 4003, "10.00");
-    w.sim.order_cmd(a, &agent_a, order, |o, ctx, _| commands::submit(o, ctx)).expect("submit accepted");
+    w.sim
+        .order_cmd(a, &agent_a, order, |o, ctx, _| commands::submit(o, ctx))
+        .expect("submit accepted");
     w.sim.converge(5);
     // Step 2: partition; A places a fraud hold, B releases the order.
     w.sim.partition(&[a], &[b, w.hq]);
     w.sim
         .order_cmd(a, &agent_a, order, |o, ctx, _| {
-            commands::place_hold(o, ctx, HoldId(uid(5003)), HoldCode::parse("fraud").expect("code"), "check".into())
+            commands::place_hold(
+                o,
+                ctx,
+                HoldId(uid(5003)),
+                HoldCode::parse("fraud").expect("code"),
+                "check".into(),
+            )
         })
         .expect("hold accepted");
-    w.sim.order_cmd(b, &agent_b, order, |o, ctx, _| commands::release(o, ctx)).expect("release accepted");
+    w.sim
+        .order_cmd(b, &agent_b, order, |o, ctx, _| commands::release(o, ctx))
+        .expect("release accepted");
     // Step 3: heal and converge.
     w.sim.converge(5);
     let o = assert_same_views(&w, order);
@@ -205,8 +250,14 @@ fn cancel_against_submit_converges_to_canceled() {
     w.sim.converge(5);
     // Step 2: partition; a supervisor at A cancels while an agent at B submits.
     w.sim.partition(&[a], &[b, w.hq]);
-    w.sim.order_cmd(a, &sup_a, order, |o, ctx, _| commands::cancel(o, ctx, "customer called".into())).expect("cancel");
-    w.sim.order_cmd(b, &agent_b, order, |o, ctx, _| commands::submit(o, ctx)).expect("submit");
+    w.sim
+        .order_cmd(a, &sup_a, order, |o, ctx, _| {
+            commands::cancel(o, ctx, "customer called".into())
+        })
+        .expect("cancel");
+    w.sim
+        .order_cmd(b, &agent_b, order, |o, ctx, _| commands::submit(o, ctx))
+        .expect("submit");
     // Step 3: heal and converge.
     w.sim.converge(5);
     let o = assert_same_views(&w, order);
@@ -226,7 +277,9 @@ fn a_line_added_while_another_site_submits_with_exact_payment_gets_held() {
     w.sim.converge(5);
     // Step 2: partition; B submits (payments cover the total there); A adds a mug line.
     w.sim.partition(&[a], &[b, w.hq]);
-    w.sim.order_cmd(b, &agent_b, order, |o, ctx, _| commands::submit(o, ctx)).expect("submit accepted");
+    w.sim
+        .order_cmd(b, &agent_b, order, |o, ctx, _| commands::submit(o, ctx))
+        .expect("submit accepted");
     add_line(&mut w, a, &agent_a, order, 3105, "mug", 1);
     // Step 3: heal and converge.
     w.sim.converge(5);
@@ -251,12 +304,16 @@ fn a_coupon_limited_to_one_use_redeemed_at_two_sites_holds_the_later_order() {
     let code = CouponCode::parse("ONCE").expect("code");
     let c = code.clone();
     w.sim
-        .order_cmd(a, &agent_a, o1, |o, ctx, r| commands::apply_coupon(o, ctx, c.clone(), r.coupon_uses_elsewhere(&c, o.id)))
+        .order_cmd(a, &agent_a, o1, |o, ctx, r| {
+            commands::apply_coupon(o, ctx, c.clone(), r.coupon_uses_elsewhere(&c, o.id))
+        })
         .expect("coupon accepted at A");
     w.sim.advance(60);
     let c = code.clone();
     w.sim
-        .order_cmd(b, &agent_b, o2, |o, ctx, r| commands::apply_coupon(o, ctx, c.clone(), r.coupon_uses_elsewhere(&c, o.id)))
+        .order_cmd(b, &agent_b, o2, |o, ctx, r| {
+            commands::apply_coupon(o, ctx, c.clone(), r.coupon_uses_elsewhere(&c, o.id))
+        })
         .expect("coupon accepted at B (it does not know A's use)");
     // Step 3: heal and converge.
     w.sim.converge(6);
@@ -267,7 +324,9 @@ fn a_coupon_limited_to_one_use_redeemed_at_two_sites_holds_the_later_order() {
     assert_eq!(system_holds(&v2, ViolationKind::CouponOverLimit), 1);
     // Step 5: a third order cannot take the coupon any more.
     let o3 = OrderId(uid(2063));
-    w.sim.create_order(a, &agent_a, o3, CustomerId(uid(1061))).expect("order");
+    w.sim
+        .create_order(a, &agent_a, o3, CustomerId(uid(1061)))
+        .expect("order");
     add_line(&mut w, a, &agent_a, o3, 3163, "tea", 1);
     let c = code.clone();
     let refused = w.sim.order_cmd(a, &agent_a, o3, |o, ctx, r| {
@@ -284,7 +343,9 @@ fn continuity_children_generated_on_both_sides_of_a_partition_merge_as_one() {
     let (a, b, agent_a) = (w.a, w.b, w.agent_a.clone());
     add_line(&mut w, a, &agent_a, order, 3107, "box", 1);
     pay(&mut w, a, &agent_a, order, 4007, "30.00");
-    w.sim.order_cmd(a, &agent_a, order, |o, ctx, _| commands::submit(o, ctx)).expect("submit");
+    w.sim
+        .order_cmd(a, &agent_a, order, |o, ctx, _| commands::submit(o, ctx))
+        .expect("submit");
     w.sim.converge(5);
     // Step 2: partition; 31 days pass; both sites generate the due child.
     w.sim.partition(&[a], &[b, w.hq]);
@@ -294,8 +355,13 @@ fn continuity_children_generated_on_both_sides_of_a_partition_merge_as_one() {
         let due = due_children(&parent, &catalog(), w.sim.now);
         assert_eq!(due.len(), 1);
         let author = w.sim.replica(node).system_author();
-        let child = doc::create_continuity_child(&parent, &due[0], &author).expect("child").expect("line");
-        w.sim.nodes[node].replica.put(due[0].id.0, &child).expect("stored");
+        let child = doc::create_continuity_child(&parent, &due[0], &author)
+            .expect("child")
+            .expect("line");
+        w.sim.nodes[node]
+            .replica
+            .put(due[0].id.0, &child)
+            .expect("stored");
     }
     // Step 3: heal and converge.
     w.sim.converge(5);
@@ -315,12 +381,22 @@ fn three_sites_and_hq_hq_ends_with_every_order() {
     // Step 1: HQ with three sites of three call centers; sites sync only with HQ.
     let mut sim = Sim::new(8);
     let hq = sim.add_hq("hq");
-    let sites: Vec<usize> = ["east", "west", "north"].iter().map(|c| sim.add_site(&format!("site-{c}"), &[c])).collect();
+    let sites: Vec<usize> = ["east", "west", "north"]
+        .iter()
+        .map(|c| sim.add_site(&format!("site-{c}"), &[c]))
+        .collect();
     for s in &sites {
         sim.link(hq, *s);
     }
-    let ccs: Vec<_> = ["east", "west", "north"].iter().map(|c| call_center(c)).collect();
-    let users: Vec<_> = ["east", "west", "north"].iter().enumerate().map(|(i, c)| user(10 + i as u128, Role::Agent, c)).collect();
+    let ccs: Vec<_> = ["east", "west", "north"]
+        .iter()
+        .map(|c| call_center(c))
+        .collect();
+    let users: Vec<_> = ["east", "west", "north"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| user(10 + i as u128, Role::Agent, c))
+        .collect();
     sim.configure(hq, &ccs, &users, &catalog());
     sim.converge(5);
     // Step 2: every site goes offline and takes three orders.
@@ -332,7 +408,8 @@ fn three_sites_and_hq_hq_ends_with_every_order() {
         let cust = CustomerId(uid(7000 + i as u128));
         sim.create_customer(*s, &who, cust, "Grace");
         for k in 0..3u128 {
-            sim.create_order(*s, &who, OrderId(uid(8000 + 10 * i as u128 + k)), cust).expect("order");
+            sim.create_order(*s, &who, OrderId(uid(8000 + 10 * i as u128 + k)), cust)
+                .expect("order");
         }
     }
     // Step 3: the WAN returns.

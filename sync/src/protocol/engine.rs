@@ -84,7 +84,11 @@ pub struct Initiator {
 impl Initiator {
     /// Starts a session with `peer` (its scope comes from configuration); returns the first frame.
     /// `session` is any number that tells this session's frames from an earlier one's.
-    pub fn new(replica: &impl Replica, peer: PeerInfo, session: u64) -> Result<(Self, Vec<u8>), SyncError> {
+    pub fn new(
+        replica: &impl Replica,
+        peer: PeerInfo,
+        session: u64,
+    ) -> Result<(Self, Vec<u8>), SyncError> {
         Self::with_max_bytes(replica, peer, session, TARGET_FRAME_BYTES)
     }
 
@@ -96,7 +100,10 @@ impl Initiator {
         max_bytes: usize,
     ) -> Result<(Self, Vec<u8>), SyncError> {
         let checkpoint = replica.peer_state(peer.node_id)?;
-        let pull_since = PullSince { epoch: checkpoint.pull.map(|p| p.epoch), seq: checkpoint.pull.map_or(0, |p| p.seq) };
+        let pull_since = PullSince {
+            epoch: checkpoint.pull.map(|p| p.epoch),
+            seq: checkpoint.pull.map_or(0, |p| p.seq),
+        };
         let mut me = Initiator {
             me: replica.identity(),
             peer,
@@ -125,21 +132,38 @@ impl Initiator {
         self.report
     }
 
-    fn push_doc(&mut self, replica: &impl Replica, seq: Option<u64>, doc: Uuid, force_full: bool, out: &mut Vec<WireDoc>) -> Result<usize, SyncError> {
-        let known = if force_full { None } else { replica.peer_heads(self.peer.node_id, doc)? };
+    fn push_doc(
+        &mut self,
+        replica: &impl Replica,
+        seq: Option<u64>,
+        doc: Uuid,
+        force_full: bool,
+        out: &mut Vec<WireDoc>,
+    ) -> Result<usize, SyncError> {
+        let known = if force_full {
+            None
+        } else {
+            replica.peer_heads(self.peer.node_id, doc)?
+        };
         if !force_full {
             let heads = replica.heads(doc)?;
             if heads.is_none() || heads == known {
                 return Ok(0);
             }
         }
-        let Some(payload) = replica.payload(doc, known.as_ref())? else { return Ok(0) };
+        let Some(payload) = replica.payload(doc, known.as_ref())? else {
+            return Ok(0);
+        };
         if payload.changes.is_empty() {
             return Ok(0);
         }
         let wire = WireDoc::from_payload(payload);
         let size = wire.wire_size();
-        self.inflight.push(InFlight { seq, doc, heads: heads_from_wire(&wire.heads) });
+        self.inflight.push(InFlight {
+            seq,
+            doc,
+            heads: heads_from_wire(&wire.heads),
+        });
         out.push(wire);
         Ok(size)
     }
@@ -150,7 +174,9 @@ impl Initiator {
         let peer_scope = self.peer.clone();
         let my_scope = self.me.info();
         while bytes < self.max_bytes {
-            let Some((seq, doc)) = self.resend.pop_front() else { break };
+            let Some((seq, doc)) = self.resend.pop_front() else {
+                break;
+            };
             let full = self.attempts.get(&doc).copied().unwrap_or(0) >= MAX_RESENDS;
             let before = push.len();
             bytes += self.push_doc(replica, seq, doc, full, &mut push)?;
@@ -184,7 +210,11 @@ impl Initiator {
             epoch: self.me.feed_epoch,
             push,
             acks: std::mem::take(&mut self.acks),
-            pull: if self.pull_done { None } else { Some(self.pull_since) },
+            pull: if self.pull_done {
+                None
+            } else {
+                Some(self.pull_since)
+            },
             max_bytes: u32::try_from(self.max_bytes).unwrap_or(u32::MAX),
         };
         let frame = encode_frame(&Frame::Request(req));
@@ -210,11 +240,24 @@ impl Initiator {
 
     /// Handles the responder's frame: merges what it carries durably and returns the next frame,
     /// or the end of the session. A stale duplicate of an earlier response is ignored.
-    pub fn on_frame(&mut self, frame: &[u8], replica: &mut impl Replica) -> Result<Step, SyncError> {
+    pub fn on_frame(
+        &mut self,
+        frame: &[u8],
+        replica: &mut impl Replica,
+    ) -> Result<Step, SyncError> {
         let resp = match decode_frame(frame)? {
             Frame::Response(r) => r,
-            Frame::Error(e) => return Err(SyncError::Remote { code: e.code, message: e.message }),
-            Frame::Request(_) => return Err(SyncError::UnexpectedFrame("a request sent to the initiator".into())),
+            Frame::Error(e) => {
+                return Err(SyncError::Remote {
+                    code: e.code,
+                    message: e.message,
+                })
+            }
+            Frame::Request(_) => {
+                return Err(SyncError::UnexpectedFrame(
+                    "a request sent to the initiator".into(),
+                ))
+            }
         };
         if self.finished || resp.session != self.session || resp.n < self.n {
             // A replayed or late frame of an earlier request or session: merges are idempotent,
@@ -222,7 +265,10 @@ impl Initiator {
             return Ok(Step::default());
         }
         if resp.n > self.n {
-            return Err(SyncError::UnexpectedFrame(format!("response {} to request {}", resp.n, self.n)));
+            return Err(SyncError::UnexpectedFrame(format!(
+                "response {} to request {}",
+                resp.n, self.n
+            )));
         }
         if resp.pushed.len() != self.inflight.len() {
             return Err(SyncError::UnexpectedFrame(format!(
@@ -236,7 +282,10 @@ impl Initiator {
 
         // Push results: what the responder now holds.
         let mut learned = Vec::new();
-        for (f, r) in std::mem::take(&mut self.inflight).into_iter().zip(resp.pushed) {
+        for (f, r) in std::mem::take(&mut self.inflight)
+            .into_iter()
+            .zip(resp.pushed)
+        {
             match r {
                 PushResult::Applied => learned.push((f.doc, f.heads)),
                 PushResult::Missing(theirs) => {
@@ -268,7 +317,11 @@ impl Initiator {
                     });
                 }
             }
-            let prev_seq = if self.pull_since.epoch == Some(batch.epoch) { self.pull_since.seq } else { 0 };
+            let prev_seq = if self.pull_since.epoch == Some(batch.epoch) {
+                self.pull_since.seq
+            } else {
+                0
+            };
             pull_update = Some(PullUpdate {
                 epoch: batch.epoch,
                 prev_seq,
@@ -277,9 +330,15 @@ impl Initiator {
             });
             more = batch.more;
             self.report.received_docs += batch.docs.len();
-            docs = batch.docs.into_iter().map(|d| d.doc.into_payload()).collect();
+            docs = batch
+                .docs
+                .into_iter()
+                .map(|d| d.doc.into_payload())
+                .collect();
         } else if !self.pull_done {
-            return Err(SyncError::UnexpectedFrame("response without the pull batch asked for".into()));
+            return Err(SyncError::UnexpectedFrame(
+                "response without the pull batch asked for".into(),
+            ));
         }
         let peer_epoch = pull_update.as_ref().map(|p| p.epoch);
         let base = match peer_epoch {
@@ -287,8 +346,15 @@ impl Initiator {
             None => self.checkpoint,
         };
         // A peer restored from a backup may lack what it acknowledged: push everything again.
-        let push = if peer_epoch.is_some_and(|e| self.checkpoint.peer_restarted(e)) { 0 } else { self.push_checkpoint() };
-        let update = CheckpointUpdate { push, pull: pull_update.clone() };
+        let push = if peer_epoch.is_some_and(|e| self.checkpoint.peer_restarted(e)) {
+            0
+        } else {
+            self.push_checkpoint()
+        };
+        let update = CheckpointUpdate {
+            push,
+            pull: pull_update.clone(),
+        };
         let unchanged = update.resolve(&base, &ApplyOutcome::default()) == self.checkpoint;
         let outcome = if docs.is_empty() && learned.is_empty() && unchanged {
             ApplyOutcome::default()
@@ -307,7 +373,10 @@ impl Initiator {
             let mut missing = false;
             for (doc, o) in &outcome.docs {
                 match o {
-                    DocOutcome::Applied { heads } => self.acks.push(WireHeads { doc: *doc, heads: heads_to_wire(heads) }),
+                    DocOutcome::Applied { heads } => self.acks.push(WireHeads {
+                        doc: *doc,
+                        heads: heads_to_wire(heads),
+                    }),
                     DocOutcome::MissingDeps { heads } => {
                         missing = true;
                         let a = self.pull_attempts.entry(*doc).or_insert(0);
@@ -316,44 +385,78 @@ impl Initiator {
                             return Err(SyncError::Stuck(*doc));
                         }
                         // Tell the responder what we really hold, so it sends the rest.
-                        self.acks.push(WireHeads { doc: *doc, heads: heads_to_wire(heads) });
+                        self.acks.push(WireHeads {
+                            doc: *doc,
+                            heads: heads_to_wire(heads),
+                        });
                     }
                 }
             }
             let seq = self.checkpoint.pull.map_or(0, |c| c.seq);
-            self.pull_since = PullSince { epoch: Some(p.epoch), seq };
+            self.pull_since = PullSince {
+                epoch: Some(p.epoch),
+                seq,
+            };
             self.pull_done = !more && !missing;
         }
 
         let push_done = self.push_feed_done && self.resend.is_empty();
         if push_done && self.pull_done && self.acks.is_empty() {
             self.finished = true;
-            return Ok(Step { send: None, done: Some(self.report) });
+            return Ok(Step {
+                send: None,
+                done: Some(self.report),
+            });
         }
         let frame = self.next_request(replica)?;
-        Ok(Step { send: Some(frame), done: None })
+        Ok(Step {
+            send: Some(frame),
+            done: None,
+        })
     }
 }
 
 /// Answers a request frame from an authenticated peer: merges the pushed documents (all or
 /// nothing; a document outside the peer's write scope or our read scope refuses the whole frame),
 /// records the peer's acknowledgements, and returns the next batch of our feed for it.
-pub fn respond(replica: &mut impl Replica, peer: &PeerInfo, frame: &[u8]) -> Result<Vec<u8>, SyncError> {
+pub fn respond(
+    replica: &mut impl Replica,
+    peer: &PeerInfo,
+    frame: &[u8],
+) -> Result<Vec<u8>, SyncError> {
     let req = match decode_frame(frame)? {
         Frame::Request(r) => r,
-        Frame::Response(_) => return Err(SyncError::UnexpectedFrame("a response sent to the responder".into())),
-        Frame::Error(e) => return Err(SyncError::Remote { code: e.code, message: e.message }),
+        Frame::Response(_) => {
+            return Err(SyncError::UnexpectedFrame(
+                "a response sent to the responder".into(),
+            ))
+        }
+        Frame::Error(e) => {
+            return Err(SyncError::Remote {
+                code: e.code,
+                message: e.message,
+            })
+        }
     };
     let me = replica.identity();
     let my_scope = me.info();
     for d in &req.push {
         let meta = d.meta();
         if !(may_write(peer, &meta) && may_read(&my_scope, &meta)) {
-            return Err(SyncError::OutOfScope { doc: d.doc, kind: meta.kind, call_center: meta.call_center, peer: peer.node_id });
+            return Err(SyncError::OutOfScope {
+                doc: d.doc,
+                kind: meta.kind,
+                call_center: meta.call_center,
+                peer: peer.node_id,
+            });
         }
     }
     let n_push = req.push.len();
-    let learned: Vec<(Uuid, Heads)> = req.acks.iter().map(|a| (a.doc, heads_from_wire(&a.heads))).collect();
+    let learned: Vec<(Uuid, Heads)> = req
+        .acks
+        .iter()
+        .map(|a| (a.doc, heads_from_wire(&a.heads)))
+        .collect();
     let new_epoch = replica.peer_state(peer.node_id)?.peer_epoch != Some(req.epoch);
     let outcome = if n_push == 0 && learned.is_empty() && !new_epoch {
         ApplyOutcome::default()
@@ -385,7 +488,12 @@ pub fn respond(replica: &mut impl Replica, peer: &PeerInfo, frame: &[u8]) -> Res
         None => None,
         Some(since) => Some(pull_batch(replica, &me, peer, since, budget)?),
     };
-    Ok(encode_frame(&Frame::Response(SyncResponse { session: req.session, n: req.n, pushed, pull })))
+    Ok(encode_frame(&Frame::Response(SyncResponse {
+        session: req.session,
+        n: req.n,
+        pushed,
+        pull,
+    })))
 }
 
 fn pull_batch(
@@ -396,7 +504,11 @@ fn pull_batch(
     budget: usize,
 ) -> Result<PullBatch, SyncError> {
     let my_scope = me.info();
-    let mut seq = if since.epoch == Some(me.feed_epoch) { since.seq } else { 0 };
+    let mut seq = if since.epoch == Some(me.feed_epoch) {
+        since.seq
+    } else {
+        0
+    };
     let mut docs = Vec::new();
     let mut bytes = 0usize;
     let mut scanned = 0usize;
@@ -430,7 +542,12 @@ fn pull_batch(
             seq = e.seq;
         }
     };
-    Ok(PullBatch { epoch: me.feed_epoch, docs, next_seq: seq, more })
+    Ok(PullBatch {
+        epoch: me.feed_epoch,
+        docs,
+        next_seq: seq,
+        more,
+    })
 }
 
 /// [`respond`], with any error turned into an error frame for the initiator.
@@ -454,8 +571,14 @@ pub fn error_frame(session: u64, e: &SyncError) -> Vec<u8> {
         SyncError::Frame(_) => ErrorCode::Malformed,
         SyncError::UnexpectedFrame(_) | SyncError::Remote { .. } => ErrorCode::Unexpected,
         SyncError::OutOfScope { .. } => ErrorCode::OutOfScope,
-        SyncError::Replica(super::ReplicaError::Refused { .. }) | SyncError::Stuck(_) => ErrorCode::Refused,
+        SyncError::Replica(super::ReplicaError::Refused { .. }) | SyncError::Stuck(_) => {
+            ErrorCode::Refused
+        }
         SyncError::Replica(_) => ErrorCode::Internal,
     };
-    encode_frame(&Frame::Error(ErrorFrame { session, code, message: e.to_string() }))
+    encode_frame(&Frame::Error(ErrorFrame {
+        session,
+        code,
+        message: e.to_string(),
+    }))
 }

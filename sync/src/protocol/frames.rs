@@ -209,7 +209,10 @@ impl WireDoc {
 
     /// The meta it declares.
     pub fn meta(&self) -> DocMeta {
-        DocMeta { kind: self.kind.to_kind(), call_center: self.call_center.clone() }
+        DocMeta {
+            kind: self.kind.to_kind(),
+            call_center: self.call_center.clone(),
+        }
     }
 
     /// Back to a payload.

@@ -16,7 +16,11 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { base_ms: 500, max_ms: 60_000, interval_ms: 5_000 }
+        Backoff {
+            base_ms: 500,
+            max_ms: 60_000,
+            interval_ms: 5_000,
+        }
     }
 }
 
@@ -31,7 +35,11 @@ pub struct PeerLink {
 impl PeerLink {
     /// A link that may sync right away.
     pub fn new(backoff: Backoff) -> Self {
-        PeerLink { backoff, failures: 0, next_attempt_ms: 0 }
+        PeerLink {
+            backoff,
+            failures: 0,
+            next_attempt_ms: 0,
+        }
     }
 
     /// Whether a session should start at `now_ms`.
@@ -69,8 +77,16 @@ impl PeerLink {
     pub fn on_failure(&mut self, now_ms: u64, jitter_0_1: f64) -> u64 {
         let exp = self.failures.min(32);
         self.failures = self.failures.saturating_add(1);
-        let full = self.backoff.base_ms.saturating_mul(1u64 << exp.min(40)).min(self.backoff.max_ms);
-        let j = if jitter_0_1.is_finite() { jitter_0_1.clamp(0.0, 1.0) } else { 0.5 };
+        let full = self
+            .backoff
+            .base_ms
+            .saturating_mul(1u64 << exp.min(40))
+            .min(self.backoff.max_ms);
+        let j = if jitter_0_1.is_finite() {
+            jitter_0_1.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
         let delay = (full as f64 * (0.5 + 0.5 * j)) as u64;
         self.next_attempt_ms = now_ms.saturating_add(delay.max(1));
         self.next_attempt_ms
@@ -83,7 +99,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_caps_and_resets() {
-        let mut l = PeerLink::new(Backoff { base_ms: 100, max_ms: 1_000, interval_ms: 50 });
+        let mut l = PeerLink::new(Backoff {
+            base_ms: 100,
+            max_ms: 1_000,
+            interval_ms: 50,
+        });
         assert!(l.due(0));
         assert_eq!(l.on_failure(0, 1.0), 100);
         assert_eq!(l.on_failure(0, 1.0), 200);

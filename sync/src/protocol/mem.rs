@@ -4,8 +4,8 @@
 
 use super::frames::{heads_from_wire, heads_to_wire};
 use super::{
-    ApplyBatch, ApplyOutcome, DocOutcome, DocPayload, FeedEntry, Heads, NodeIdentity, PeerCheckpoint, Replica,
-    ReplicaError,
+    ApplyBatch, ApplyOutcome, DocOutcome, DocPayload, FeedEntry, Heads, NodeIdentity,
+    PeerCheckpoint, Replica, ReplicaError,
 };
 use crate::codec::{self, CodecError};
 use crate::doc::{self, Author, DocKind, DocMeta};
@@ -81,7 +81,12 @@ impl MemReplica {
 
     /// An author for a user's change made now.
     pub fn author(&self, user: UserId) -> Author {
-        Author { actor: self.actor(), user, node: self.identity.node_id, now: self.now() }
+        Author {
+            actor: self.actor(),
+            user,
+            node: self.identity.node_id,
+            now: self.now(),
+        }
     }
 
     /// The author of what the node does by itself.
@@ -112,7 +117,11 @@ impl MemReplica {
 
     /// The documents of a kind.
     pub fn docs_of(&self, kind: DocKind) -> Vec<Uuid> {
-        self.docs.iter().filter(|(_, d)| d.meta.kind == kind).map(|(id, _)| *id).collect()
+        self.docs
+            .iter()
+            .filter(|(_, d)| d.meta.kind == kind)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// A stored document's meta.
@@ -136,18 +145,26 @@ impl MemReplica {
     /// Stores a document after a local change (the document must already hold every change the
     /// stored one holds, as one loaded with [`MemReplica::load`] does) and bumps the feed.
     pub fn put(&mut self, id: Uuid, doc: &Automerge) -> Result<Heads, ReplicaError> {
-        let meta = doc::read_meta(doc).map_err(|e| ReplicaError::Refused { doc: id, source: MergeError::Doc(e) })?;
+        let meta = doc::read_meta(doc).map_err(|e| ReplicaError::Refused {
+            doc: id,
+            source: MergeError::Doc(e),
+        })?;
         if let Some(stored) = self.docs.get(&id) {
             if stored.meta != meta {
                 return Err(ReplicaError::Refused {
                     doc: id,
-                    source: MergeError::MetaChanged { stored: stored.meta.clone(), merged: meta },
+                    source: MergeError::MetaChanged {
+                        stored: stored.meta.clone(),
+                        merged: meta,
+                    },
                 });
             }
         }
         let redemptions = if meta.kind == DocKind::Order {
-            let (order, _) =
-                doc::read_order(doc).map_err(|e| ReplicaError::Refused { doc: id, source: MergeError::Doc(e) })?;
+            let (order, _) = doc::read_order(doc).map_err(|e| ReplicaError::Refused {
+                doc: id,
+                source: MergeError::Doc(e),
+            })?;
             Some(doc::coupon_redemptions(&order))
         } else {
             None
@@ -175,7 +192,15 @@ impl MemReplica {
             self.feed.remove(&old.seq);
         }
         self.feed.insert(self.seq, id);
-        self.docs.insert(id, StoredDoc { bytes, heads: heads_to_wire(heads), meta, seq: self.seq });
+        self.docs.insert(
+            id,
+            StoredDoc {
+                bytes,
+                heads: heads_to_wire(heads),
+                meta,
+                seq: self.seq,
+            },
+        );
         match redemptions {
             Some(r) if !r.is_empty() => {
                 self.redemptions.insert(id, r);
@@ -187,14 +212,29 @@ impl MemReplica {
         }
     }
 
+    /// Records a peer's checkpoint directly (setup of tests and benchmarks that build two
+    /// replicas already in sync).
+    pub fn set_peer_state(&mut self, peer: NodeId, checkpoint: PeerCheckpoint) {
+        self.peers.insert(peer, checkpoint);
+    }
+
+    /// Records the heads a peer holds for a document directly (setup, see
+    /// [`MemReplica::set_peer_state`]).
+    pub fn set_peer_heads(&mut self, peer: NodeId, doc: Uuid, heads: &Heads) {
+        self.peer_heads.insert((peer, doc), heads_to_wire(heads));
+    }
+
     /// The catalog, when held.
     pub fn catalog(&self) -> Option<Catalog> {
-        self.load(doc::catalog_doc_id()).and_then(|d| doc::read_catalog(&d).ok())
+        self.load(doc::catalog_doc_id())
+            .and_then(|d| doc::read_catalog(&d).ok())
     }
 
     /// A call center's configuration, when held.
     pub fn call_center(&self, cc: &CallCenterId) -> Option<CallCenter> {
-        self.load(doc::call_center_doc_id(cc)).and_then(|d| doc::read_call_center(&d).ok()).map(|s| s.config)
+        self.load(doc::call_center_doc_id(cc))
+            .and_then(|d| doc::read_call_center(&d).ok())
+            .map(|s| s.config)
     }
 
     /// How many other orders known here redeemed a coupon (for `domain::commands::apply_coupon`).
@@ -233,14 +273,21 @@ impl Replica for MemReplica {
             .range(since.saturating_add(1)..)
             .take(limit)
             .filter_map(|(seq, id)| {
-                self.docs.get(id).map(|d| FeedEntry { seq: *seq, doc: *id, meta: d.meta.clone() })
+                self.docs.get(id).map(|d| FeedEntry {
+                    seq: *seq,
+                    doc: *id,
+                    meta: d.meta.clone(),
+                })
             })
             .collect())
     }
 
     fn payload(&self, doc: Uuid, base: Option<&Heads>) -> Result<Option<DocPayload>, ReplicaError> {
-        let Some(stored) = self.docs.get(&doc) else { return Ok(None) };
-        let am = Automerge::load(&stored.bytes).map_err(|e| ReplicaError::Store(format!("stored document {doc}: {e}")))?;
+        let Some(stored) = self.docs.get(&doc) else {
+            return Ok(None);
+        };
+        let am = Automerge::load(&stored.bytes)
+            .map_err(|e| ReplicaError::Store(format!("stored document {doc}: {e}")))?;
         let heads = am.get_heads();
         let known: Vec<_> = match base {
             Some(b) => {
@@ -256,7 +303,12 @@ impl Replica for MemReplica {
         } else {
             am.save_after(&known)
         };
-        Ok(Some(DocPayload { doc, meta: stored.meta.clone(), heads, changes }))
+        Ok(Some(DocPayload {
+            doc,
+            meta: stored.meta.clone(),
+            heads,
+            changes,
+        }))
     }
 
     fn heads(&self, doc: Uuid) -> Result<Option<Heads>, ReplicaError> {
@@ -264,7 +316,10 @@ impl Replica for MemReplica {
     }
 
     fn peer_heads(&self, peer: NodeId, doc: Uuid) -> Result<Option<Heads>, ReplicaError> {
-        Ok(self.peer_heads.get(&(peer, doc)).map(|h| heads_from_wire(h)))
+        Ok(self
+            .peer_heads
+            .get(&(peer, doc))
+            .map(|h| heads_from_wire(h)))
     }
 
     fn peer_state(&self, peer: NodeId) -> Result<PeerCheckpoint, ReplicaError> {
@@ -283,7 +338,12 @@ impl Replica for MemReplica {
         let mut results: Vec<Option<DocOutcome>> = vec![None; batch.docs.len()];
         // Configuration first, so orders in the same batch are checked against it.
         let mut order: Vec<usize> = (0..batch.docs.len()).collect();
-        order.sort_by_key(|i| !matches!(batch.docs[*i].meta.kind, DocKind::Catalog | DocKind::CallCenter));
+        order.sort_by_key(|i| {
+            !matches!(
+                batch.docs[*i].meta.kind,
+                DocKind::Catalog | DocKind::CallCenter
+            )
+        });
         let mut catalog: Option<Option<Catalog>> = None;
         let mut configs: BTreeMap<CallCenterId, Option<CallCenter>> = BTreeMap::new();
         for i in order {
@@ -320,17 +380,32 @@ impl Replica for MemReplica {
                 catalog: catalog.as_ref().and_then(|c| c.as_ref()),
                 redemptions: &redemptions,
             };
-            let merged = merge::merge_payload(existing, p, &ctx).map_err(|source| ReplicaError::Refused { doc: p.doc, source })?;
+            let merged = merge::merge_payload(existing, p, &ctx)
+                .map_err(|source| ReplicaError::Refused { doc: p.doc, source })?;
             if merged.missing_deps {
-                let heads = staged.get(&p.doc).map(|s| s.doc.get_heads()).or_else(|| self.stored_heads(p.doc));
-                results[i] = Some(DocOutcome::MissingDeps { heads: heads.unwrap_or_default() });
+                let heads = staged
+                    .get(&p.doc)
+                    .map(|s| s.doc.get_heads())
+                    .or_else(|| self.stored_heads(p.doc));
+                results[i] = Some(DocOutcome::MissingDeps {
+                    heads: heads.unwrap_or_default(),
+                });
                 continue;
             }
-            results[i] = Some(DocOutcome::Applied { heads: merged.heads.clone() });
+            results[i] = Some(DocOutcome::Applied {
+                heads: merged.heads.clone(),
+            });
             if merged.changed {
                 let meta = merged.meta.clone().unwrap_or_else(|| p.meta.clone());
                 let redemptions = merged.order.as_ref().map(doc::coupon_redemptions);
-                staged.insert(p.doc, Staged { doc: merged.doc, meta, redemptions });
+                staged.insert(
+                    p.doc,
+                    Staged {
+                        doc: merged.doc,
+                        meta,
+                        redemptions,
+                    },
+                );
             }
         }
         // A merged order may outrank orders held here that redeem the same coupon: check them.
@@ -346,12 +421,33 @@ impl Replica for MemReplica {
                 .iter()
                 .filter(|(_, r)| r.iter().any(|(c, _)| touched.contains(c)))
                 .map(|(id, _)| *id)
-                .chain(staged.iter().filter(|(_, s)| s.redemptions.as_ref().is_some_and(|r| r.iter().any(|(c, _)| touched.contains(c)))).map(|(id, _)| *id))
+                .chain(
+                    staged
+                        .iter()
+                        .filter(|(_, s)| {
+                            s.redemptions
+                                .as_ref()
+                                .is_some_and(|r| r.iter().any(|(c, _)| touched.contains(c)))
+                        })
+                        .map(|(id, _)| *id),
+                )
                 .collect();
             let catalog = self.catalog();
             for id in holders {
-                let Some(mut am) = staged.get(&id).map(|s| s.doc.clone()).or_else(|| self.load(id)) else { continue };
-                let Some(meta) = staged.get(&id).map(|s| s.meta.clone()).or_else(|| self.meta(id)) else { continue };
+                let Some(mut am) = staged
+                    .get(&id)
+                    .map(|s| s.doc.clone())
+                    .or_else(|| self.load(id))
+                else {
+                    continue;
+                };
+                let Some(meta) = staged
+                    .get(&id)
+                    .map(|s| s.meta.clone())
+                    .or_else(|| self.meta(id))
+                else {
+                    continue;
+                };
                 let cc = meta.call_center.as_ref().and_then(|c| self.call_center(c));
                 am.set_actor(self.actor());
                 let redemptions = |code: &CouponCode| self.others_redeeming(code, id, &staged);
@@ -362,10 +458,18 @@ impl Replica for MemReplica {
                     catalog: catalog.as_ref(),
                     redemptions: &redemptions,
                 };
-                let (placed, order) = merge::enforce(&mut am, &ctx).map_err(|source| ReplicaError::Refused { doc: id, source })?;
+                let (placed, order) = merge::enforce(&mut am, &ctx)
+                    .map_err(|source| ReplicaError::Refused { doc: id, source })?;
                 if !placed.is_empty() {
                     let redemptions = order.as_ref().map(doc::coupon_redemptions);
-                    staged.insert(id, Staged { doc: am, meta, redemptions });
+                    staged.insert(
+                        id,
+                        Staged {
+                            doc: am,
+                            meta,
+                            redemptions,
+                        },
+                    );
                 }
             }
         }
@@ -374,7 +478,9 @@ impl Replica for MemReplica {
         for (p, r) in batch.docs.iter().zip(results) {
             let r = r.ok_or_else(|| ReplicaError::Store("a payload was not merged".into()))?;
             let r = match (r, staged.get(&p.doc)) {
-                (DocOutcome::Applied { .. }, Some(s)) => DocOutcome::Applied { heads: s.doc.get_heads() },
+                (DocOutcome::Applied { .. }, Some(s)) => DocOutcome::Applied {
+                    heads: s.doc.get_heads(),
+                },
                 (r, _) => r,
             };
             outcome.docs.push((p.doc, r));
@@ -388,31 +494,42 @@ impl Replica for MemReplica {
         }
         self.peers.insert(batch.peer, prev);
         for (doc, heads) in &batch.learned {
-            self.peer_heads.insert((batch.peer, *doc), heads_to_wire(heads));
+            self.peer_heads
+                .insert((batch.peer, *doc), heads_to_wire(heads));
         }
         for p in &batch.docs {
-            self.peer_heads.insert((batch.peer, p.doc), heads_to_wire(&p.heads));
+            self.peer_heads
+                .insert((batch.peer, p.doc), heads_to_wire(&p.heads));
         }
         if let Some(update) = &batch.checkpoint {
-            self.peers.insert(batch.peer, update.resolve(&prev, &outcome));
+            self.peers
+                .insert(batch.peer, update.resolve(&prev, &outcome));
         }
         Ok(outcome)
     }
 }
 
 impl MemReplica {
-    fn others_redeeming(&self, code: &CouponCode, this: Uuid, staged: &BTreeMap<Uuid, Staged>) -> Vec<(Timestamp, OrderId)> {
-        let stored = self
-            .redemptions
-            .iter()
-            .filter(|(id, _)| **id != this && !staged.get(id).is_some_and(|s| s.redemptions.is_some()));
+    fn others_redeeming(
+        &self,
+        code: &CouponCode,
+        this: Uuid,
+        staged: &BTreeMap<Uuid, Staged>,
+    ) -> Vec<(Timestamp, OrderId)> {
+        let stored = self.redemptions.iter().filter(|(id, _)| {
+            **id != this && staged.get(id).is_none_or(|s| s.redemptions.is_none())
+        });
         let fresh = staged
             .iter()
             .filter(|(id, _)| **id != this)
             .filter_map(|(id, s)| s.redemptions.as_ref().map(|r| (id, r)));
         stored
             .chain(fresh)
-            .filter_map(|(id, r)| r.iter().find(|(c, _)| c == code).map(|(_, at)| (*at, OrderId(*id))))
+            .filter_map(|(id, r)| {
+                r.iter()
+                    .find(|(c, _)| c == code)
+                    .map(|(_, at)| (*at, OrderId(*id)))
+            })
             .collect()
     }
 }

@@ -76,7 +76,11 @@ pub struct NodeIdentity {
 impl NodeIdentity {
     /// The scope of this node, as its peers see it.
     pub fn info(&self) -> PeerInfo {
-        PeerInfo { node_id: self.node_id, role: self.role, call_centers: self.call_centers.clone() }
+        PeerInfo {
+            node_id: self.node_id,
+            role: self.role,
+            call_centers: self.call_centers.clone(),
+        }
     }
 }
 
@@ -111,9 +115,16 @@ impl PeerCheckpoint {
     /// epoch we know, reset (pull from its start, push ours again) for a restored peer.
     pub fn with_peer_epoch(&self, epoch: Uuid) -> PeerCheckpoint {
         if self.peer_restarted(epoch) {
-            PeerCheckpoint { pull: None, push: 0, peer_epoch: Some(epoch) }
+            PeerCheckpoint {
+                pull: None,
+                push: 0,
+                peer_epoch: Some(epoch),
+            }
         } else {
-            PeerCheckpoint { peer_epoch: Some(epoch), ..*self }
+            PeerCheckpoint {
+                peer_epoch: Some(epoch),
+                ..*self
+            }
         }
     }
 }
@@ -202,10 +213,17 @@ impl CheckpointUpdate {
                     Some(s) => s.saturating_sub(1).max(p.prev_seq).min(p.next_seq),
                     None => p.next_seq,
                 };
-                Some(FeedPos { epoch: p.epoch, seq })
+                Some(FeedPos {
+                    epoch: p.epoch,
+                    seq,
+                })
             }
         };
-        PeerCheckpoint { pull, push: self.push.max(prev.push), peer_epoch: prev.peer_epoch }
+        PeerCheckpoint {
+            pull,
+            push: self.push.max(prev.push),
+            peer_epoch: prev.peer_epoch,
+        }
     }
 }
 

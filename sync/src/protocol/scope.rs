@@ -10,9 +10,10 @@ pub fn may_read(node: &PeerInfo, meta: &DocMeta) -> bool {
     match (node.role, meta.kind) {
         (Role::Hq, _) => true,
         (Role::Site, DocKind::Catalog) => true,
-        (Role::Site, DocKind::CallCenter | DocKind::Order | DocKind::Customer) => {
-            meta.call_center.as_ref().is_some_and(|cc| node.call_centers.contains(cc))
-        }
+        (Role::Site, DocKind::CallCenter | DocKind::Order | DocKind::Customer) => meta
+            .call_center
+            .as_ref()
+            .is_some_and(|cc| node.call_centers.contains(cc)),
     }
 }
 
@@ -21,9 +22,10 @@ pub fn may_write(node: &PeerInfo, meta: &DocMeta) -> bool {
     match (node.role, meta.kind) {
         (Role::Hq, _) => true,
         (Role::Site, DocKind::Catalog | DocKind::CallCenter) => false,
-        (Role::Site, DocKind::Order | DocKind::Customer) => {
-            meta.call_center.as_ref().is_some_and(|cc| node.call_centers.contains(cc))
-        }
+        (Role::Site, DocKind::Order | DocKind::Customer) => meta
+            .call_center
+            .as_ref()
+            .is_some_and(|cc| node.call_centers.contains(cc)),
     }
 }
 
@@ -39,9 +41,20 @@ mod tests {
             role,
             call_centers: vec![CallCenterId::parse("east").unwrap()],
         };
-        let meta = DocMeta { kind, call_center: cc.map(|c| CallCenterId::parse(c).unwrap()) };
-        assert_eq!(may_read(&node, &meta), read, "read {role:?} {kind:?} {cc:?}");
-        assert_eq!(may_write(&node, &meta), write, "write {role:?} {kind:?} {cc:?}");
+        let meta = DocMeta {
+            kind,
+            call_center: cc.map(|c| CallCenterId::parse(c).unwrap()),
+        };
+        assert_eq!(
+            may_read(&node, &meta),
+            read,
+            "read {role:?} {kind:?} {cc:?}"
+        );
+        assert_eq!(
+            may_write(&node, &meta),
+            write,
+            "write {role:?} {kind:?} {cc:?}"
+        );
     }
 
     #[test]
