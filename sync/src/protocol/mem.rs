@@ -329,11 +329,6 @@ impl Replica for MemReplica {
     fn apply(&mut self, batch: ApplyBatch) -> Result<ApplyOutcome, ReplicaError> {
         let author = self.system_author();
         // All-or-nothing: merges are staged first; nothing below mutates `self` before the commit.
-        let prev = self.peers.get(&batch.peer).copied().unwrap_or_default();
-        let (prev, forget) = match batch.peer_epoch {
-            Some(e) => (prev.with_peer_epoch(e), prev.peer_restarted(e)),
-            None => (prev, false),
-        };
         let mut staged: BTreeMap<Uuid, Staged> = BTreeMap::new();
         let mut results: Vec<Option<DocOutcome>> = vec![None; batch.docs.len()];
         // Configuration first, so orders in the same batch are checked against it.
@@ -489,10 +484,11 @@ impl Replica for MemReplica {
             let heads = s.doc.get_heads();
             self.commit(id, s.doc.save(), &heads, s.meta, s.redemptions);
         }
+        let stored = self.peers.get(&batch.peer).copied().unwrap_or_default();
+        let (checkpoint, forget) = batch.checkpoint_after(&stored, &outcome);
         if forget {
             self.peer_heads.retain(|(peer, _), _| *peer != batch.peer);
         }
-        self.peers.insert(batch.peer, prev);
         for (doc, heads) in &batch.learned {
             self.peer_heads
                 .insert((batch.peer, *doc), heads_to_wire(heads));
@@ -501,10 +497,7 @@ impl Replica for MemReplica {
             self.peer_heads
                 .insert((batch.peer, p.doc), heads_to_wire(&p.heads));
         }
-        if let Some(update) = &batch.checkpoint {
-            self.peers
-                .insert(batch.peer, update.resolve(&prev, &outcome));
-        }
+        self.peers.insert(batch.peer, checkpoint);
         Ok(outcome)
     }
 }

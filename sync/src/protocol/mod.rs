@@ -172,6 +172,28 @@ pub struct ApplyBatch {
     pub peer_epoch: Option<Uuid>,
 }
 
+impl ApplyBatch {
+    /// The peer's checkpoint after this batch, from the stored one and the merge outcome, and
+    /// whether every head recorded for the peer must be forgotten first (the peer was restored
+    /// from a backup). Replicas call this instead of combining [`PeerCheckpoint::with_peer_epoch`]
+    /// and [`CheckpointUpdate::resolve`] themselves.
+    pub fn checkpoint_after(
+        &self,
+        stored: &PeerCheckpoint,
+        outcome: &ApplyOutcome,
+    ) -> (PeerCheckpoint, bool) {
+        let (prev, forget) = match self.peer_epoch {
+            Some(e) => (stored.with_peer_epoch(e), stored.peer_restarted(e)),
+            None => (*stored, false),
+        };
+        let next = match &self.checkpoint {
+            Some(update) => update.resolve(&prev, outcome),
+            None => prev,
+        };
+        (next, forget)
+    }
+}
+
 /// How a checkpoint advances with a batch: the pull position moves to `next_seq`, unless a
 /// pulled document could not be merged (missing dependencies), in which case it stops just before
 /// the first such document, so that it is asked for again.
