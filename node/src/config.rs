@@ -42,6 +42,24 @@ impl NodeRole {
     }
 }
 
+impl From<NodeRole> for switchboard_sync::protocol::Role {
+    fn from(r: NodeRole) -> Self {
+        match r {
+            NodeRole::Hq => switchboard_sync::protocol::Role::Hq,
+            NodeRole::Site => switchboard_sync::protocol::Role::Site,
+        }
+    }
+}
+
+impl From<switchboard_sync::protocol::Role> for NodeRole {
+    fn from(r: switchboard_sync::protocol::Role) -> Self {
+        match r {
+            switchboard_sync::protocol::Role::Hq => NodeRole::Hq,
+            switchboard_sync::protocol::Role::Site => NodeRole::Site,
+        }
+    }
+}
+
 impl std::fmt::Display for NodeRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

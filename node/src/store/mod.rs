@@ -414,6 +414,7 @@ pub struct Storage {
     writer: Writer,
     data_dir: PathBuf,
     report: OpenReport,
+    projector: Option<(Projector, u32)>,
 }
 
 impl Storage {
@@ -440,6 +441,7 @@ impl Storage {
             writer,
             data_dir: data_dir.to_path_buf(),
             report,
+            projector: opts.projector.map(|p| (p, opts.read_model_version)),
         })
     }
 
@@ -498,6 +500,19 @@ impl Storage {
     pub async fn verify(&self) -> Result<VerifyReport, NodeError> {
         self.writer
             .submit(|ctx: &mut WriteCtx<'_>| Ok(verify_store(ctx.store())))
+            .await
+    }
+
+    /// Rebuilds the read model from the documents now (on the writer thread, between jobs).
+    /// Returns the number of documents projected; 0 without a projector.
+    pub async fn rebuild_read_model(&self) -> Result<u64, NodeError> {
+        let Some((p, version)) = self.projector.clone() else {
+            return Ok(0);
+        };
+        self.writer
+            .submit(move |ctx: &mut WriteCtx<'_>| {
+                writer::rebuild_read_model(ctx.store(), &p, version)
+            })
             .await
     }
 

@@ -15,33 +15,17 @@ pub use switchboard_sync::doc::{DocKind, DocMeta};
 /// Schema version of the store layout written by this build.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Version byte in front of every record.
-const RECORD_VERSION: u8 = 1;
 /// Largest record accepted on decode.
-const MAX_RECORD: usize = 64 * 1024 * 1024;
+pub const MAX_RECORD: u64 = switchboard_sync::codec::DEFAULT_LIMIT;
 
-/// Encodes a record (version byte + body). Interim body encoding until `sync::codec` lands.
+/// Encodes a record with the shared codec (version byte + bincode).
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, NodeError> {
-    let mut out = vec![RECORD_VERSION];
-    serde_json::to_writer(&mut out, value).map_err(|e| NodeError::Codec(e.to_string()))?;
-    Ok(out)
+    Ok(switchboard_sync::codec::encode(value))
 }
 
-/// Decodes a record (checks version byte and size limit).
+/// Decodes a record with the shared codec (checks the version byte and the size limit).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, NodeError> {
-    if bytes.len() > MAX_RECORD {
-        return Err(NodeError::Codec(format!(
-            "record of {} bytes is too large",
-            bytes.len()
-        )));
-    }
-    match bytes.split_first() {
-        Some((&RECORD_VERSION, body)) => {
-            serde_json::from_slice(body).map_err(|e| NodeError::Codec(e.to_string()))
-        }
-        Some((v, _)) => Err(NodeError::Codec(format!("unknown record version {v}"))),
-        None => Err(NodeError::Codec("empty record".into())),
-    }
+    switchboard_sync::codec::decode(bytes, MAX_RECORD).map_err(|e| NodeError::Codec(e.to_string()))
 }
 
 /// The node's identity, kept in the `meta` tree under [`keys::IDENTITY`].
@@ -69,6 +53,16 @@ impl NodeMeta {
     /// The actor id as automerge wants it.
     pub fn actor_id(&self) -> automerge::ActorId {
         automerge::ActorId::from(self.actor)
+    }
+
+    /// The identity as the sync protocol sees it.
+    pub fn sync_identity(&self) -> switchboard_sync::protocol::NodeIdentity {
+        switchboard_sync::protocol::NodeIdentity {
+            node_id: self.node_id,
+            role: self.role.into(),
+            call_centers: self.call_centers.clone(),
+            feed_epoch: self.feed_epoch,
+        }
     }
 }
 
@@ -141,12 +135,30 @@ pub struct PeerErrorRecord {
 /// Sync state of one peer: `peer_state` tree, key = peer name or node id text (caller's choice).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerState {
-    /// The sync checkpoint (opaque to the store; the sync engine encodes it).
+    /// The sync checkpoint: a codec-encoded [`switchboard_sync::protocol::PeerCheckpoint`]
+    /// (use [`PeerState::checkpoint`] / [`PeerState::set_checkpoint`]); empty = never synced.
+    /// `verify` decodes it.
     pub checkpoint: Vec<u8>,
     /// Last successful session end.
     pub last_success: Option<Timestamp>,
     /// Last failure.
     pub last_error: Option<PeerErrorRecord>,
+}
+
+impl PeerState {
+    /// The decoded checkpoint (default when empty).
+    pub fn checkpoint(&self) -> Result<switchboard_sync::protocol::PeerCheckpoint, NodeError> {
+        if self.checkpoint.is_empty() {
+            Ok(Default::default())
+        } else {
+            decode(&self.checkpoint)
+        }
+    }
+
+    /// Stores a checkpoint.
+    pub fn set_checkpoint(&mut self, cp: &switchboard_sync::protocol::PeerCheckpoint) {
+        self.checkpoint = switchboard_sync::codec::encode(cp);
+    }
 }
 
 /// Where a user entry comes from.
@@ -179,6 +191,9 @@ pub mod keys {
     pub const READ_MODEL_VERSION: &[u8] = b"read_model_version";
     /// Present in a restored backup: the opener takes a fresh actor and feed epoch.
     pub const RESTORED: &[u8] = b"restored";
+    /// (device, inode) of the sled directory at the last open: a different one means the data
+    /// dir was copied, and the opener takes a fresh actor and feed epoch.
+    pub const DIR_IDENTITY: &[u8] = b"dir_identity";
 }
 
 /// `u64` as a big-endian key.

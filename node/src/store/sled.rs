@@ -95,32 +95,53 @@ impl SledStore {
         &self.trees[t.index()]
     }
 
-    /// If the store is marked restored (a backup or a copied data dir), replaces the actor id
-    /// and feed epoch, clears the mark and flushes. Returns whether it did.
+    /// If the store is marked restored (a backup) or its sled directory is not the one it was
+    /// last opened in (a copied data dir), replaces the actor id and feed epoch, clears the mark
+    /// and flushes, before any write. Returns whether it did.
     pub fn take_fresh_actor_if_restored(&self) -> Result<bool, NodeError> {
-        if self.get(TreeId::Meta, keys::RESTORED)?.is_none() {
-            return Ok(false);
+        let here = dir_identity(&self.path);
+        let stored = self.get(TreeId::Meta, keys::DIR_IDENTITY)?;
+        let copied = matches!((&here, &stored), (Some(h), Some(s)) if h != s);
+        let restored = self.get(TreeId::Meta, keys::RESTORED)?.is_some();
+        let mut ops = Vec::new();
+        if let Some(h) = &here {
+            if stored.as_ref() != Some(h) {
+                ops.push(Op {
+                    tree: TreeId::Meta,
+                    key: keys::DIR_IDENTITY.to_vec(),
+                    value: Some(h.clone()),
+                });
+            }
         }
-        let Some(mut id) = self.identity()? else {
-            return Ok(false);
-        };
-        id.actor = *uuid::Uuid::new_v4().as_bytes();
-        id.feed_epoch = uuid::Uuid::new_v4();
-        self.apply(&[
-            Op {
-                tree: TreeId::Meta,
-                key: keys::IDENTITY.to_vec(),
-                value: Some(records::encode(&id)?),
-            },
-            Op {
-                tree: TreeId::Meta,
-                key: keys::RESTORED.to_vec(),
-                value: None,
-            },
-        ])?;
-        self.flush()?;
-        tracing::info!(node = %id.node_id, "restored data dir: took a fresh actor id and feed epoch");
-        Ok(true)
+        let mut fresh = false;
+        if restored || copied {
+            if let Some(mut id) = self.identity()? {
+                id.actor = *uuid::Uuid::new_v4().as_bytes();
+                id.feed_epoch = uuid::Uuid::new_v4();
+                ops.push(Op {
+                    tree: TreeId::Meta,
+                    key: keys::IDENTITY.to_vec(),
+                    value: Some(records::encode(&id)?),
+                });
+                ops.push(Op {
+                    tree: TreeId::Meta,
+                    key: keys::RESTORED.to_vec(),
+                    value: None,
+                });
+                fresh = true;
+                tracing::info!(
+                    node = %id.node_id,
+                    restored,
+                    copied,
+                    "restored or copied data dir: took a fresh actor id and feed epoch"
+                );
+            }
+        }
+        if !ops.is_empty() {
+            self.apply(&ops)?;
+            self.flush()?;
+        }
+        Ok(fresh)
     }
 
     /// Writes a consistent copy of this store to `out_dir/db`, marked restored. The caller must
@@ -171,6 +192,23 @@ pub fn backup_store(from: &dyn Store, out_dir: &Path) -> Result<u64, NodeError> 
     }])?;
     to.flush()?;
     Ok(docs)
+}
+
+/// (device, inode) of a directory, to tell a copied data dir from the original.
+fn dir_identity(path: &Path) -> Option<Vec<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        let mut v = m.dev().to_be_bytes().to_vec();
+        v.extend_from_slice(&m.ino().to_be_bytes());
+        Some(v)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 fn kv(r: sled::Result<(sled::IVec, sled::IVec)>) -> Result<Kv, NodeError> {
@@ -253,7 +291,7 @@ impl Store for SledStore {
 
 /// Writes a fresh identity into an empty store (used by `init`).
 pub(crate) fn write_identity(store: &SledStore, id: &NodeMeta) -> Result<(), NodeError> {
-    store.apply(&[
+    let mut ops = vec![
         Op {
             tree: TreeId::Meta,
             key: keys::IDENTITY.to_vec(),
@@ -264,5 +302,13 @@ pub(crate) fn write_identity(store: &SledStore, id: &NodeMeta) -> Result<(), Nod
             key: keys::FEED_SEQ.to_vec(),
             value: Some(0u64.to_be_bytes().to_vec()),
         },
-    ])
+    ];
+    if let Some(here) = dir_identity(&store.path) {
+        ops.push(Op {
+            tree: TreeId::Meta,
+            key: keys::DIR_IDENTITY.to_vec(),
+            value: Some(here),
+        });
+    }
+    store.apply(&ops)
 }

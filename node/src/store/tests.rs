@@ -698,3 +698,106 @@ async fn peer_records_round_trip() {
     );
     assert_eq!(s.peer_heads(&node, &doc).expect("heads"), Some(heads));
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let dst = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).expect("copy");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copied_data_dir_takes_a_fresh_actor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init(dir.path());
+    let original = {
+        let storage = open(dir.path(), StoreOptions::default());
+        storage
+            .submit(put_job(Uuid::new_v4(), "v".into()))
+            .await
+            .expect("w");
+        assert!(!storage.open_report().took_fresh_actor);
+        let id = storage.identity().expect("identity");
+        storage.shutdown().await.expect("shutdown");
+        id
+    };
+    let copy = tempfile::tempdir().expect("tempdir");
+    let copy_path = copy.path().join("copy");
+    copy_dir(dir.path(), &copy_path);
+    let copied = open(&copy_path, StoreOptions::default());
+    assert!(copied.open_report().took_fresh_actor);
+    assert_ne!(copied.identity().expect("id").actor, original.actor);
+    // The original keeps its actor.
+    let again = open(dir.path(), StoreOptions::default());
+    assert!(!again.open_report().took_fresh_actor);
+    assert_eq!(again.identity().expect("id").actor, original.actor);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_checks_read_model_and_checkpoints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init(dir.path());
+    let opts = StoreOptions {
+        projector: Some(projector()),
+        ..StoreOptions::default()
+    };
+    let storage = open(dir.path(), opts);
+    let id = Uuid::new_v4();
+    storage.submit(put_job(id, "open".into())).await.expect("w");
+    let mut st = PeerState::default();
+    let cp = switchboard_sync::protocol::PeerCheckpoint {
+        push: 7,
+        ..Default::default()
+    };
+    st.set_checkpoint(&cp);
+    storage
+        .submit(move |ctx: &mut WriteCtx<'_>| ctx.put_peer_state("hq", &st))
+        .await
+        .expect("w");
+    assert_eq!(
+        storage
+            .store()
+            .peer_state("hq")
+            .expect("read")
+            .expect("state")
+            .checkpoint()
+            .expect("decode"),
+        cp
+    );
+    assert!(storage.verify().await.expect("verify").is_ok());
+    // Damage: a read-model entry vanishes, a checkpoint is garbage.
+    storage
+        .submit(move |ctx: &mut WriteCtx<'_>| {
+            ctx.rm_delete(TreeId::OrderSummaries, id.as_bytes())?;
+            ctx.put_peer_state(
+                "bad",
+                &PeerState {
+                    checkpoint: vec![9, 9, 9],
+                    ..PeerState::default()
+                },
+            )
+        })
+        .await
+        .expect("w");
+    let report = storage.verify().await.expect("verify");
+    assert!(report
+        .problems
+        .iter()
+        .any(|p| p.contains("order_summaries")));
+    assert!(report
+        .problems
+        .iter()
+        .any(|p| p.contains("checkpoint undecodable")));
+    assert_eq!(storage.rebuild_read_model().await.expect("rebuild"), 1);
+    let report = storage.verify().await.expect("verify");
+    assert!(!report
+        .problems
+        .iter()
+        .any(|p| p.contains("order_summaries")));
+}

@@ -159,6 +159,8 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
         }
     }
 
+    check_read_model(store, feed_seq, &doc_seqs, p)?;
+
     for kv in store.iter_prefix(TreeId::Peers, b"", false) {
         let (k, v) = kv?;
         if let Err(e) = records::decode::<PeerConfig>(&v) {
@@ -170,11 +172,19 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
     }
     for kv in store.iter_prefix(TreeId::PeerState, b"", false) {
         let (k, v) = kv?;
-        if let Err(e) = records::decode::<PeerState>(&v) {
-            p(format!(
-                "peer_state: {}: checkpoint record undecodable: {e}",
+        match records::decode::<PeerState>(&v) {
+            Err(e) => p(format!(
+                "peer_state: {}: record undecodable: {e}",
                 String::from_utf8_lossy(&k)
-            ));
+            )),
+            Ok(st) => {
+                if let Err(e) = st.checkpoint() {
+                    p(format!(
+                        "peer_state: {}: checkpoint undecodable: {e}",
+                        String::from_utf8_lossy(&k)
+                    ));
+                }
+            }
         }
     }
     for kv in store.iter_prefix(TreeId::PeerHeads, b"", false) {
@@ -190,6 +200,60 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
                 "users: {}: undecodable: {e}",
                 String::from_utf8_lossy(&k)
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Generic read-model checks: every key a projection recorded exists, belongs to a stored
+/// document, and the read model is not behind the feed.
+fn check_read_model(
+    store: &dyn Store,
+    feed_seq: u64,
+    doc_seqs: &HashMap<Uuid, u64>,
+    p: &mut impl FnMut(String),
+) -> Result<(), NodeError> {
+    let version = store.get(TreeId::Meta, records::keys::READ_MODEL_VERSION)?;
+    let rm_seq = store
+        .get(TreeId::Meta, records::keys::READ_MODEL_SEQ)?
+        .map(|b| records::read_u64(&b))
+        .transpose()?;
+    if version.is_some() && rm_seq != Some(feed_seq) {
+        p(format!(
+            "read model: covers feed seq {rm_seq:?} but the feed is at {feed_seq} (rebuilt on next open)"
+        ));
+    }
+    for kv in store.iter_prefix(TreeId::RmOwner, b"", false) {
+        let (k, v) = kv?;
+        let Ok(id) = records::read_uuid(&k) else {
+            p(format!("rm_owner: key {} is not a uuid", hex::encode(&k)));
+            continue;
+        };
+        if !doc_seqs.contains_key(&id) {
+            p(format!(
+                "rm_owner: entries for document {id} which is not stored"
+            ));
+        }
+        let owned: Vec<(u8, Vec<u8>)> = match records::decode(&v) {
+            Ok(o) => o,
+            Err(e) => {
+                p(format!("rm_owner: {id}: undecodable: {e}"));
+                continue;
+            }
+        };
+        for (t, key) in owned {
+            match TreeId::ALL.get(usize::from(t)) {
+                Some(tree) if tree.is_projectable() => {
+                    if store.get(*tree, &key)?.is_none() {
+                        p(format!(
+                            "read model: {} entry {} of document {id} is missing",
+                            tree.name(),
+                            hex::encode(&key)
+                        ));
+                    }
+                }
+                _ => p(format!("rm_owner: {id}: bad tree index {t}")),
+            }
         }
     }
     Ok(())
