@@ -11,8 +11,13 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod peer_auth;
+pub mod scheduler;
+pub mod server;
 pub mod service;
 pub mod store;
+pub mod sync_driver;
 pub mod views;
 
 pub use error::NodeError;
+pub use server::serve;

@@ -17,6 +17,7 @@
 //! [`link::PeerLink`] is the retry schedule of one peer link (capped exponential backoff with
 //! jitter passed in).
 
+pub mod apply;
 pub mod engine;
 pub mod frames;
 pub mod link;

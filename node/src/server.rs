@@ -1,0 +1,99 @@
+//! Running a node: open the store, serve the API and the peer endpoints, run the sync links,
+//! and on shutdown stop accepting, finish in-flight requests, drain the writer and flush.
+
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::service::{system_clock, AppState, Clock};
+use crate::sync_driver::{self, SyncHub};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use switchboard_domain::Timestamp;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The process-wide Prometheus recorder (one per process, shared by nodes a test or the demo
+/// runs side by side).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "no metrics recorder");
+                None
+            }
+        })
+        .clone()
+}
+
+/// The clock of a node: the system clock, shifted by `SWITCHBOARD_CLOCK_OFFSET_SECS` when set.
+/// The offset exists to test clock skew between sites (business time only; peer authentication
+/// always uses the real system clock).
+pub fn node_clock() -> Clock {
+    let offset_ms = std::env::var("SWITCHBOARD_CLOCK_OFFSET_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(|s| s.saturating_mul(1000))
+        .unwrap_or(0);
+    if offset_ms == 0 {
+        return system_clock();
+    }
+    let sys = system_clock();
+    Arc::new(move || Timestamp::from_millis(sys().as_millis().saturating_add(offset_ms)))
+}
+
+/// Serves a node on an already bound listener until `shutdown` resolves, then drains and flushes.
+pub async fn serve(
+    cfg: NodeConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let metrics = metrics_handle();
+    let clock = node_clock();
+    let state = tokio::task::spawn_blocking(move || AppState::open(cfg, metrics, clock))
+        .await
+        .map_err(|e| NodeError::io("background task", std::io::Error::other(e.to_string())))??;
+    let hub = SyncHub::new(state.clone());
+    let app = crate::api::app_with(
+        state.clone(),
+        sync_driver::api_routes(hub.clone()),
+        sync_driver::peer_routes(hub.clone()),
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let wait_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let links = tokio::spawn(hub.clone().run(wait_stop(stop_rx.clone())));
+    let scheduler = tokio::spawn(crate::scheduler::run(
+        state.clone(),
+        wait_stop(stop_rx.clone()),
+    ));
+    let addr = listener
+        .local_addr()
+        .map_err(|e| NodeError::io("listener address", e))?;
+    tracing::info!(addr = %addr, node = %state.identity.node_id, role = %state.identity.role.as_str(), "serving");
+    let server = axum::serve(listener, app).with_graceful_shutdown(wait_stop(stop_rx.clone()));
+    let mut drained = Box::pin(async move { server.await });
+    let mut rx = stop_rx.clone();
+    tokio::select! {
+        r = &mut drained => r.map_err(|e| NodeError::io("serving http", e))?,
+        _ = async {
+            let _ = rx.wait_for(|s| *s).await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } => tracing::warn!("in-flight requests did not finish in time; closing"),
+    }
+    links.abort();
+    scheduler.abort();
+    let _ = links.await;
+    let _ = scheduler.await;
+    state.storage.shutdown().await?;
+    tracing::info!("stopped; store flushed");
+    Ok(())
+}
