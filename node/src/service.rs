@@ -478,6 +478,25 @@ impl AppState {
         })
     }
 
+    /// Sets the `switchboard_documents{kind}` gauges from the read model.
+    pub async fn record_document_gauges(&self) -> ApiResult<()> {
+        let (orders, customers) = self
+            .read(|s| {
+                Ok((
+                    s.count(TreeId::OrderSummaries)?,
+                    s.count(TreeId::Customers)?,
+                ))
+            })
+            .await?;
+        let call_centers = self.configs.call_center_ids().len();
+        let catalog = usize::from(!self.catalog().products.is_empty());
+        metrics::gauge!("switchboard_documents", "kind" => "order").set(orders as f64);
+        metrics::gauge!("switchboard_documents", "kind" => "customer").set(customers as f64);
+        metrics::gauge!("switchboard_documents", "kind" => "call_center").set(call_centers as f64);
+        metrics::gauge!("switchboard_documents", "kind" => "catalog").set(catalog as f64);
+        Ok(())
+    }
+
     // -----------------------------------------------------------------------------------------
     // Configuration
 

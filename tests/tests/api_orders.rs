@@ -699,3 +699,68 @@ async fn suggestions_for_open_orders() {
         .await
         .problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn concurrent_edits_show_as_conflicts() {
+    use switchboard_domain::commands::OrderEvent;
+    use switchboard_domain::{LineId, NodeId, Quantity, Timestamp, UserId};
+    use switchboard_node::api::error::ApiError;
+    use switchboard_sync::doc::{apply_order_event, Author};
+
+    let w = World::new().await;
+    let id = w.order().await;
+    let v = w.line(&id, "widget", 1).await;
+    let line = LineId(Uuid::parse_str(&line_id(&v, "widget")).unwrap());
+    let doc_id = Uuid::parse_str(&id).unwrap();
+    // Step 1: two replicas of the order change the same quantity concurrently; merge them into
+    // the stored document, as a sync would.
+    w.node
+        .state
+        .storage
+        .submit(move |ctx| {
+            let (meta, mut doc) = ctx
+                .load_doc(doc_id)?
+                .ok_or_else(|| ApiError::not_found("order"))?;
+            let mut other = doc.fork();
+            let author = |actor: u8, n: u32| Author {
+                actor: automerge::ActorId::from([actor; 16]),
+                user: UserId(Uuid::from_u128(n as u128)),
+                node: NodeId(Uuid::from_u128(100 + n as u128)),
+                now: Timestamp::from_millis(switchboard_tests::api_harness::T0 + 1000),
+            };
+            let change = |q: i64| OrderEvent::LineChanged {
+                line_id: line,
+                quantity: Some(Quantity::new(q).unwrap()),
+                unit_price: None,
+                price_override: None,
+            };
+            apply_order_event(&mut doc, &change(3), &author(1, 1))?;
+            apply_order_event(&mut other, &change(4), &author(2, 2))?;
+            doc.merge(&mut other).map_err(ApiError::internal)?;
+            ctx.put_doc(doc_id, meta, &doc)?;
+            Ok::<_, ApiError>(())
+        })
+        .await
+        .unwrap();
+    // Step 2: the view shows one quantity and lists both values under conflicts.
+    let v = w.node.get(&format!("/api/v1/orders/{id}"), &w.agent).await;
+    let v = v.ok(200);
+    let q = v["lines"][0]["quantity"].as_i64().unwrap();
+    assert!(q == 3 || q == 4);
+    let c = v["conflicts"].as_array().unwrap();
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert!(c[0]["path"].as_str().unwrap().contains("quantity"));
+    assert_eq!(c[0]["values"].as_array().unwrap().len(), 2);
+    assert_eq!(c[0]["values"][0].as_i64().unwrap(), q);
+    // Step 3: the next edit through the API works on the merged document.
+    let lid = line.0.to_string();
+    let v = w
+        .node
+        .patch(
+            &format!("/api/v1/orders/{id}/lines/{lid}"),
+            &w.agent,
+            json!({"quantity": 5}),
+        )
+        .await;
+    assert_eq!(v.ok(200)["lines"][0]["quantity"], 5);
+}

@@ -1,6 +1,6 @@
 //! Liveness, readiness and Prometheus metrics; no authentication.
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use crate::service::AppState;
 use axum::extract::State;
 use axum::http::header;
@@ -31,15 +31,15 @@ pub async fn readyz(state: State<AppState>) -> ApiResult<axum::Json<serde_json::
     Ok(axum::Json(json!({"status": "ready"})))
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. Document counts by kind are sampled at scrape time.
 #[utoipa::path(get, path = "/metrics", tag = "node", responses((status = 200, description = "Prometheus text")))]
 pub async fn metrics(state: State<AppState>) -> ApiResult<impl IntoResponse> {
-    let handle = state
-        .metrics
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("metrics are not enabled on this node"))?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle.render(),
-    ))
+    let text = match state.metrics.as_ref() {
+        Some(handle) => {
+            state.record_document_gauges().await?;
+            handle.render()
+        }
+        None => "# no metrics recorder is installed in this process\n".to_string(),
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
