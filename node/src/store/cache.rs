@@ -59,6 +59,39 @@ impl DocCache {
         }
     }
 
+    /// Takes a cached document out (the caller puts it back with [`DocCache::insert`]).
+    pub fn take(&mut self, id: &Uuid) -> Option<(DocMeta, Automerge)> {
+        match self.map.remove(id) {
+            Some(e) => {
+                self.order.remove(&e.tick);
+                self.hits += 1;
+                Some((e.meta, e.doc))
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Reads a cached document in place (marks it recently used).
+    pub fn peek<R>(&mut self, id: &Uuid, f: impl FnOnce(&DocMeta, &Automerge) -> R) -> Option<R> {
+        let tick = self.next_tick();
+        match self.map.get_mut(id) {
+            Some(e) => {
+                self.order.remove(&e.tick);
+                e.tick = tick;
+                self.order.insert(tick, *id);
+                self.hits += 1;
+                Some(f(&e.meta, &e.doc))
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
     /// Inserts or replaces a document, evicting the least recently used beyond capacity.
     pub fn insert(&mut self, id: Uuid, meta: DocMeta, doc: Automerge) {
         let tick = self.next_tick();
@@ -74,6 +107,11 @@ impl DocCache {
                 None => break,
             }
         }
+    }
+
+    /// Whether a document is cached.
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.map.contains_key(id)
     }
 
     /// Drops a document.

@@ -274,14 +274,17 @@ async fn failed_job_writes_nothing_and_leaves_cache() {
         .expect("get")
         .is_none());
     assert!(s.user_by_token_hash("hash").expect("get").is_none());
-    // The cached copy is untouched: the next job still sees "good".
+    // No changed copy stays in the cache: the next jobs still see "good".
     let seen = storage
         .submit(move |ctx: &mut WriteCtx<'_>| {
-            Ok::<_, NodeError>(ctx.load_doc(id)?.and_then(|(_, d)| read_field(&d, "v")))
+            let peeked = ctx.with_doc(id, |_, d| read_field(d, "v"))?.flatten();
+            let loaded = ctx.load_doc(id)?.and_then(|(_, d)| read_field(&d, "v"));
+            Ok::<_, NodeError>((peeked, loaded))
         })
         .await
         .expect("read");
-    assert_eq!(seen.as_deref(), Some("good"));
+    assert_eq!(seen.0.as_deref(), Some("good"));
+    assert_eq!(seen.1.as_deref(), Some("good"));
     // A panicking job writes nothing and the writer keeps going.
     let panicked: Result<(), NodeError> = storage
         .submit(|_ctx: &mut WriteCtx<'_>| -> Result<(), NodeError> { panic!("job bug") })

@@ -6,8 +6,9 @@
 //! ONCE and only then answers every job of the batch: group commit, no acknowledgement before
 //! durability. Jobs see the effects of earlier jobs (also those of the same batch).
 //!
-//! The thread keeps a bounded LRU cache of loaded automerge documents; jobs get copies, so a
-//! failing job leaves the cache as it was.
+//! The thread keeps a bounded LRU cache of loaded automerge documents. A job takes the document
+//! it loads out of the cache and a successful `put_doc` puts the new version back, so a failing
+//! job can never leave a changed copy in the cache (it only costs a reload).
 
 use super::cache::DocCache;
 use super::records::{self, keys, DocRecord, FeedValue, NodeMeta};
@@ -412,14 +413,23 @@ impl<'a> WriteCtx<'a> {
             .transpose()
     }
 
-    /// Loads a document (a copy: changing it changes nothing until [`WriteCtx::put_doc`]).
+    /// Loads a document for changing. The job owns what it gets: changing it changes nothing
+    /// until [`WriteCtx::put_doc`] / [`WriteCtx::put_doc_owned`]. The writer's cached copy is
+    /// handed over rather than cloned (a clone of a loaded order costs about as much as the
+    /// change itself), so a job that fails or does not put the document back leaves it out of
+    /// the cache (never a changed copy in it); the next load reads it from the store.
+    /// Read-only access that keeps the cache warm: [`WriteCtx::with_doc`].
     pub fn load_doc(&mut self, id: Uuid) -> Result<Option<(DocMeta, Automerge)>, NodeError> {
         if let Some((m, d)) = self.docs.get(&id) {
             return Ok(Some((m.clone(), d.clone())));
         }
-        if let Some(hit) = self.cache.get_clone(&id) {
+        if let Some(hit) = self.cache.take(&id) {
             return Ok(Some(hit));
         }
+        self.load_from_store(id)
+    }
+
+    fn load_from_store(&self, id: Uuid) -> Result<Option<(DocMeta, Automerge)>, NodeError> {
         let Some(rec) = self.doc_record(id)? else {
             return Ok(None);
         };
@@ -427,13 +437,51 @@ impl<'a> WriteCtx<'a> {
             doc: id,
             reason: e.to_string(),
         })?;
-        self.cache.insert(id, rec.meta.clone(), doc.clone());
         Ok(Some((rec.meta, doc)))
+    }
+
+    /// Reads a document without taking it (loads it into the cache when missing).
+    pub fn with_doc<R>(
+        &mut self,
+        id: Uuid,
+        f: impl FnOnce(&DocMeta, &Automerge) -> R,
+    ) -> Result<Option<R>, NodeError> {
+        if let Some((m, d)) = self.docs.get(&id) {
+            return Ok(Some(f(m, d)));
+        }
+        if self.cache.contains(&id) {
+            return Ok(self.cache.peek(&id, f));
+        }
+        let Some((meta, doc)) = self.load_from_store(id)? else {
+            return Ok(None);
+        };
+        let r = f(&meta, &doc);
+        self.cache.insert(id, meta, doc);
+        Ok(Some(r))
     }
 
     /// Stores a document: saves its bytes, gives it the next feed seq (removing its previous
     /// feed entry) and, with a projector, replaces its read-model entries. Returns the seq.
+    /// Keeps a copy for the cache; [`WriteCtx::put_doc_owned`] avoids the copy.
     pub fn put_doc(&mut self, id: Uuid, meta: DocMeta, doc: &Automerge) -> Result<u64, NodeError> {
+        let seq = self.stage_doc(id, &meta, doc)?;
+        self.docs.insert(id, (meta, doc.clone()));
+        Ok(seq)
+    }
+
+    /// [`WriteCtx::put_doc`] taking the document by value (no copy for the cache).
+    pub fn put_doc_owned(
+        &mut self,
+        id: Uuid,
+        meta: DocMeta,
+        doc: Automerge,
+    ) -> Result<u64, NodeError> {
+        let seq = self.stage_doc(id, &meta, &doc)?;
+        self.docs.insert(id, (meta, doc));
+        Ok(seq)
+    }
+
+    fn stage_doc(&mut self, id: Uuid, meta: &DocMeta, doc: &Automerge) -> Result<u64, NodeError> {
         if let Some(old) = self.doc_record(id)? {
             self.stage(TreeId::Feed, records::seq_key(old.seq).to_vec(), None);
         }
@@ -463,7 +511,7 @@ impl<'a> WriteCtx<'a> {
             Some(seq.to_be_bytes().to_vec()),
         );
         if let Some(p) = self.projector {
-            let entries = p(id, &meta, doc);
+            let entries = p(id, meta, doc);
             self.replace_projection(id, entries)?;
             self.stage(
                 TreeId::Meta,
@@ -471,7 +519,6 @@ impl<'a> WriteCtx<'a> {
                 Some(seq.to_be_bytes().to_vec()),
             );
         }
-        self.docs.insert(id, (meta, doc.clone()));
         Ok(seq)
     }
 
