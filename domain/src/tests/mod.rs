@@ -7,6 +7,7 @@
 #![allow(clippy::type_complexity)]
 
 mod commands;
+mod config;
 mod continuity;
 mod customers;
 mod errors;

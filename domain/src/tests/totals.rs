@@ -442,3 +442,32 @@ fn pricing_names_each_part() {
         "100.00"
     );
 }
+
+#[test]
+fn no_automatic_charge_is_listed_when_nothing_is_charged() {
+    let w = World::new();
+    // (source code, delivery mode, lines, the automatic charge listed in the order view)
+    let cases: [(_, _, &'static [(&str, i64)], _); 5] = [
+        (None, Some("std"), &[("49.99", 1)], Some("5.95")),
+        (None, Some("std"), &[("100.00", 1)], None),
+        (Some("FREESHIP"), Some("std"), &[("10.00", 1)], None),
+        (None, Some("pickup"), &[("10.00", 1)], None),
+        (None, None, &[("10.00", 1)], None),
+    ];
+    for (source, delivery, lines, want) in cases {
+        let o = build(
+            &w,
+            &Case {
+                source,
+                delivery,
+                lines,
+                ..BASE
+            },
+        );
+        let got = o
+            .pricing(&w.cc, &w.catalog)
+            .auto_charge
+            .map(|a| a.amount.to_string());
+        assert_eq!(got.as_deref(), want, "{source:?} {delivery:?} {lines:?}");
+    }
+}
