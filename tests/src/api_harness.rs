@@ -15,6 +15,11 @@ use tower::ServiceExt;
 /// 2026-11-28T12:00:00Z, the harness's default "now".
 pub const T0: i64 = 1_795_867_200_000;
 
+fn clock_of(now: &Arc<AtomicI64>) -> switchboard_node::service::Clock {
+    let now = now.clone();
+    Arc::new(move || Timestamp::from_millis(now.load(Ordering::SeqCst)))
+}
+
 /// An answer: status, content type and JSON body (`Value::Null` when empty or not JSON).
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -77,7 +82,9 @@ pub struct ApiNode {
     pub admin: String,
     /// The harness clock, milliseconds since the epoch.
     pub now: Arc<AtomicI64>,
-    _dir: tempfile::TempDir,
+    /// The configuration the node was opened with.
+    pub config: NodeConfig,
+    dir: Arc<tempfile::TempDir>,
 }
 
 impl ApiNode {
@@ -110,17 +117,72 @@ impl ApiNode {
             ..NodeConfig::default()
         };
         let now = Arc::new(AtomicI64::new(T0));
-        let clock_now = now.clone();
-        let clock: switchboard_node::service::Clock =
-            Arc::new(move || Timestamp::from_millis(clock_now.load(Ordering::SeqCst)));
-        let state = AppState::open(config, None, clock).expect("open node");
+        let state = AppState::open(config.clone(), None, clock_of(&now)).expect("open node");
         ApiNode {
             app: switchboard_node::api::app(state.clone()),
             state,
             admin: init.admin_token,
             now,
-            _dir: dir,
+            config,
+            dir: Arc::new(dir),
         }
+    }
+
+    /// Stops the node (writer drained and flushed) and opens its data dir again, with
+    /// `options` applied to the store options (e.g. another read-model version).
+    pub async fn restart_with(
+        self,
+        options: impl Fn(&mut switchboard_node::store::StoreOptions),
+    ) -> ApiNode {
+        use switchboard_node::service::{store_options, ConfigCache};
+        self.state.storage.shutdown().await.expect("shutdown");
+        let ApiNode {
+            app,
+            state,
+            admin,
+            now,
+            config,
+            dir,
+        } = self;
+        drop((app, state));
+        // The writer thread lets go of the store just after it answers the shutdown: retry the
+        // data-dir lock until then.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let state = loop {
+            let cache = Arc::new(ConfigCache::default());
+            let mut opts = store_options(&config, cache.clone());
+            options(&mut opts);
+            match switchboard_node::store::Storage::open(&config.data_dir, opts) {
+                Ok(storage) => {
+                    break AppState::with_storage(
+                        storage,
+                        cache,
+                        config.clone(),
+                        None,
+                        clock_of(&now),
+                    )
+                    .expect("state")
+                }
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => panic!("reopen: {e}"),
+            }
+        };
+        ApiNode {
+            app: switchboard_node::api::app(state.clone()),
+            state,
+            admin,
+            now,
+            config,
+            dir,
+        }
+    }
+
+    /// Stops the node and opens its data dir again.
+    pub async fn restart(self) -> ApiNode {
+        self.restart_with(|_| {}).await
     }
 
     /// Moves the clock.

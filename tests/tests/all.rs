@@ -8,3 +8,5 @@ mod api_orders;
 mod sim_protocol;
 mod sim_scenarios;
 mod sim_props;
+mod api_lifecycle;
+mod node_sync;
