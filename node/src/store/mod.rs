@@ -8,7 +8,7 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `meta` | see [`records::keys`] | identity ([`NodeMeta`]), feed seq, read-model seq/version, restored flag |
-//! | `docs` | doc uuid (16) | [`DocRecord`] {meta, seq, heads, automerge bytes} |
+//! | `docs` | doc uuid (16) | [`DocRecord`] {meta, seq, heads, snapshot bytes, increments} |
 //! | `feed` | seq (u64 BE) | [`records::FeedValue`] {doc, meta}; exactly one entry per doc |
 //! | `peers` | peer name | [`PeerConfig`] |
 //! | `peer_state` | peer key (name or node id text) | [`PeerState`] {checkpoint, last success/error} |
@@ -239,10 +239,7 @@ pub trait StoreExt: Store {
         match self.doc_record(id)? {
             None => Ok(None),
             Some(rec) => {
-                let doc = Automerge::load(&rec.bytes).map_err(|e| NodeError::Document {
-                    doc: id,
-                    reason: e.to_string(),
-                })?;
+                let doc = rec.load(id)?;
                 Ok(Some((rec.meta, doc)))
             }
         }

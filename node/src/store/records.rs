@@ -75,11 +75,36 @@ pub struct DocRecord {
     pub seq: u64,
     /// The document's heads at save time.
     pub heads: Vec<[u8; 32]>,
-    /// `Automerge::save()` bytes.
+    /// `Automerge::save()` bytes: the last compacted snapshot.
     pub bytes: Vec<u8>,
+    /// Changes since the snapshot (`save_after` chunks, oldest first); compacted into `bytes`
+    /// now and then ([`MAX_INCREMENTS`]).
+    pub increments: Vec<Vec<u8>>,
 }
 
+/// Most increments kept before a document is compacted into a fresh snapshot (also when the
+/// increments outgrow the snapshot).
+pub const MAX_INCREMENTS: usize = 32;
+
 impl DocRecord {
+    /// Loads the document: the snapshot plus every increment.
+    pub fn load(&self, id: Uuid) -> Result<automerge::Automerge, NodeError> {
+        let err = |e: automerge::AutomergeError| NodeError::Document {
+            doc: id,
+            reason: e.to_string(),
+        };
+        let mut doc = automerge::Automerge::load(&self.bytes).map_err(err)?;
+        for chunk in &self.increments {
+            doc.load_incremental(chunk).map_err(err)?;
+        }
+        Ok(doc)
+    }
+
+    /// Bytes held in increments.
+    pub fn increment_bytes(&self) -> usize {
+        self.increments.iter().map(Vec::len).sum()
+    }
+
     /// Heads as automerge change hashes.
     pub fn change_hashes(&self) -> Vec<ChangeHash> {
         self.heads.iter().map(|h| ChangeHash(*h)).collect()

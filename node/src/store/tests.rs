@@ -804,3 +804,36 @@ async fn verify_checks_read_model_and_checkpoints() {
         .iter()
         .any(|p| p.contains("order_summaries")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn increments_are_stored_and_compacted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init(dir.path());
+    let storage = open(dir.path(), StoreOptions::default());
+    let id = Uuid::new_v4();
+    let mut max_incs = 0;
+    for i in 0..100 {
+        storage
+            .submit(put_job(id, format!("v{i}")))
+            .await
+            .expect("write");
+        let rec = storage.store().doc_record(id).expect("read").expect("rec");
+        max_incs = max_incs.max(rec.increments.len());
+        let (_, d) = storage.store().load_doc(id).expect("load").expect("doc");
+        assert_eq!(read_field(&d, "v"), Some(format!("v{i}")));
+        assert_eq!(d.get_heads(), rec.change_hashes());
+    }
+    assert!(max_incs >= 2, "no increments were stored");
+    assert!(max_incs <= records::MAX_INCREMENTS);
+    // A version that does not descend from the stored one is stored whole.
+    storage
+        .submit(move |ctx: &mut WriteCtx<'_>| ctx.put_doc_owned(id, meta(), doc_with("other", "x")))
+        .await
+        .expect("write");
+    let rec = storage.store().doc_record(id).expect("read").expect("rec");
+    assert!(rec.increments.is_empty());
+    let (_, d) = storage.store().load_doc(id).expect("load").expect("doc");
+    assert_eq!(read_field(&d, "other").as_deref(), Some("x"));
+    assert_eq!(read_field(&d, "v"), None);
+    assert!(storage.verify().await.expect("verify").is_ok());
+}

@@ -5,7 +5,6 @@
 use super::records::{self, DocRecord, FeedValue};
 use super::{sled::SledStore, PeerConfig, PeerState, Store, StoreExt, TreeId, UserEntry};
 use crate::error::NodeError;
-use automerge::Automerge;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -98,7 +97,7 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
                 continue;
             }
         };
-        match Automerge::load(&rec.bytes) {
+        match rec.load(id) {
             Ok(doc) => {
                 let heads: Vec<[u8; 32]> = doc.get_heads().into_iter().map(|h| h.0).collect();
                 if heads != rec.heads {

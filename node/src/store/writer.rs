@@ -17,7 +17,7 @@ use super::{
     UserEntry,
 };
 use crate::error::NodeError;
-use automerge::{Automerge, ChangeHash};
+use automerge::{Automerge, ChangeHash, ReadDoc};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -433,10 +433,7 @@ impl<'a> WriteCtx<'a> {
         let Some(rec) = self.doc_record(id)? else {
             return Ok(None);
         };
-        let doc = Automerge::load(&rec.bytes).map_err(|e| NodeError::Document {
-            doc: id,
-            reason: e.to_string(),
-        })?;
+        let doc = rec.load(id)?;
         Ok(Some((rec.meta, doc)))
     }
 
@@ -482,16 +479,38 @@ impl<'a> WriteCtx<'a> {
     }
 
     fn stage_doc(&mut self, id: Uuid, meta: &DocMeta, doc: &Automerge) -> Result<u64, NodeError> {
-        if let Some(old) = self.doc_record(id)? {
+        let old = self.doc_record(id)?;
+        if let Some(old) = &old {
             self.stage(TreeId::Feed, records::seq_key(old.seq).to_vec(), None);
         }
         self.seq += 1;
         let seq = self.seq;
+        // Store the changes since the stored version when the new version descends from it,
+        // compacting into a fresh snapshot now and then.
+        let (bytes, increments) = match old {
+            Some(old)
+                if old.increments.len() < records::MAX_INCREMENTS
+                    && old.increment_bytes() < old.bytes.len().max(4096)
+                    && old
+                        .change_hashes()
+                        .iter()
+                        .all(|h| doc.get_change_by_hash(h).is_some()) =>
+            {
+                let chunk = doc.save_after(&old.change_hashes());
+                let mut increments = old.increments;
+                if !chunk.is_empty() {
+                    increments.push(chunk);
+                }
+                (old.bytes, increments)
+            }
+            _ => (doc.save(), Vec::new()),
+        };
         let rec = DocRecord {
             meta: meta.clone(),
             seq,
             heads: doc.get_heads().into_iter().map(|h| h.0).collect(),
-            bytes: doc.save(),
+            bytes,
+            increments,
         };
         let feed = FeedValue {
             doc: id,
@@ -725,7 +744,7 @@ pub fn rebuild_read_model(
                 continue;
             }
         };
-        let doc = match Automerge::load(&rec.bytes) {
+        let doc = match rec.load(id) {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(doc = %id, error = %e, "skipping unloadable document in rebuild");
