@@ -1,0 +1,171 @@
+//! Real nodes syncing over real HTTP: sled stores in temp dirs, servers on 127.0.0.1 port 0,
+//! signed peer frames, sessions started with `POST /api/v1/sync`.
+
+use reqwest::Method;
+use serde_json::json;
+use switchboard_node::config::NodeRole;
+use switchboard_tests::nodes::{configure, new_order, Node};
+
+const SECRET: &str = "correct horse battery staple";
+
+async fn hq_and_site() -> (Node, Node) {
+    let hq = Node::start("hq", NodeRole::Hq, &[]).await;
+    let site = Node::start("north", NodeRole::Site, &["cc1"]).await;
+    hq.add_peer(&site, SECRET).await;
+    site.add_peer(&hq, SECRET).await;
+    configure(&hq, &["cc1", "cc2"]).await;
+    (hq, site)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_gets_configuration_from_hq_and_hq_gets_the_sites_orders() {
+    // Step 1: HQ holds the configuration; the site holds none and refuses to write any.
+    let (hq, site) = hq_and_site().await;
+    site.get("/api/v1/call-centers/cc1", &site.admin).await.expect(404);
+    let r = site.put("/api/v1/call-centers/cc1", &site.admin, switchboard_tests::api_harness::call_center_body("x")).await;
+    assert_eq!(r.expect(403)["code"], "forbidden");
+    // Step 2: an agent of cc1 is created at HQ; one session brings config and user to the site.
+    let agent = hq.user("cc1", "Agnes", "agent").await;
+    let report = site.sync(Some("hq")).await;
+    // The catalog and cc1's configuration (with its users); cc2's is outside the site's scope.
+    assert_eq!(report["peers"][0]["received_docs"], 2, "{report}");
+    assert_eq!(site.get("/api/v1/call-centers/cc1", &agent).await.expect(200)["name"], "cc1");
+    // cc2's configuration is outside the site's scope.
+    site.get("/api/v1/call-centers/cc2", &site.admin).await.expect(404);
+    // Step 3: the agent takes a paid order at the site and submits it.
+    let order = new_order(&site, &agent, "widget", 2).await;
+    let view = site.get(&format!("/api/v1/orders/{order}"), &agent).await.expect(200).clone();
+    let total = view["totals"]["total"].as_str().unwrap().to_string();
+    site.post(&format!("/api/v1/orders/{order}/payments"), &agent, json!({"method": "card", "amount": total, "reference": "A1"}))
+        .await
+        .expect(201);
+    site.post(&format!("/api/v1/orders/{order}/submit"), &agent, json!({})).await.expect(200);
+    // Step 4: sync; HQ shows the same order view.
+    site.sync(None).await;
+    let at_site = site.order_views(&agent).await;
+    let at_hq = hq.order_views(&hq.admin).await;
+    assert_eq!(at_site.len(), 1);
+    assert_eq!(at_site, at_hq);
+    assert_eq!(at_hq[&order]["status"], "submitted");
+    // Step 5: a second session moves nothing (no-op).
+    let again = site.sync(None).await;
+    assert_eq!(again["peers"][0]["sent_docs"], 0, "{again}");
+    assert_eq!(again["peers"][0]["received_docs"], 0, "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_sites_and_hq_converge_and_sites_keep_to_their_scope() {
+    // Step 1: HQ, two sites of cc1 and one of cc2, all peered with HQ.
+    let hq = Node::start("hq", NodeRole::Hq, &[]).await;
+    let a = Node::start("a", NodeRole::Site, &["cc1"]).await;
+    let b = Node::start("b", NodeRole::Site, &["cc1"]).await;
+    let c = Node::start("c", NodeRole::Site, &["cc2"]).await;
+    configure(&hq, &["cc1", "cc2"]).await;
+    let t1 = hq.user("cc1", "Agent One", "agent").await;
+    let t2 = hq.user("cc2", "Agent Two", "agent").await;
+    for s in [&a, &b, &c] {
+        hq.add_peer(s, SECRET).await;
+        s.add_peer(&hq, SECRET).await;
+        s.sync(None).await;
+    }
+    // Step 2: each site takes orders while the others do too.
+    let oa = new_order(&a, &t1, "widget", 1).await;
+    let ob = new_order(&b, &t1, "gadget", 2).await;
+    let oc = new_order(&c, &t2, "widget", 3).await;
+    // Step 3: sites push to HQ, then pull what the others pushed.
+    for s in [&a, &b, &c] {
+        s.sync(None).await;
+    }
+    for s in [&a, &b, &c] {
+        s.sync(None).await;
+    }
+    let at_hq = hq.order_views(&hq.admin).await;
+    assert_eq!(at_hq.len(), 3);
+    for id in [&oa, &ob, &oc] {
+        assert!(at_hq.contains_key(id), "HQ lacks {id}");
+    }
+    // Step 4: the cc1 sites hold the same cc1 orders as HQ, and none of cc2.
+    let cc1_at_hq: std::collections::BTreeMap<_, _> =
+        at_hq.iter().filter(|(_, v)| v["call_center_id"] == "cc1").map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(a.order_views(&a.admin).await, cc1_at_hq);
+    assert_eq!(b.order_views(&b.admin).await, cc1_at_hq);
+    let at_c = c.order_views(&c.admin).await;
+    assert_eq!(at_c.keys().collect::<Vec<_>>(), vec![&oc]);
+    assert_eq!(at_c[&oc], at_hq[&oc]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_placed_at_hq_while_the_site_released_ends_as_a_held_order_everywhere() {
+    // Step 1: a paid, submitted order known to both nodes.
+    let (hq, site) = hq_and_site().await;
+    let agent = hq.user("cc1", "Agnes", "agent").await;
+    site.sync(None).await;
+    let order = new_order(&site, &agent, "widget", 1).await;
+    let total = site.get(&format!("/api/v1/orders/{order}"), &agent).await.expect(200)["totals"]["total"].clone();
+    site.post(&format!("/api/v1/orders/{order}/payments"), &agent, json!({"method": "card", "amount": total})).await.expect(201);
+    site.post(&format!("/api/v1/orders/{order}/submit"), &agent, json!({})).await.expect(200);
+    site.sync(None).await;
+    // Step 2: the WAN is down: HQ places a fraud hold, the site releases the order.
+    hq.post(&format!("/api/v1/orders/{order}/holds"), &hq.admin, json!({"code": "fraud", "reason": "card flagged"}))
+        .await
+        .expect(201);
+    site.post(&format!("/api/v1/orders/{order}/release"), &agent, json!({})).await.expect(200);
+    // Step 3: the link heals; both ends merge and the merge-time check places a system hold.
+    site.sync(None).await;
+    site.sync(None).await;
+    let at_site = site.order_views(&agent).await;
+    let at_hq = hq.order_views(&hq.admin).await;
+    assert_eq!(at_site, at_hq);
+    let v = &at_hq[&order];
+    assert_eq!(v["status"], "on_hold");
+    let holds = v["holds"].as_array().unwrap();
+    assert!(holds.iter().any(|h| h["code"] == "fraud"), "{v}");
+    let system: Vec<_> = holds.iter().filter(|h| h["system"] == true).collect();
+    assert_eq!(system.len(), 1, "exactly one system hold: {v}");
+    assert_eq!(system[0]["code"], "system.released_while_held");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_a_restart_and_then_sync() {
+    // Step 1: orders taken on a site, acknowledged, then the site restarts before any sync.
+    let (hq, mut site) = hq_and_site().await;
+    let agent = hq.user("cc1", "Agnes", "agent").await;
+    site.sync(None).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(new_order(&site, &agent, "widget", 1).await);
+    }
+    site.restart().await;
+    // Step 2: every acknowledged order is there, whole.
+    let views = site.order_views(&agent).await;
+    for id in &ids {
+        assert_eq!(views[id]["lines"].as_array().unwrap().len(), 1, "{id}");
+    }
+    // Step 3: it syncs on, and HQ gets them all.
+    site.sync(None).await;
+    assert_eq!(hq.order_views(&hq.admin).await, views);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_must_sign_and_unknown_peers_are_refused() {
+    let (hq, site) = hq_and_site().await;
+    let http = reqwest::Client::new();
+    // No signature at all.
+    let r = http.post(format!("{}/sync/v1/frame", hq.url)).body(vec![1, 2, 3]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "unauthorized");
+    // A peer with the wrong secret: its sessions fail with 401 and nothing changes.
+    let rogue = Node::start("rogue", NodeRole::Site, &["cc1"]).await;
+    rogue.add_peer(&hq, "not the right secret at all").await;
+    let r = rogue.post("/api/v1/sync", &rogue.admin, json!({})).await;
+    let peers = r.expect(200)["peers"].clone();
+    assert_eq!(peers[0]["ok"], false);
+    assert!(peers[0]["error"].as_str().unwrap().contains("401"), "{peers}");
+    // The sync admin endpoints need an admin.
+    let agent = hq.user("cc1", "Agnes", "agent").await;
+    hq.call(Method::POST, "/api/v1/sync", &agent, None).await.expect(403);
+    let status = site.get("/api/v1/sync/status", &site.admin).await.expect(200).clone();
+    assert_eq!(status["peers"][0]["name"], "hq");
+}
