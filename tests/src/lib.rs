@@ -1,3 +1,4 @@
 //! Shared test harness.
 pub mod api_harness;
+pub mod nodes;
 pub mod sim;

@@ -9,3 +9,4 @@ mod sim_protocol;
 mod sim_scenarios;
 mod sim_props;
 mod api_lifecycle;
+mod node_sync;
