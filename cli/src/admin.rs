@@ -43,8 +43,8 @@ enum PeersCmd {
         #[arg(long)]
         name: String,
         /// The peer's base URL, e.g. http://hq.example:7070 (`--url` is the node you talk to).
-        #[arg(long = "peer-url", value_name = "URL")]
-        url: String,
+        #[arg(long, value_name = "URL")]
+        peer_url: String,
         /// Shared secret that authenticates the link (the same on both sides).
         #[arg(long, env = "SWITCHBOARD_PEER_SECRET", hide_env_values = true)]
         secret: String,
@@ -235,7 +235,7 @@ pub async fn peers(args: PeersArgs) -> Result<()> {
         }
         PeersCmd::Add {
             name,
-            url,
+            peer_url: url,
             secret,
             node_id,
             json,
@@ -803,6 +803,35 @@ fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Peers {
+        #[command(flatten)]
+        args: PeersArgs,
+    }
+
+    #[test]
+    fn peer_url_and_node_url_stay_apart() {
+        let p = Peers::try_parse_from([
+            "peers",
+            "add",
+            "--name",
+            "hq",
+            "--peer-url",
+            "http://peer:1",
+            "--secret",
+            "s",
+            "--url",
+            "http://node:2",
+        ])
+        .expect("parse");
+        assert_eq!(p.args.conn.url, "http://node:2");
+        match p.args.cmd {
+            PeersCmd::Add { peer_url, .. } => assert_eq!(peer_url, "http://peer:1"),
+            other => panic!("parsed {other:?}"),
+        }
+    }
 
     #[test]
     fn table_pads_columns() {

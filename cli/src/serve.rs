@@ -85,7 +85,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode> {
         // A dropped sender stops the node too.
         let _ = stopped.await;
     };
-    let task = tokio::spawn(run_node(cfg, listener, shutdown));
+    let task = tokio::spawn(switchboard_node::serve(cfg, listener, shutdown));
     Ok(RunningNode { addr, stop, task })
 }
 
@@ -143,19 +143,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-}
-
-/// The one call into the node's runtime: serve on an already bound listener until `shutdown`
-/// resolves, then drain and flush.
-async fn run_node(
-    cfg: NodeConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), NodeError> {
-    // PENDING(lead): switchboard_node::serve(cfg, listener, shutdown) has not landed yet.
-    drop((cfg, listener));
-    shutdown.await;
-    Err(NodeError::Config(
-        "this build has no node runtime yet".into(),
-    ))
 }
