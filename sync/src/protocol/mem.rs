@@ -2,17 +2,18 @@
 //! durable store would hold (documents as saved bytes, the feed, per-peer state, the coupon index),
 //! so it is `Clone` and serializable: a simulation "restarts" a node from a copy of it.
 
+use super::apply::{payload_of, plan_apply, ApplySource};
 use super::frames::{heads_from_wire, heads_to_wire};
 use super::{
-    ApplyBatch, ApplyOutcome, DocOutcome, DocPayload, FeedEntry, Heads, NodeIdentity,
-    PeerCheckpoint, Replica, ReplicaError,
+    ApplyBatch, ApplyOutcome, DocPayload, FeedEntry, Heads, NodeIdentity, PeerCheckpoint, Replica,
+    ReplicaError,
 };
 use crate::codec::{self, CodecError};
 use crate::doc::{self, Author, DocKind, DocMeta};
-use crate::merge::{self, MergeCtx, MergeError};
-use automerge::{ActorId, Automerge, ReadDoc};
+use crate::merge::MergeError;
+use automerge::{ActorId, Automerge};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use switchboard_domain::config::{CallCenter, Catalog};
 use switchboard_domain::order::SYSTEM_USER;
 use switchboard_domain::{CallCenterId, CouponCode, NodeId, OrderId, Timestamp, UserId};
@@ -39,13 +40,6 @@ pub struct MemReplica {
     peer_heads: BTreeMap<(NodeId, Uuid), Vec<[u8; 32]>>,
     /// Coupon redemptions by order (non-canceled orders only), the read model the rank needs.
     redemptions: BTreeMap<Uuid, Vec<(CouponCode, Timestamp)>>,
-}
-
-/// Staged state of one apply: merged documents not yet committed.
-struct Staged {
-    doc: Automerge,
-    meta: DocMeta,
-    redemptions: Option<Vec<(CouponCode, Timestamp)>>,
 }
 
 impl MemReplica {
@@ -288,27 +282,7 @@ impl Replica for MemReplica {
         };
         let am = Automerge::load(&stored.bytes)
             .map_err(|e| ReplicaError::Store(format!("stored document {doc}: {e}")))?;
-        let heads = am.get_heads();
-        let known: Vec<_> = match base {
-            Some(b) => {
-                let missing = am.get_missing_deps(b);
-                b.iter().filter(|h| !missing.contains(h)).copied().collect()
-            }
-            None => Vec::new(),
-        };
-        let changes = if known.is_empty() {
-            am.save()
-        } else if known == heads {
-            Vec::new()
-        } else {
-            am.save_after(&known)
-        };
-        Ok(Some(DocPayload {
-            doc,
-            meta: stored.meta.clone(),
-            heads,
-            changes,
-        }))
+        Ok(Some(payload_of(doc, stored.meta.clone(), &am, base)))
     }
 
     fn heads(&self, doc: Uuid) -> Result<Option<Heads>, ReplicaError> {
@@ -327,162 +301,14 @@ impl Replica for MemReplica {
     }
 
     fn apply(&mut self, batch: ApplyBatch) -> Result<ApplyOutcome, ReplicaError> {
+        // All-or-nothing: the shared planner merges without writing; the plan is committed below.
         let author = self.system_author();
-        // All-or-nothing: merges are staged first; nothing below mutates `self` before the commit.
-        let mut staged: BTreeMap<Uuid, Staged> = BTreeMap::new();
-        let mut results: Vec<Option<DocOutcome>> = vec![None; batch.docs.len()];
-        // Configuration first, so orders in the same batch are checked against it.
-        let mut order: Vec<usize> = (0..batch.docs.len()).collect();
-        order.sort_by_key(|i| {
-            !matches!(
-                batch.docs[*i].meta.kind,
-                DocKind::Catalog | DocKind::CallCenter
-            )
-        });
-        let mut catalog: Option<Option<Catalog>> = None;
-        let mut configs: BTreeMap<CallCenterId, Option<CallCenter>> = BTreeMap::new();
-        for i in order {
-            let p = &batch.docs[i];
-            let is_order = p.meta.kind == DocKind::Order;
-            if is_order && catalog.is_none() {
-                catalog = Some(
-                    staged
-                        .get(&doc::catalog_doc_id())
-                        .map(|s| doc::read_catalog(&s.doc).ok())
-                        .unwrap_or_else(|| self.catalog()),
-                );
-            }
-            let cc = match (&p.meta.call_center, is_order) {
-                (Some(c), true) => configs
-                    .entry(c.clone())
-                    .or_insert_with(|| match staged.get(&doc::call_center_doc_id(c)) {
-                        Some(s) => doc::read_call_center(&s.doc).ok().map(|s| s.config),
-                        None => self.call_center(c),
-                    })
-                    .clone(),
-                _ => None,
-            };
-            let existing = match staged.get(&p.doc) {
-                Some(s) => Some(s.doc.clone()),
-                None => self.load(p.doc),
-            };
-            let stored_meta = self.docs.get(&p.doc).map(|d| d.meta.clone());
-            let redemptions = |code: &CouponCode| self.others_redeeming(code, p.doc, &staged);
-            let ctx = MergeCtx {
-                author: &author,
-                stored_meta: stored_meta.as_ref(),
-                call_center: cc.as_ref(),
-                catalog: catalog.as_ref().and_then(|c| c.as_ref()),
-                redemptions: &redemptions,
-            };
-            let merged = merge::merge_payload(existing, p, &ctx)
-                .map_err(|source| ReplicaError::Refused { doc: p.doc, source })?;
-            if merged.missing_deps {
-                let heads = staged
-                    .get(&p.doc)
-                    .map(|s| s.doc.get_heads())
-                    .or_else(|| self.stored_heads(p.doc));
-                results[i] = Some(DocOutcome::MissingDeps {
-                    heads: heads.unwrap_or_default(),
-                });
-                continue;
-            }
-            results[i] = Some(DocOutcome::Applied {
-                heads: merged.heads.clone(),
-            });
-            if merged.changed {
-                let meta = merged.meta.clone().unwrap_or_else(|| p.meta.clone());
-                let redemptions = merged.order.as_ref().map(doc::coupon_redemptions);
-                staged.insert(
-                    p.doc,
-                    Staged {
-                        doc: merged.doc,
-                        meta,
-                        redemptions,
-                    },
-                );
-            }
-        }
-        // A merged order may outrank orders held here that redeem the same coupon: check them.
-        let touched: BTreeSet<CouponCode> = staged
-            .values()
-            .filter_map(|s| s.redemptions.as_ref())
-            .flatten()
-            .map(|(c, _)| c.clone())
-            .collect();
-        if !touched.is_empty() {
-            let holders: BTreeSet<Uuid> = self
-                .redemptions
-                .iter()
-                .filter(|(_, r)| r.iter().any(|(c, _)| touched.contains(c)))
-                .map(|(id, _)| *id)
-                .chain(
-                    staged
-                        .iter()
-                        .filter(|(_, s)| {
-                            s.redemptions
-                                .as_ref()
-                                .is_some_and(|r| r.iter().any(|(c, _)| touched.contains(c)))
-                        })
-                        .map(|(id, _)| *id),
-                )
-                .collect();
-            let catalog = self.catalog();
-            for id in holders {
-                let Some(mut am) = staged
-                    .get(&id)
-                    .map(|s| s.doc.clone())
-                    .or_else(|| self.load(id))
-                else {
-                    continue;
-                };
-                let Some(meta) = staged
-                    .get(&id)
-                    .map(|s| s.meta.clone())
-                    .or_else(|| self.meta(id))
-                else {
-                    continue;
-                };
-                let cc = meta.call_center.as_ref().and_then(|c| self.call_center(c));
-                am.set_actor(self.actor());
-                let redemptions = |code: &CouponCode| self.others_redeeming(code, id, &staged);
-                let ctx = MergeCtx {
-                    author: &author,
-                    stored_meta: Some(&meta),
-                    call_center: cc.as_ref(),
-                    catalog: catalog.as_ref(),
-                    redemptions: &redemptions,
-                };
-                let (placed, order) = merge::enforce(&mut am, &ctx)
-                    .map_err(|source| ReplicaError::Refused { doc: id, source })?;
-                if !placed.is_empty() {
-                    let redemptions = order.as_ref().map(doc::coupon_redemptions);
-                    staged.insert(
-                        id,
-                        Staged {
-                            doc: am,
-                            meta,
-                            redemptions,
-                        },
-                    );
-                }
-            }
-        }
-        // Commit: documents, learned heads, checkpoint.
-        let mut outcome = ApplyOutcome::default();
-        for (p, r) in batch.docs.iter().zip(results) {
-            let r = r.ok_or_else(|| ReplicaError::Store("a payload was not merged".into()))?;
-            let r = match (r, staged.get(&p.doc)) {
-                (DocOutcome::Applied { .. }, Some(s)) => DocOutcome::Applied {
-                    heads: s.doc.get_heads(),
-                },
-                (r, _) => r,
-            };
-            outcome.docs.push((p.doc, r));
-        }
-        for (id, s) in staged {
+        let plan = plan_apply(&*self, &batch, &author)?;
+        let outcome = plan.outcome;
+        for (id, s) in plan.staged {
             let heads = s.doc.get_heads();
-            self.commit(id, s.doc.save(), &heads, s.meta, s.redemptions);
+            let redemptions = s.order.as_ref().map(doc::coupon_redemptions);
+            self.commit(id, s.doc.save(), &heads, s.meta, redemptions);
         }
         let stored = self.peers.get(&batch.peer).copied().unwrap_or_default();
         let (checkpoint, forget) = batch.checkpoint_after(&stored, &outcome);
@@ -502,27 +328,28 @@ impl Replica for MemReplica {
     }
 }
 
-impl MemReplica {
-    fn others_redeeming(
-        &self,
-        code: &CouponCode,
-        this: Uuid,
-        staged: &BTreeMap<Uuid, Staged>,
-    ) -> Vec<(Timestamp, OrderId)> {
-        let stored = self.redemptions.iter().filter(|(id, _)| {
-            **id != this && staged.get(id).is_none_or(|s| s.redemptions.is_none())
-        });
-        let fresh = staged
+impl ApplySource for MemReplica {
+    fn load_doc(&self, doc: Uuid) -> Result<Option<Automerge>, ReplicaError> {
+        Ok(self.load(doc))
+    }
+
+    fn stored_meta(&self, doc: Uuid) -> Result<Option<DocMeta>, ReplicaError> {
+        Ok(self.meta(doc))
+    }
+
+    fn catalog(&self) -> Result<Option<Catalog>, ReplicaError> {
+        Ok(MemReplica::catalog(self))
+    }
+
+    fn call_center(&self, cc: &CallCenterId) -> Result<Option<CallCenter>, ReplicaError> {
+        Ok(MemReplica::call_center(self, cc))
+    }
+
+    fn redeemers(&self, code: &CouponCode) -> Result<Vec<(Uuid, Timestamp)>, ReplicaError> {
+        Ok(self
+            .redemptions
             .iter()
-            .filter(|(id, _)| **id != this)
-            .filter_map(|(id, s)| s.redemptions.as_ref().map(|r| (id, r)));
-        stored
-            .chain(fresh)
-            .filter_map(|(id, r)| {
-                r.iter()
-                    .find(|(c, _)| c == code)
-                    .map(|(_, at)| (*at, OrderId(*id)))
-            })
-            .collect()
+            .filter_map(|(id, r)| r.iter().find(|(c, _)| c == code).map(|(_, at)| (*id, *at)))
+            .collect())
     }
 }
