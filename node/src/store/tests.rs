@@ -797,7 +797,25 @@ async fn verify_checks_read_model_and_checkpoints() {
         .problems
         .iter()
         .any(|p| p.contains("checkpoint undecodable")));
-    assert_eq!(storage.rebuild_read_model().await.expect("rebuild"), 1);
+    // A document stored under a meta its content contradicts.
+    let author = switchboard_sync::doc::Author {
+        actor: automerge::ActorId::random(),
+        user: switchboard_domain::UserId(Uuid::new_v4()),
+        node: NodeId(Uuid::new_v4()),
+        now: switchboard_domain::Timestamp::from_millis(0),
+    };
+    let catalog = switchboard_sync::doc::new_catalog_doc(&author).expect("catalog");
+    let cat_id = Uuid::new_v4();
+    storage
+        .submit(move |ctx: &mut WriteCtx<'_>| ctx.put_doc_owned(cat_id, meta(), catalog))
+        .await
+        .expect("w");
+    let report = storage.verify().await.expect("verify");
+    assert!(report
+        .problems
+        .iter()
+        .any(|p| p.contains(&cat_id.to_string()) && p.contains("meta")));
+    assert_eq!(storage.rebuild_read_model().await.expect("rebuild"), 2);
     let report = storage.verify().await.expect("verify");
     assert!(!report
         .problems

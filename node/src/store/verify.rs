@@ -1,5 +1,5 @@
 //! `verify`: checks a store for damage: every document record decodes and loads with automerge
-//! and matches its stored heads, the feed holds exactly one entry per document at the
+//! and matches its stored heads and meta, the feed holds exactly one entry per document at the
 //! document's seq, and every peer, peer-state, peer-heads and user record decodes.
 
 use super::records::{self, DocRecord, FeedValue};
@@ -104,6 +104,15 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
                     p(format!(
                         "docs: {id}: stored heads differ from the document's"
                     ));
+                }
+                // Documents whose content names its kind must agree with the stored meta.
+                if let Ok(content) = switchboard_sync::doc::read_meta(&doc) {
+                    if content != rec.meta {
+                        p(format!(
+                            "docs: {id}: stored meta {:?} differs from the content's {:?}",
+                            rec.meta, content
+                        ));
+                    }
                 }
             }
             Err(e) => p(format!("docs: {id}: automerge cannot load it: {e}")),
