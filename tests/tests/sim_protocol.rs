@@ -228,3 +228,101 @@ fn a_node_restored_from_a_backup_gets_what_it_lost_back() {
     assert_eq!(sim.replica(a).docs_of(DocKind::Order).len(), 4);
     assert_eq!(sim.order_views(a), sim.order_views(hq));
 }
+
+fn note(sim: &mut Sim, node: usize, who: &Actor, order: OrderId, n: u128) {
+    sim.order_cmd(node, who, order, |o, ctx, _| {
+        commands::add_note(o, ctx, NoteId(uid(n)), format!("note {n}"))
+    })
+    .expect("note");
+}
+
+#[test]
+fn a_payload_with_missing_dependencies_is_asked_for_again_after_the_real_heads() {
+    // Step 1: an order everywhere.
+    let (mut sim, hq, a, _, who) = setup(17);
+    orders(&mut sim, a, &who, 0, 1);
+    sim.converge(5);
+    let order = OrderId(sim.replica(a).docs_of(DocKind::Order)[0]);
+    let hq_id = sim.info(hq).node_id;
+    let a_id = sim.info(a).node_id;
+    // Step 2: A writes two notes but wrongly believes HQ already holds the first.
+    note(&mut sim, a, &who, order, 1);
+    let first = sim.replica(a).heads(order.0).expect("read").expect("held");
+    note(&mut sim, a, &who, order, 2);
+    sim.nodes[a].replica.set_peer_heads(hq_id, order.0, &first);
+    // Step 3: the push misses a dependency at HQ; HQ answers with its heads and A resends.
+    let r = sim.sync(a, hq).expect("session completes");
+    assert!(r.sent_docs >= 2, "{r:?}");
+    assert_eq!(
+        sim.replica(hq).heads(order.0).expect("read"),
+        sim.replica(a).heads(order.0).expect("read")
+    );
+    // Step 4: the same on the pull side: HQ writes two notes and wrongly believes A holds the first.
+    let admin = admin();
+    note(&mut sim, hq, &admin, order, 3);
+    let first = sim.replica(hq).heads(order.0).expect("read").expect("held");
+    note(&mut sim, hq, &admin, order, 4);
+    sim.nodes[hq].replica.set_peer_heads(a_id, order.0, &first);
+    let r = sim.sync(a, hq).expect("session completes");
+    assert!(r.received_docs >= 2, "{r:?}");
+    assert_eq!(
+        sim.replica(hq).heads(order.0).expect("read"),
+        sim.replica(a).heads(order.0).expect("read")
+    );
+    let (o, _) = sim.read_order(a, order).expect("held");
+    assert_eq!(o.notes.len(), 4);
+}
+
+#[test]
+fn stale_and_out_of_order_frames() {
+    let (mut sim, hq, a, _, who) = setup(18);
+    orders(&mut sim, a, &who, 0, 3);
+    let peer_a = sim.info(a);
+    let peer_hq = sim.info(hq);
+    // Step 1: a session in small batches (one document per request); its first response,
+    // delivered twice: the duplicate is ignored.
+    let (mut init, req) = switchboard_sync::protocol::Initiator::with_max_bytes(
+        sim.replica(a),
+        peer_hq.clone(),
+        7,
+        1024,
+    )
+    .expect("start");
+    let resp = respond(&mut sim.nodes[hq].replica, &peer_a, &req).expect("response");
+    let step = init
+        .on_frame(&resp, &mut sim.nodes[a].replica)
+        .expect("first");
+    assert!(step.send.is_some() && step.done.is_none(), "{step:?}");
+    let again = init
+        .on_frame(&resp, &mut sim.nodes[a].replica)
+        .expect("stale duplicate");
+    assert_eq!(again, switchboard_sync::protocol::Step::default());
+    // Step 2: a request replayed at the responder is harmless.
+    let seq = sim.replica(hq).feed_seq();
+    respond(&mut sim.nodes[hq].replica, &peer_a, &req).expect("replay");
+    assert_eq!(sim.replica(hq).feed_seq(), seq);
+    // Step 3: a request handed to an initiator, or a response to a responder, is refused.
+    let (mut init2, req2) =
+        switchboard_sync::protocol::Initiator::new(sim.replica(a), peer_hq, 8).expect("start");
+    let err = init2
+        .on_frame(&req2, &mut sim.nodes[a].replica)
+        .expect_err("a request is not an answer");
+    assert!(matches!(err, SyncError::UnexpectedFrame(_)), "{err}");
+    let err = respond(&mut sim.nodes[hq].replica, &peer_a, &resp)
+        .expect_err("a response is not a request");
+    assert!(matches!(err, SyncError::UnexpectedFrame(_)), "{err}");
+    // Step 4: a response numbered ahead of the request is refused.
+    let mut ahead = match frames::decode_frame(&resp).expect("frame") {
+        Frame::Response(r) => r,
+        other => panic!("{other:?}"),
+    };
+    ahead.session = 8;
+    ahead.n = 5;
+    let err = init2
+        .on_frame(
+            &frames::encode_frame(&Frame::Response(ahead)),
+            &mut sim.nodes[a].replica,
+        )
+        .expect_err("ahead");
+    assert!(matches!(err, SyncError::UnexpectedFrame(_)), "{err}");
+}
