@@ -897,23 +897,26 @@ impl AppState {
             ship_to: b.ship_to,
         };
         let order = commands::create_order(ctx, new)?;
-        self.write(move |ctx| {
-            let doc = sdoc::create_order_doc(&order, &author)?;
-            let meta = DocMeta {
-                kind: DocKind::Order,
-                call_center: Some(order.call_center_id.clone()),
-            };
-            ctx.put_doc(order.id.0, meta, &doc)?;
-            let (order, conflicts) = sdoc::read_order(&doc)?;
-            Ok(OrderView::build(
-                &order,
-                conflicts_view(conflicts),
-                &cc.config,
-                &catalog,
-                last_change(&doc),
-            ))
-        })
-        .await
+        let now = author.now;
+        let order = self
+            .write(move |ctx| {
+                let doc = sdoc::create_order_doc(&order, &author)?;
+                let meta = DocMeta {
+                    kind: DocKind::Order,
+                    call_center: Some(order.call_center_id.clone()),
+                };
+                ctx.put_doc(order.id.0, meta, &doc)?;
+                Ok(order)
+            })
+            .await?;
+        // A fresh document has no conflicts; the view is built off the writer thread.
+        Ok(OrderView::build(
+            &order,
+            Vec::new(),
+            &cc.config,
+            &catalog,
+            Some(now),
+        ))
     }
 
     /// Loads an order the user may see, with its configuration, outside the writer.
@@ -982,62 +985,74 @@ impl AppState {
         let user = user.clone();
         let author = self.author(user.0.id);
         let configs = self.configs.clone();
-        self.write(move |ctx| {
-            let (meta, mut doc) = ctx.load_doc(id.0)?.ok_or_else(|| order_not_found(id))?;
-            check_visible(&user, &meta, DocKind::Order, || order_not_found(id))?;
-            let (order, _) = sdoc::read_order(&doc)?;
-            if !user.sees(&order.call_center_id) {
-                return Err(order_not_found(id));
-            }
-            let cc = configs.call_center(&order.call_center_id).ok_or_else(|| {
-                ApiError::internal(format!(
-                    "configuration of {} is missing",
-                    order.call_center_id
-                ))
-            })?;
-            let catalog = configs.catalog();
-            let actor: Actor = user.actor();
-            let dctx = Ctx {
-                cc: &cc.config,
-                catalog: &catalog,
-                actor: &actor,
-                now: author.now,
-            };
-            let event = match cmd {
-                OrderCmd::AddLine(c) => commands::add_line(&order, dctx, c),
-                OrderCmd::ChangeLine(c) => commands::change_line(&order, dctx, c),
-                OrderCmd::RemoveLine(l) => commands::remove_line(&order, dctx, l),
-                OrderCmd::ApplyCoupon(code) => {
-                    let used = coupon_uses_elsewhere(ctx.store(), &code, id)?;
-                    commands::apply_coupon(&order, dctx, code, used)
+        let now = author.now;
+        let done = self
+            .write(move |ctx| {
+                let (meta, mut doc) = ctx.load_doc(id.0)?.ok_or_else(|| order_not_found(id))?;
+                check_visible(&user, &meta, DocKind::Order, || order_not_found(id))?;
+                let (order, before) = sdoc::read_order(&doc)?;
+                if !user.sees(&order.call_center_id) {
+                    return Err(order_not_found(id));
                 }
-                OrderCmd::RemoveCoupon(code) => commands::remove_coupon(&order, dctx, code),
-                OrderCmd::AddPayment(c) => commands::add_payment(&order, dctx, c),
-                OrderCmd::VoidPayment(p) => commands::void_payment(&order, dctx, p),
-                OrderCmd::AddCharge(c) => commands::add_charge(&order, dctx, c),
-                OrderCmd::PlaceHold { id, code, reason } => {
-                    commands::place_hold(&order, dctx, id, code, reason)
-                }
-                OrderCmd::ClearHold { id, reason } => {
-                    commands::clear_hold(&order, dctx, id, reason)
-                }
-                OrderCmd::AddNote { id, text } => commands::add_note(&order, dctx, id, text),
-                OrderCmd::Submit => commands::submit(&order, dctx),
-                OrderCmd::Release => commands::release(&order, dctx),
-                OrderCmd::Cancel(reason) => commands::cancel(&order, dctx, reason),
-            }?;
-            sdoc::apply_order_event(&mut doc, &event, &author)?;
-            ctx.put_doc(id.0, meta, &doc)?;
-            let (order, conflicts) = sdoc::read_order(&doc)?;
-            Ok(OrderView::build(
-                &order,
-                conflicts_view(conflicts),
-                &cc.config,
-                &catalog,
-                last_change(&doc),
-            ))
-        })
-        .await
+                let cc = configs.call_center(&order.call_center_id).ok_or_else(|| {
+                    ApiError::internal(format!(
+                        "configuration of {} is missing",
+                        order.call_center_id
+                    ))
+                })?;
+                let catalog = configs.catalog();
+                let actor: Actor = user.actor();
+                let dctx = Ctx {
+                    cc: &cc.config,
+                    catalog: &catalog,
+                    actor: &actor,
+                    now: author.now,
+                };
+                let event = match cmd {
+                    OrderCmd::AddLine(c) => commands::add_line(&order, dctx, c),
+                    OrderCmd::ChangeLine(c) => commands::change_line(&order, dctx, c),
+                    OrderCmd::RemoveLine(l) => commands::remove_line(&order, dctx, l),
+                    OrderCmd::ApplyCoupon(code) => {
+                        let used = coupon_uses_elsewhere(ctx.store(), &code, id)?;
+                        commands::apply_coupon(&order, dctx, code, used)
+                    }
+                    OrderCmd::RemoveCoupon(code) => commands::remove_coupon(&order, dctx, code),
+                    OrderCmd::AddPayment(c) => commands::add_payment(&order, dctx, c),
+                    OrderCmd::VoidPayment(p) => commands::void_payment(&order, dctx, p),
+                    OrderCmd::AddCharge(c) => commands::add_charge(&order, dctx, c),
+                    OrderCmd::PlaceHold { id, code, reason } => {
+                        commands::place_hold(&order, dctx, id, code, reason)
+                    }
+                    OrderCmd::ClearHold { id, reason } => {
+                        commands::clear_hold(&order, dctx, id, reason)
+                    }
+                    OrderCmd::AddNote { id, text } => commands::add_note(&order, dctx, id, text),
+                    OrderCmd::Submit => commands::submit(&order, dctx),
+                    OrderCmd::Release => commands::release(&order, dctx),
+                    OrderCmd::Cancel(reason) => commands::cancel(&order, dctx, reason),
+                }?;
+                sdoc::apply_order_event(&mut doc, &event, &author)?;
+                ctx.put_doc(id.0, meta, &doc)?;
+                // One local change cannot create concurrent values, so without conflicts before it
+                // the new state is the old one with the event folded in; otherwise read it back.
+                let (order, conflicts) = if before.is_empty() {
+                    let mut order = order;
+                    commands::apply(&mut order, &event);
+                    (order, before)
+                } else {
+                    sdoc::read_order(&doc)?
+                };
+                Ok((order, conflicts, cc, catalog))
+            })
+            .await?;
+        let (order, conflicts, cc, catalog) = done;
+        Ok(OrderView::build(
+            &order,
+            conflicts_view(conflicts),
+            &cc.config,
+            &catalog,
+            Some(now),
+        ))
     }
 
     /// A page of order summaries, newest first.

@@ -425,6 +425,20 @@ impl World {
         a.ok(201).clone()
     }
 
+    /// Asserts that a write's answer is the view a fresh read computes (but for `updated_at`).
+    pub async fn assert_fresh(&self, order: &str, answered: &Value) {
+        let mut got = self
+            .node
+            .get(&format!("/api/v1/orders/{order}"), &self.agent)
+            .await
+            .ok(200)
+            .clone();
+        let mut answered = answered.clone();
+        got["updated_at"] = Value::Null;
+        answered["updated_at"] = Value::Null;
+        assert_eq!(got, answered);
+    }
+
     /// Pays the balance in full by card and returns the view.
     pub async fn pay_all(&self, order: &str) -> Value {
         let v = self

@@ -149,6 +149,16 @@ async fn order_view_has_lines_charges_totals() {
         )
         .await;
     assert_eq!(v.ok(201)["notes"][0]["text"], "call after 5pm");
+    // The answer of a write is the view a read computes from the document.
+    let mut got = n
+        .get(&format!("/api/v1/orders/{id}"), &w.agent)
+        .await
+        .ok(200)
+        .clone();
+    let mut answered = v.body.clone();
+    got["updated_at"] = json!(null);
+    answered["updated_at"] = json!(null);
+    assert_eq!(got, answered);
     n.post(
         &format!("/api/v1/orders/{id}/notes"),
         &w.agent,
@@ -349,6 +359,7 @@ async fn coupons_and_source_codes() {
         json!([{"code": "SAVE5", "discount": "5.00"}])
     );
     assert_eq!(v.body["totals"]["total"], "12.99");
+    w.assert_fresh(&id, &v.body).await;
     n.post(&coupons, &w.agent, json!({"code": "SAVE5"}))
         .await
         .problem(422, "coupon_invalid");
@@ -416,6 +427,7 @@ async fn payments_submit_release_cancel() {
     let pid = pay["id"].as_str().unwrap();
     let v = n.delete(&o(&format!("/payments/{pid}")), &w.agent).await;
     assert_eq!(v.ok(200)["payments"][0]["status"], "voided");
+    w.assert_fresh(&id, &v.body).await;
     n.delete(&o(&format!("/payments/{pid}")), &w.agent)
         .await
         .problem(409, "conflict");
@@ -550,6 +562,7 @@ async fn holds_block_submit_and_release() {
         )
         .await;
     assert_eq!(v.ok(200)["holds"][0]["cleared"]["reason"], "verified");
+    w.assert_fresh(&id, &v.body).await;
     assert_eq!(v.body["status"], "open");
     n.post(
         &o(&format!("/holds/{hid}/clear")),
