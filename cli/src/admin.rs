@@ -201,12 +201,12 @@ pub async fn node(args: NodeArgs) -> Result<()> {
         return print_json(&v);
     }
     let docs = v.get("documents");
-    println!("node id:       {}", s(&v, "node_id"));
-    println!("name:          {}", s(&v, "name"));
-    println!("role:          {}", s(&v, "role"));
-    println!("call centers:  {}", list(v.get("call_centers")));
-    println!("version:       {}", s(&v, "version"));
-    println!(
+    outln!("node id:       {}", s(&v, "node_id"));
+    outln!("name:          {}", s(&v, "name"));
+    outln!("role:          {}", s(&v, "role"));
+    outln!("call centers:  {}", list(v.get("call_centers")));
+    outln!("version:       {}", s(&v, "version"));
+    outln!(
         "documents:     {} orders, {} customers",
         docs.map(|d| s(d, "orders")).unwrap_or_default(),
         docs.map(|d| s(d, "customers")).unwrap_or_default()
@@ -228,7 +228,7 @@ pub async fn peers(args: PeersArgs) -> Result<()> {
                 .map(|p| vec![s(p, "name"), s(p, "url"), s(p, "node_id")])
                 .collect();
             if rows.is_empty() {
-                println!("no peers");
+                outln!("no peers");
             } else {
                 print_table(&["PEER", "URL", "NODE ID"], &rows);
             }
@@ -248,11 +248,11 @@ pub async fn peers(args: PeersArgs) -> Result<()> {
             if json {
                 return print_json(&v);
             }
-            println!("added peer {name} at {url}");
+            outln!("added peer {name} at {url}");
         }
         PeersCmd::Remove { name } => {
             c.delete(&format!("/api/v1/peers/{}", enc(&name))).await?;
-            println!("removed peer {name}");
+            outln!("removed peer {name}");
         }
     }
     Ok(())
@@ -297,7 +297,7 @@ pub async fn sync(args: SyncArgs) -> Result<()> {
                 })
                 .collect();
             if rows.is_empty() {
-                println!("no peers");
+                outln!("no peers");
             } else {
                 print_table(
                     &[
@@ -360,7 +360,7 @@ fn print_sync_result(v: &Value) {
         })
         .collect();
     if rows.is_empty() {
-        println!("no peers to sync with");
+        outln!("no peers to sync with");
     } else {
         print_table(
             &[
@@ -396,9 +396,9 @@ pub async fn users(args: UsersArgs) -> Result<()> {
             if json {
                 return print_json(&v);
             }
-            println!("user id: {}", s(&v, "user_id"));
-            println!("token:   {}", s(&v, "token"));
-            println!("(the token is shown only once)");
+            outln!("user id: {}", s(&v, "user_id"));
+            outln!("token:   {}", s(&v, "token"));
+            outln!("(the token is shown only once)");
         }
     }
     Ok(())
@@ -427,7 +427,7 @@ pub async fn orders(args: OrdersArgs) -> Result<()> {
                 return print_json(&json!({ "items": out }));
             }
             if out.is_empty() {
-                println!("no orders");
+                outln!("no orders");
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = out
@@ -519,22 +519,22 @@ pub async fn all_order_ids(c: &Client) -> Result<Vec<String>> {
 }
 
 fn print_order(v: &Value) {
-    println!("order {}  [{}]", s(v, "id"), s(v, "status"));
-    println!("  call center: {}", s(v, "call_center_id"));
-    println!("  customer:    {}", s(v, "customer_id"));
-    println!("  source code: {}", s(v, "source_code"));
-    println!("  delivery:    {}", s(v, "delivery_mode"));
-    println!(
+    outln!("order {}  [{}]", s(v, "id"), s(v, "status"));
+    outln!("  call center: {}", s(v, "call_center_id"));
+    outln!("  customer:    {}", s(v, "customer_id"));
+    outln!("  source code: {}", s(v, "source_code"));
+    outln!("  delivery:    {}", s(v, "delivery_mode"));
+    outln!(
         "  created:     {} by {}",
         s(v, "created_at"),
         s(v, "created_by")
     );
-    println!("  updated:     {}", s(v, "updated_at"));
+    outln!("  updated:     {}", s(v, "updated_at"));
     let lines = items(v, "lines");
     if !lines.is_empty() {
-        println!("  lines:");
+        outln!("  lines:");
         for l in &lines {
-            println!(
+            outln!(
                 "    {} x {} @ {} = {}{}",
                 s(l, "quantity"),
                 s(l, "product_id"),
@@ -549,13 +549,13 @@ fn print_order(v: &Value) {
         }
     }
     for ch in items(v, "charges") {
-        println!("  charge {}: {}", s(&ch, "code"), s(&ch, "amount"));
+        outln!("  charge {}: {}", s(&ch, "code"), s(&ch, "amount"));
     }
     for cp in items(v, "coupons") {
-        println!("  coupon {}: -{}", s(&cp, "code"), s(&cp, "discount"));
+        outln!("  coupon {}: -{}", s(&cp, "code"), s(&cp, "discount"));
     }
     for p in items(v, "payments") {
-        println!(
+        outln!(
             "  payment {} {} [{}]",
             s(&p, "method"),
             s(&p, "amount"),
@@ -567,7 +567,7 @@ fn print_order(v: &Value) {
             Some(c) if !c.is_null() => format!("cleared by {}", s(c, "by")),
             _ => "ACTIVE".to_string(),
         };
-        println!(
+        outln!(
             "  hold {}{}: {} [{}]",
             s(&h, "code"),
             if h.get("system").and_then(Value::as_bool) == Some(true) {
@@ -580,10 +580,10 @@ fn print_order(v: &Value) {
         );
     }
     for n in items(v, "notes") {
-        println!("  note ({}): {}", s(&n, "by"), s(&n, "text"));
+        outln!("  note ({}): {}", s(&n, "by"), s(&n, "text"));
     }
     if let Some(t) = v.get("totals") {
-        println!(
+        outln!(
             "  totals: subtotal {}  discount {}  charges {}  total {}  paid {}  balance {}",
             s(t, "subtotal"),
             s(t, "discount"),
@@ -595,9 +595,9 @@ fn print_order(v: &Value) {
     }
     let conflicts = items(v, "conflicts");
     if !conflicts.is_empty() {
-        println!("  conflicts:");
+        outln!("  conflicts:");
         for c in conflicts {
-            println!(
+            outln!(
                 "    {}: {}",
                 s(&c, "path"),
                 c.get("values").map(Value::to_string).unwrap_or_default()
@@ -658,7 +658,7 @@ pub async fn export(args: ExportArgs) -> Result<()> {
     tmp.persist(&args.out)
         .map_err(|e| anyhow!("cannot write {}: {}", args.out.display(), e.error))?;
     pb.finish_and_clear();
-    println!("exported {n} orders to {}", args.out.display());
+    outln!("exported {n} orders to {}", args.out.display());
     Ok(())
 }
 
@@ -763,13 +763,13 @@ pub fn items(v: &Value, key: &str) -> Vec<Value> {
 }
 
 fn print_json(v: &Value) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
 /// Prints rows under headers, columns padded to their widest cell.
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
-    print!("{}", render_table(headers, rows));
+    outln!("{}", render_table(headers, rows).trim_end_matches('\n'));
 }
 
 fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {

@@ -85,7 +85,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     let converged = result?;
     if converged {
-        println!("converged: HQ, north and south hold the same orders");
+        outln!("converged: HQ, north and south hold the same orders");
         Ok(())
     } else {
         Err(anyhow!("the nodes did not converge"))
@@ -104,7 +104,7 @@ async fn launch(
         .context("cannot create a temporary data dir")?;
     let (data_dir, guard) = if keep {
         let path = dir.keep();
-        println!("  ({name} data dir kept at {})", path.display());
+        outln!("  ({name} data dir kept at {})", path.display());
         (path, None)
     } else {
         (dir.path().to_path_buf(), Some(dir))
@@ -542,16 +542,16 @@ struct Printer {
 
 impl Printer {
     fn step(&self, n: u32, what: &str) {
-        println!("Step {n}: {what}");
+        outln!("Step {n}: {what}");
     }
 
     fn line(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            println!("  {}", text.as_ref());
+            outln!("  {}", text.as_ref());
         }
     }
 
     fn always(&self, text: impl AsRef<str>) {
-        println!("  {}", text.as_ref());
+        outln!("  {}", text.as_ref());
     }
 }

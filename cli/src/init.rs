@@ -55,7 +55,7 @@ pub fn run(args: InitArgs) -> Result<()> {
     }
     let out = create(&args.data_dir, &args.name, role, &ccs)?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "node_id": out.node_id.to_string(),
@@ -64,7 +64,7 @@ pub fn run(args: InitArgs) -> Result<()> {
             })
         );
     } else {
-        println!(
+        outln!(
             "initialised {} node {:?} ({}) in {}",
             role,
             args.name,
@@ -106,8 +106,8 @@ pub fn try_create(
 
 /// Prints the token once, with where it is kept.
 pub fn print_token(token: &str, dir: &Path) {
-    println!("admin token: {token}");
-    println!(
+    outln!("admin token: {token}");
+    outln!(
         "(shown once; also written to {} with mode 0600)",
         token_path(dir).display()
     );

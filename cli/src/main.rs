@@ -9,6 +9,14 @@
 //! Exit codes: 0 success, 1 a user-facing failure (printed as one line on stderr: unreachable
 //! node, refused token, data dir in use, corrupt data dir, ...), 2 a usage error (from clap).
 
+/// `println!` for command output: a closed pipe (`switchboard orders list | head`) ends the
+/// process quietly with success, as SIGPIPE would, instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::emit(format_args!($($arg)*))
+    };
+}
+
 mod admin;
 mod client;
 mod demo;
@@ -54,6 +62,17 @@ enum Command {
     Verify(offline::VerifyArgs),
     /// Copy a stopped node's data dir consistently, so `serve --data-dir` opens the copy.
     Backup(offline::BackupArgs),
+}
+
+/// Writes one line to stdout; see [`outln!`].
+fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
 }
 
 fn main() -> ExitCode {

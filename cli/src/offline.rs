@@ -48,9 +48,9 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
     let report = switchboard_node::store::verify(&args.data_dir)
         .with_context(|| format!("cannot verify {}", args.data_dir.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        outln!(
             "{}: {} documents, {} feed entries, {} peers, {} users checked",
             args.data_dir.display(),
             report.docs,
@@ -59,10 +59,10 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
             report.users
         );
         for p in &report.problems {
-            println!("problem: {p}");
+            outln!("problem: {p}");
         }
         if report.problems.is_empty() {
-            println!("ok: no problems found");
+            outln!("ok: no problems found");
         }
     }
     if report.problems.is_empty() {
@@ -109,7 +109,7 @@ pub fn backup(args: BackupArgs) -> Result<()> {
         let dst = crate::init::token_path(&args.out);
         std::fs::copy(&token, &dst).with_context(|| format!("cannot copy {}", token.display()))?;
     }
-    println!(
+    outln!(
         "backed up {docs} documents from {} to {} (serve it with: switchboard serve --data-dir {})",
         args.data_dir.display(),
         args.out.display(),

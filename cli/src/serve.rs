@@ -40,7 +40,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     ensure_initialised(&cfg)?;
     let node = start(cfg).await?;
-    println!("listening on http://{}", node.addr);
+    outln!("listening on http://{}", node.addr);
     // Tests and scripts read that line from a pipe: make sure it leaves now.
     std::io::stdout().flush().ok();
     let RunningNode { stop, task, .. } = node;
@@ -99,7 +99,7 @@ fn ensure_initialised(cfg: &NodeConfig) -> Result<()> {
     }
     match crate::init::try_create(&cfg.data_dir, &cfg.name, cfg.role, &cfg.call_centers) {
         Ok(out) => {
-            println!(
+            outln!(
                 "initialised {} node {:?} ({}) in {}",
                 cfg.role,
                 cfg.name,
