@@ -18,14 +18,10 @@ use switchboard_domain::*;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Namespace of automatic charge ids: UUID v5 of (order id, delivery mode).
-pub const AUTO_CHARGE_NAMESPACE: Uuid = Uuid::from_u128(0x3e6b_0c9a_51d2_4f7e_8a40_c2d9_1b7f_6e35);
-
-/// The id of an order's automatic delivery charge: stable, so clients can key on it.
+/// The id of an order's automatic delivery charge: UUID v5 with the order id as namespace and
+/// the delivery mode as name, so every node (and any client) derives the same id.
 pub fn auto_charge_id(order: OrderId, mode: &DeliveryModeId) -> Uuid {
-    let mut name = order.0.as_bytes().to_vec();
-    name.extend_from_slice(mode.as_str().as_bytes());
-    Uuid::new_v5(&AUTO_CHARGE_NAMESPACE, &name)
+    Uuid::new_v5(&order.0, mode.as_str().as_bytes())
 }
 
 fn code<T>(

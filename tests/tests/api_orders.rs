@@ -75,6 +75,8 @@ async fn order_view_has_lines_charges_totals() {
     let got = n.get(&format!("/api/v1/orders/{id}"), &w.agent).await;
     assert_eq!(got.ok(200)["totals"], v["totals"]);
     assert_eq!(got.body["charges"][0]["id"], charge["id"]);
+    let auto_id = Uuid::new_v5(&Uuid::parse_str(&id).unwrap(), b"std");
+    assert_eq!(charge["id"], auto_id.to_string());
     // Step 4: more lines cross the free-delivery tier.
     let v = w.line(&id, "gadget", 1).await;
     assert_eq!(v["totals"]["subtotal"], "69.98");
