@@ -165,7 +165,11 @@ fn crash_child() {
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
-        let storage = open(Path::new(&dir), StoreOptions::default());
+        let opts = StoreOptions {
+            projector: Some(projector()),
+            ..StoreOptions::default()
+        };
+        let storage = open(Path::new(&dir), opts);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Uuid>();
         for _ in 0..16 {
             let s = storage.clone();
@@ -216,7 +220,11 @@ fn crash_loses_no_acknowledged_write() {
         .map(|s| s.trim().parse().expect("uuid"))
         .collect();
     assert_eq!(acked.len(), 400, "child output: {stdout}");
-    let storage = open(dir.path(), StoreOptions::default());
+    let opts = StoreOptions {
+        projector: Some(projector()),
+        ..StoreOptions::default()
+    };
+    let storage = open(dir.path(), opts);
     for id in &acked {
         assert!(
             storage.store().doc_record(*id).expect("read").is_some(),
@@ -225,6 +233,15 @@ fn crash_loses_no_acknowledged_write() {
     }
     let report = verify_store(storage.store());
     assert!(report.is_ok(), "{:?}", report.problems);
+    // The read model was written atomically with the documents: nothing to rebuild.
+    assert_eq!(storage.open_report().rebuilt_read_model, None);
+    for id in &acked {
+        assert!(storage
+            .store()
+            .rm_get(TreeId::OrderSummaries, id.as_bytes())
+            .expect("read")
+            .is_some());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -732,7 +749,13 @@ async fn copied_data_dir_takes_a_fresh_actor() {
     };
     let copy = tempfile::tempdir().expect("tempdir");
     let copy_path = copy.path().join("copy");
-    copy_dir(dir.path(), &copy_path);
+    {
+        // Copy a quiescent, flushed store (sled finishes closing in background threads, so
+        // copying right after a close could catch files mid-write).
+        let raw = sled::SledStore::open(dir.path(), 1 << 20).expect("open raw");
+        raw.flush().expect("flush");
+        copy_dir(dir.path(), &copy_path);
+    }
     let copied = open(&copy_path, StoreOptions::default());
     assert!(copied.open_report().took_fresh_actor);
     assert_ne!(copied.identity().expect("id").actor, original.actor);

@@ -625,6 +625,20 @@ impl<'a> WriteCtx<'a> {
         self.stage(TreeId::PeerState, key.as_bytes().to_vec(), None);
     }
 
+    /// Forgets every head recorded for a peer (it was restored from a backup: what it held
+    /// before may be gone).
+    pub fn forget_peer_heads(&mut self, peer: &NodeId) -> Result<(), NodeError> {
+        let keys: Vec<Vec<u8>> = self
+            .store()
+            .iter_prefix(TreeId::PeerHeads, peer.0.as_bytes(), false)
+            .map(|kv| kv.map(|(k, _)| k))
+            .collect::<Result<_, _>>()?;
+        for k in keys {
+            self.stage(TreeId::PeerHeads, k, None);
+        }
+        Ok(())
+    }
+
     /// Records the heads a peer is known to hold for a document.
     pub fn put_peer_heads(
         &mut self,
