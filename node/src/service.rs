@@ -800,6 +800,29 @@ impl AppState {
         .await
     }
 
+    /// Adds a note to a customer.
+    pub async fn add_customer_note(
+        &self,
+        user: &CurrentUser,
+        id: CustomerId,
+        text: String,
+    ) -> ApiResult<NoteView> {
+        self.customer_job(user, id, move |c, ctx| {
+            let ev = customer::add_customer_note(c, ctx, NoteId(Uuid::now_v7()), text)?;
+            let view = match &ev {
+                customer::CustomerEvent::NoteAdded(n) => NoteView {
+                    id: n.id,
+                    by: n.added.by,
+                    at: n.added.at,
+                    text: n.text.clone(),
+                },
+                _ => return Err(OrderError::EmptyChange),
+            };
+            Ok((ev, view))
+        })
+        .await
+    }
+
     /// Records a catalog request.
     pub async fn request_catalog(
         &self,

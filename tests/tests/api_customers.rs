@@ -144,7 +144,30 @@ async fn customer_history_and_catalog_requests() {
     )
     .await
     .problem(404, "not_found");
-    // History: orders newest first, catalog requests.
+    // Notes on the customer.
+    let note = n
+        .post(
+            &format!("/api/v1/customers/{}/notes", w.customer),
+            &w.agent,
+            json!({"text": "prefers email"}),
+        )
+        .await;
+    assert_eq!(note.ok(201)["text"], "prefers email");
+    n.post(
+        &format!("/api/v1/customers/{}/notes", w.customer),
+        &w.agent,
+        json!({"text": ""}),
+    )
+    .await
+    .problem(422, "validation");
+    n.post(
+        &format!("/api/v1/customers/{}/notes", w.customer),
+        &w.other_agent,
+        json!({"text": "x"}),
+    )
+    .await
+    .problem(404, "not_found");
+    // History: orders newest first, notes, catalog requests.
     let h = n
         .get(
             &format!("/api/v1/customers/{}/history", w.customer),
@@ -159,7 +182,7 @@ async fn customer_history_and_catalog_requests() {
         .collect();
     assert_eq!(orders, vec![json!(second), json!(first)]);
     assert_eq!(h.body["catalog_requests"].as_array().unwrap().len(), 1);
-    assert_eq!(h.body["notes"], json!([]));
+    assert_eq!(h.body["notes"][0]["text"], "prefers email");
     n.get(
         &format!("/api/v1/customers/{}/history", w.customer),
         &w.other_agent,

@@ -6,7 +6,7 @@ use super::extract::{Json, Path, Query};
 use crate::service::AppState;
 use crate::views::{
     CatalogRequestBody, CatalogRequestView, CustomerHistory, CustomerList, CustomerView,
-    NewCustomerBody, PatchCustomerBody, SearchQuery,
+    NewCustomerBody, NoteBody, NoteView, PatchCustomerBody, SearchQuery,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}", get(get_customer).patch(patch_customer))
         .route("/customers/{id}/history", get(customer_history))
         .route("/customers/{id}/catalog-requests", post(request_catalog))
+        .route("/customers/{id}/notes", post(add_note))
 }
 
 fn customer_id(id: String) -> ApiResult<CustomerId> {
@@ -118,4 +119,21 @@ pub async fn request_catalog(
     let id = customer_id(id)?;
     let r = state.request_catalog(&user, id, body).await?;
     Ok((StatusCode::CREATED, axum::Json(r)))
+}
+
+/// Adds a note to a customer (shown in the customer's history). An addition to API.md.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/notes", tag = "customers",
+    params(("id" = String, Path, description = "customer id")),
+    request_body = NoteBody,
+    responses((status = 201, body = NoteView), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn add_note(
+    state: State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Json(body): Json<NoteBody>,
+) -> ApiResult<(StatusCode, axum::Json<NoteView>)> {
+    let id = customer_id(id)?;
+    let n = state.add_customer_note(&user, id, body.text).await?;
+    Ok((StatusCode::CREATED, axum::Json(n)))
 }

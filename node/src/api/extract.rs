@@ -216,3 +216,32 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod money_tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct M {
+        amount: Decimal,
+    }
+
+    #[test]
+    fn money_must_be_a_string() {
+        assert!(parse_json::<M>(br#"{"amount": "10.50"}"#).is_ok());
+        for body in [
+            r#"{"amount": 10}"#,
+            r#"{"amount": 10.5}"#,
+            r#"{"amount": "ten"}"#,
+        ] {
+            let e = parse_json::<M>(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                (e.status.as_u16(), e.errors[0].field.as_str()),
+                (422, "amount"),
+                "{body}"
+            );
+        }
+    }
+}

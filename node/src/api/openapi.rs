@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         source_codes::put_source_code, source_codes::get_source_code,
         coupons::put_coupon, coupons::get_coupon,
         customers::create_customer, customers::list_customers, customers::get_customer,
-        customers::patch_customer, customers::customer_history, customers::request_catalog,
+        customers::patch_customer, customers::customer_history, customers::request_catalog, customers::add_note,
         orders::create_order, orders::list_orders, orders::get_order, orders::add_line, orders::change_line,
         orders::remove_line, orders::apply_coupon, orders::remove_coupon, orders::add_payment,
         orders::void_payment, orders::add_charge, orders::place_hold, orders::clear_hold, orders::add_note,
