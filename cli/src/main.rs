@@ -115,12 +115,17 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr (stdout carries the parseable lines). `SWITCHBOARD_LOG` takes env-filter
-/// syntax; the default is `info` for `serve` and `warn` for the short-lived commands, which
-/// also silence sled: its own warnings about a damaged store would break the one-line error.
+/// syntax; the default is `info` for `serve` and `warn` for the short-lived commands. Both
+/// silence sled's own logging by default: what it warns about (a damaged store) comes back as
+/// the command's one-line error, and a second, lower-level account of it only confuses.
 fn init_logging(serving: bool) {
     use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
-    let default = if serving { "info" } else { "warn,sled=off" };
+    let default = if serving {
+        "info,sled=off"
+    } else {
+        "warn,sled=off"
+    };
     let filter =
         EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // A second initialisation (never expected here) is harmless, so the result is ignored.

@@ -69,9 +69,9 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
         Ok(())
     } else {
         Err(anyhow!(
-            "{} problem(s) found in {}",
-            report.problems.len(),
-            args.data_dir.display()
+            "data dir {} is corrupt: {} problem(s) found",
+            args.data_dir.display(),
+            report.problems.len()
         ))
     }
 }
