@@ -1,4 +1,7 @@
 //! Shared test harness.
 pub mod api_harness;
+pub mod cluster;
+pub mod converge;
 pub mod nodes;
+pub mod proxy;
 pub mod sim;

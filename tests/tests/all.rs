@@ -10,3 +10,4 @@ mod sim_scenarios;
 mod sim_props;
 mod api_lifecycle;
 mod node_sync;
+mod faults;
