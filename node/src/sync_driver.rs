@@ -83,6 +83,16 @@ fn decode_checkpoint(state: Option<PeerState>) -> PeerCheckpoint {
         .unwrap_or_default()
 }
 
+/// The byte budget of one frame: `SWITCHBOARD_SYNC_FRAME_BYTES` when set (a test knob, so a
+/// catch-up spans many frames and a cut session can be seen to make progress), else the
+/// protocol's target.
+fn frame_budget() -> usize {
+    std::env::var("SWITCHBOARD_SYNC_FRAME_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(protocol::frames::TARGET_FRAME_BYTES)
+}
+
 fn real_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -608,11 +618,12 @@ impl SyncHub {
         let replica = NodeReplica::new(self.app.clone());
         let session_id = self.session_seq.fetch_add(1, Ordering::Relaxed);
         let r = replica.clone();
-        let (mut init, mut frame) =
-            tokio::task::spawn_blocking(move || Initiator::new(&r, info, session_id))
-                .await
-                .map_err(|e| (true, e.to_string()))?
-                .map_err(|e| (true, e.to_string()))?;
+        let (mut init, mut frame) = tokio::task::spawn_blocking(move || {
+            Initiator::with_max_bytes(&r, info, session_id, frame_budget())
+        })
+        .await
+        .map_err(|e| (true, e.to_string()))?
+        .map_err(|e| (true, e.to_string()))?;
         for _ in 0..MAX_ROUNDS {
             let (answer, _) = self
                 .post(&peer, "/sync/v1/frame", frame, Some(node_id))
