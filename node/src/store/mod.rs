@@ -222,6 +222,19 @@ pub trait StoreExt: Store {
         }
     }
 
+    /// Stored documents by kind (kept with every write; no scan).
+    fn doc_counts(&self) -> Result<Vec<(DocKind, u64)>, NodeError> {
+        let mut out = Vec::new();
+        for kv in self.iter_prefix(TreeId::Meta, records::keys::DOC_COUNT_PREFIX, false) {
+            let (k, v) = kv?;
+            let name = String::from_utf8_lossy(&k[records::keys::DOC_COUNT_PREFIX.len()..]);
+            if let Some(kind) = DocKind::parse(&name) {
+                out.push((kind, records::read_u64(&v)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// A stored document record.
     fn doc_record(&self, id: Uuid) -> Result<Option<DocRecord>, NodeError> {
         self.get(TreeId::Docs, id.as_bytes())?

@@ -216,9 +216,19 @@ pub mod keys {
     pub const READ_MODEL_VERSION: &[u8] = b"read_model_version";
     /// Present in a restored backup: the opener takes a fresh actor and feed epoch.
     pub const RESTORED: &[u8] = b"restored";
+    /// Prefix of the per-kind document counters (`doc_count/<kind>` → u64 BE), kept in the same
+    /// atomic write as the documents.
+    pub const DOC_COUNT_PREFIX: &[u8] = b"doc_count/";
     /// (device, inode) of the sled directory at the last open: a different one means the data
     /// dir was copied, and the opener takes a fresh actor and feed epoch.
     pub const DIR_IDENTITY: &[u8] = b"dir_identity";
+}
+
+/// The `meta` key of a kind's document counter.
+pub fn doc_count_key(kind: DocKind) -> Vec<u8> {
+    let mut k = keys::DOC_COUNT_PREFIX.to_vec();
+    k.extend_from_slice(kind.as_str().as_bytes());
+    k
 }
 
 /// `u64` as a big-endian key.

@@ -393,6 +393,21 @@ async fn feed_has_one_entry_per_doc_and_scans_since() {
         .await
         .expect("write");
     assert_eq!(s.count(TreeId::Feed).expect("count"), 3);
+    assert_eq!(s.doc_counts().expect("counts"), vec![(DocKind::Order, 3)]);
+    // A doc changing kind moves between counters.
+    storage
+        .submit(move |ctx: &mut WriteCtx<'_>| {
+            let m = DocMeta {
+                kind: DocKind::Customer,
+                call_center: None,
+            };
+            ctx.put_doc(c, m, &doc_with("v", "y"))
+        })
+        .await
+        .expect("write");
+    let mut counts = s.doc_counts().expect("counts");
+    counts.sort();
+    assert_eq!(counts, vec![(DocKind::Order, 2), (DocKind::Customer, 1)]);
     assert!(verify_store(s).is_ok());
 }
 

@@ -81,6 +81,7 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
 
     // doc id -> seq according to the docs tree
     let mut doc_seqs: HashMap<Uuid, u64> = HashMap::new();
+    let mut kinds: HashMap<super::DocKind, u64> = HashMap::new();
     for kv in store.iter_prefix(TreeId::Docs, b"", false) {
         let (k, v) = kv?;
         let id = match records::read_uuid(&k) {
@@ -123,7 +124,32 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
                 rec.seq
             ));
         }
+        *kinds.entry(rec.meta.kind).or_insert(0u64) += 1;
         doc_seqs.insert(id, rec.seq);
+    }
+    match store.doc_counts() {
+        Ok(counts) => {
+            let stored: HashMap<_, _> = counts.into_iter().collect();
+            for (kind, n) in &kinds {
+                let s = stored.get(kind).copied().unwrap_or(0);
+                if s != *n {
+                    p(format!(
+                        "meta: {} documents of kind {} stored but the counter says {s}",
+                        n,
+                        kind.as_str()
+                    ));
+                }
+            }
+            for (kind, s) in &stored {
+                if *s > 0 && !kinds.contains_key(kind) {
+                    p(format!(
+                        "meta: counter says {s} documents of kind {} but none are stored",
+                        kind.as_str()
+                    ));
+                }
+            }
+        }
+        Err(e) => p(format!("meta: document counters unreadable: {e}")),
     }
 
     let mut seen: HashMap<Uuid, u64> = HashMap::new();

@@ -13,8 +13,8 @@
 use super::cache::DocCache;
 use super::records::{self, keys, DocRecord, FeedValue, NodeMeta};
 use super::{
-    DocMeta, Op, PeerConfig, PeerState, Projector, RmEntry, Store, StoreExt, StoreOptions, TreeId,
-    UserEntry,
+    DocKind, DocMeta, Op, PeerConfig, PeerState, Projector, RmEntry, Store, StoreExt, StoreOptions,
+    TreeId, UserEntry,
 };
 use crate::error::NodeError;
 use automerge::{Automerge, ChangeHash, ReadDoc};
@@ -483,6 +483,14 @@ impl<'a> WriteCtx<'a> {
         if let Some(old) = &old {
             self.stage(TreeId::Feed, records::seq_key(old.seq).to_vec(), None);
         }
+        match old.as_ref().map(|o| o.meta.kind) {
+            None => self.bump_count(meta.kind, 1)?,
+            Some(k) if k != meta.kind => {
+                self.bump_count(k, -1)?;
+                self.bump_count(meta.kind, 1)?;
+            }
+            Some(_) => {}
+        }
         self.seq += 1;
         let seq = self.seq;
         // Store the changes since the stored version when the new version descends from it,
@@ -539,6 +547,17 @@ impl<'a> WriteCtx<'a> {
             );
         }
         Ok(seq)
+    }
+
+    fn bump_count(&mut self, kind: DocKind, delta: i64) -> Result<(), NodeError> {
+        let key = records::doc_count_key(kind);
+        let now = match self.get(TreeId::Meta, &key)? {
+            Some(b) => records::read_u64(&b)?,
+            None => 0,
+        };
+        let next = now.saturating_add_signed(delta);
+        self.stage(TreeId::Meta, key, Some(next.to_be_bytes().to_vec()));
+        Ok(())
     }
 
     fn replace_projection(&mut self, id: Uuid, entries: Vec<RmEntry>) -> Result<(), NodeError> {
