@@ -35,7 +35,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_domain::order::SYSTEM_USER;
 use switchboard_domain::{CallCenterId, CouponCode, NodeId, Timestamp};
-use switchboard_sync::codec;
 use switchboard_sync::doc::{Author, DocMeta};
 use switchboard_sync::protocol::apply::{payload_of, plan_apply, ApplySource};
 use switchboard_sync::protocol::{
@@ -76,11 +75,11 @@ fn checkpoint_key(peer: &NodeId) -> String {
     peer.to_string()
 }
 
-fn decode_checkpoint(state: Option<PeerState>) -> PeerCheckpoint {
+fn decode_checkpoint(state: Option<PeerState>) -> Result<PeerCheckpoint, NodeError> {
     state
-        .filter(|s| !s.checkpoint.is_empty())
-        .and_then(|s| codec::decode::<PeerCheckpoint>(&s.checkpoint, 4096).ok())
-        .unwrap_or_default()
+        .map(|s| s.checkpoint())
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 /// The byte budget of one frame: `SWITCHBOARD_SYNC_FRAME_BYTES` when set (a test knob, so a
@@ -200,12 +199,12 @@ impl Replica for NodeReplica {
     }
 
     fn peer_state(&self, peer: NodeId) -> Result<PeerCheckpoint, ReplicaError> {
-        Ok(decode_checkpoint(
-            self.app
-                .storage
-                .store()
-                .peer_state(&checkpoint_key(&peer))?,
-        ))
+        let state = self
+            .app
+            .storage
+            .store()
+            .peer_state(&checkpoint_key(&peer))?;
+        Ok(decode_checkpoint(state)?)
     }
 
     fn apply(&mut self, batch: ApplyBatch) -> Result<ApplyOutcome, ReplicaError> {
@@ -229,20 +228,24 @@ impl Replica for NodeReplica {
                 for (id, staged) in plan.staged {
                     ctx.put_doc(id, staged.meta, &staged.doc)?;
                 }
+                let key = checkpoint_key(&batch.peer);
+                let mut state: PeerState = match ctx.get(TreeId::PeerState, key.as_bytes())? {
+                    Some(b) => records::decode(&b)?,
+                    None => PeerState::default(),
+                };
+                let prev = state.checkpoint()?;
+                let (next, forget) = batch.checkpoint_after(&prev, &plan.outcome);
+                if forget {
+                    ctx.forget_peer_heads(&batch.peer)?;
+                }
                 for (doc, heads) in &batch.learned {
                     ctx.put_peer_heads(&batch.peer, doc, heads)?;
                 }
                 for p in &batch.docs {
                     ctx.put_peer_heads(&batch.peer, &p.doc, &p.heads)?;
                 }
-                if let Some(update) = &batch.checkpoint {
-                    let key = checkpoint_key(&batch.peer);
-                    let mut state: PeerState = match ctx.get(TreeId::PeerState, key.as_bytes())? {
-                        Some(b) => records::decode(&b)?,
-                        None => PeerState::default(),
-                    };
-                    let prev = decode_checkpoint(Some(state.clone()));
-                    state.checkpoint = codec::encode(&update.resolve(&prev, &plan.outcome));
+                if next != prev {
+                    state.set_checkpoint(&next);
                     ctx.put_peer_state(&key, &state)?;
                 }
                 Ok::<_, ReplicaError>(plan.outcome)
@@ -761,7 +764,7 @@ impl SyncHub {
             let mut out = Vec::new();
             for p in peers {
                 let cp = match p.node_id {
-                    Some(id) => decode_checkpoint(store.peer_state(&checkpoint_key(&id))?),
+                    Some(id) => decode_checkpoint(store.peer_state(&checkpoint_key(&id))?)?,
                     None => PeerCheckpoint::default(),
                 };
                 let info = PeerInfo {
