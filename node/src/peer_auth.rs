@@ -41,7 +41,8 @@ pub enum AuthError {
 
 fn mac(secret: &str, parts: &[&[u8]]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut m = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
+    let mut m =
+        <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
     for p in parts {
         m.update(&(p.len() as u64).to_be_bytes());
         m.update(p);
@@ -50,18 +51,41 @@ fn mac(secret: &str, parts: &[&[u8]]) -> HmacSha256 {
 }
 
 /// Signs a request: (method, path, node, ts, nonce, body).
-pub fn sign_request(secret: &str, method: &str, path: &str, node: &str, ts: i64, nonce: &str, body: &[u8]) -> String {
+pub fn sign_request(
+    secret: &str,
+    method: &str,
+    path: &str,
+    node: &str,
+    ts: i64,
+    nonce: &str,
+    body: &[u8],
+) -> String {
     let ts = ts.to_string();
     hex::encode(
-        mac(secret, &[b"req", method.as_bytes(), path.as_bytes(), node.as_bytes(), ts.as_bytes(), nonce.as_bytes(), body])
-            .finalize()
-            .into_bytes(),
+        mac(
+            secret,
+            &[
+                b"req",
+                method.as_bytes(),
+                path.as_bytes(),
+                node.as_bytes(),
+                ts.as_bytes(),
+                nonce.as_bytes(),
+                body,
+            ],
+        )
+        .finalize()
+        .into_bytes(),
     )
 }
 
 /// Signs a response to the request with `nonce`.
 pub fn sign_response(secret: &str, node: &str, nonce: &str, body: &[u8]) -> String {
-    hex::encode(mac(secret, &[b"resp", node.as_bytes(), nonce.as_bytes(), body]).finalize().into_bytes())
+    hex::encode(
+        mac(secret, &[b"resp", node.as_bytes(), nonce.as_bytes(), body])
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 fn verify_hex(m: HmacSha256, sig_hex: &str) -> Result<(), AuthError> {
@@ -83,14 +107,34 @@ pub fn verify_request(
 ) -> Result<(), AuthError> {
     let ts_s = ts.to_string();
     verify_hex(
-        mac(secret, &[b"req", method.as_bytes(), path.as_bytes(), node.as_bytes(), ts_s.as_bytes(), nonce.as_bytes(), body]),
+        mac(
+            secret,
+            &[
+                b"req",
+                method.as_bytes(),
+                path.as_bytes(),
+                node.as_bytes(),
+                ts_s.as_bytes(),
+                nonce.as_bytes(),
+                body,
+            ],
+        ),
         sig_hex,
     )
 }
 
 /// Verifies a response signature (constant time).
-pub fn verify_response(secret: &str, node: &str, nonce: &str, body: &[u8], sig_hex: &str) -> Result<(), AuthError> {
-    verify_hex(mac(secret, &[b"resp", node.as_bytes(), nonce.as_bytes(), body]), sig_hex)
+pub fn verify_response(
+    secret: &str,
+    node: &str,
+    nonce: &str,
+    body: &[u8],
+    sig_hex: &str,
+) -> Result<(), AuthError> {
+    verify_hex(
+        mac(secret, &[b"resp", node.as_bytes(), nonce.as_bytes(), body]),
+        sig_hex,
+    )
 }
 
 /// Nonces seen inside the replay window.
@@ -125,8 +169,26 @@ mod tests {
 
     #[test]
     fn signatures_bind_every_part() {
-        let sig = sign_request("s3cret", "POST", "/sync/v1/frame", "n1", 1000, "00112233445566778899", b"body");
-        assert!(verify_request("s3cret", "POST", "/sync/v1/frame", "n1", 1000, "00112233445566778899", b"body", &sig).is_ok());
+        let sig = sign_request(
+            "s3cret",
+            "POST",
+            "/sync/v1/frame",
+            "n1",
+            1000,
+            "00112233445566778899",
+            b"body",
+        );
+        assert!(verify_request(
+            "s3cret",
+            "POST",
+            "/sync/v1/frame",
+            "n1",
+            1000,
+            "00112233445566778899",
+            b"body",
+            &sig
+        )
+        .is_ok());
         for (secret, path, node, ts, body) in [
             ("other", "/sync/v1/frame", "n1", 1000, &b"body"[..]),
             ("s3cret", "/sync/v1/x", "n1", 1000, b"body"),
@@ -135,12 +197,30 @@ mod tests {
             ("s3cret", "/sync/v1/frame", "n1", 1000, b"bodz"),
         ] {
             assert_eq!(
-                verify_request(secret, "POST", path, node, ts, "00112233445566778899", body, &sig),
+                verify_request(
+                    secret,
+                    "POST",
+                    path,
+                    node,
+                    ts,
+                    "00112233445566778899",
+                    body,
+                    &sig
+                ),
                 Err(AuthError::BadSignature)
             );
         }
         assert_eq!(
-            verify_request("s3cret", "POST", "/sync/v1/frame", "n1", 1000, "00112233445566778899", b"body", "zz"),
+            verify_request(
+                "s3cret",
+                "POST",
+                "/sync/v1/frame",
+                "n1",
+                1000,
+                "00112233445566778899",
+                b"body",
+                "zz"
+            ),
             Err(AuthError::BadHeader(H_SIG))
         );
         let r = sign_response("s3cret", "n2", "00112233445566778899", b"resp");
@@ -154,7 +234,17 @@ mod tests {
         let n = "0123456789abcdef0123";
         assert_eq!(g.check(10_000_000, 10_000_000, n), Ok(()));
         assert_eq!(g.check(10_000_000, 10_000_000, n), Err(AuthError::Replayed));
-        assert_eq!(g.check(10_000_000, 10_000_000 - REPLAY_WINDOW_MS - 1, "fedcba9876543210fedc"), Err(AuthError::Stale));
-        assert_eq!(g.check(10_000_000, 10_000_000, "short"), Err(AuthError::BadHeader(H_NONCE)));
+        assert_eq!(
+            g.check(
+                10_000_000,
+                10_000_000 - REPLAY_WINDOW_MS - 1,
+                "fedcba9876543210fedc"
+            ),
+            Err(AuthError::Stale)
+        );
+        assert_eq!(
+            g.check(10_000_000, 10_000_000, "short"),
+            Err(AuthError::BadHeader(H_NONCE))
+        );
     }
 }

@@ -46,8 +46,12 @@ impl Node {
     /// Initialises and starts a node (`call_centers` only for sites).
     pub async fn start(name: &str, role: NodeRole, call_centers: &[&str]) -> Node {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ccs: Vec<CallCenterId> = call_centers.iter().map(|c| CallCenterId::parse(*c).expect("cc id")).collect();
-        let out = switchboard_node::identity::init_data_dir(dir.path(), name, role, &ccs, false).expect("init");
+        let ccs: Vec<CallCenterId> = call_centers
+            .iter()
+            .map(|c| CallCenterId::parse(*c).expect("cc id"))
+            .collect();
+        let out = switchboard_node::identity::init_data_dir(dir.path(), name, role, &ccs, false)
+            .expect("init");
         let cfg = NodeConfig {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("addr"),
@@ -73,13 +77,19 @@ impl Node {
     }
 
     async fn serve(&mut self) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         self.url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let cfg = self.cfg.clone();
-        self.task = Some(tokio::spawn(switchboard_node::serve(cfg, listener, async move {
-            let _ = rx.await;
-        })));
+        self.task = Some(tokio::spawn(switchboard_node::serve(
+            cfg,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        )));
         self.stop = Some(tx);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -88,7 +98,11 @@ impl Node {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "node {} did not become ready", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not become ready",
+                self.name
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -115,15 +129,27 @@ impl Node {
     }
 
     /// One request with a bearer token.
-    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
-        let mut req = self.http.request(method, format!("{}{}", self.url, path)).bearer_auth(token);
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.url, path))
+            .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.expect("body");
-        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
     }
 
     /// GET.
@@ -143,9 +169,13 @@ impl Node {
 
     /// Registers `other` as a peer of this node.
     pub async fn add_peer(&self, other: &Node, secret: &str) {
-        self.post("/api/v1/peers", &self.admin, json!({"name": other.name, "url": other.url, "secret": secret}))
-            .await
-            .expect(201);
+        self.post(
+            "/api/v1/peers",
+            &self.admin,
+            json!({"name": other.name, "url": other.url, "secret": secret}),
+        )
+        .await
+        .expect(201);
     }
 
     /// Runs a sync session with every peer (or one) now; panics unless every session succeeded.
@@ -164,7 +194,13 @@ impl Node {
 
     /// Creates a user at this (HQ) node and returns the token.
     pub async fn user(&self, cc: &str, name: &str, role: &str) -> String {
-        let r = self.post(&format!("/api/v1/call-centers/{cc}/users"), &self.admin, json!({"name": name, "role": role})).await;
+        let r = self
+            .post(
+                &format!("/api/v1/call-centers/{cc}/users"),
+                &self.admin,
+                json!({"name": name, "role": role}),
+            )
+            .await;
         r.expect(201)["token"].as_str().expect("token").to_string()
     }
 
@@ -180,7 +216,11 @@ impl Node {
             let list = self.get(&path, token).await.expect(200).clone();
             for s in list["items"].as_array().expect("items") {
                 let id = s["id"].as_str().expect("id").to_string();
-                let mut v = self.get(&format!("/api/v1/orders/{id}"), token).await.expect(200).clone();
+                let mut v = self
+                    .get(&format!("/api/v1/orders/{id}"), token)
+                    .await
+                    .expect(200)
+                    .clone();
                 // When the view was last touched differs by node clock only in tests that skew it.
                 v.as_object_mut().map(|o| o.remove("updated_at"));
                 out.insert(id, v);
@@ -206,9 +246,13 @@ impl Drop for Node {
 /// `widget` (19.99) and `gadget` (30.00), and coupon `ONCE` (5.00 off, one use).
 pub async fn configure(hq: &Node, ccs: &[&str]) {
     for cc in ccs {
-        hq.put(&format!("/api/v1/call-centers/{cc}"), &hq.admin, crate::api_harness::call_center_body(cc))
-            .await
-            .expect(200);
+        hq.put(
+            &format!("/api/v1/call-centers/{cc}"),
+            &hq.admin,
+            crate::api_harness::call_center_body(cc),
+        )
+        .await
+        .expect(200);
     }
     for (id, price) in [("widget", "19.99"), ("gadget", "30.00")] {
         hq.put(
@@ -234,13 +278,20 @@ pub async fn new_order(node: &Node, token: &str, product: &str, qty: i64) -> Str
     let c = node
         .post("/api/v1/customers", token, json!({"name": "Ada Buyer", "phone": "+1 555 0100", "email": "ada@example.com", "address": {}}))
         .await;
-    let customer = c.expect(201)["id"].as_str().expect("customer id").to_string();
+    let customer = c.expect(201)["id"]
+        .as_str()
+        .expect("customer id")
+        .to_string();
     let o = node
         .post("/api/v1/orders", token, json!({"customer_id": customer, "source_code": null, "delivery_mode": "std", "ship_to": {}}))
         .await;
     let id = o.expect(201)["id"].as_str().expect("order id").to_string();
-    node.post(&format!("/api/v1/orders/{id}/lines"), token, json!({"product_id": product, "quantity": qty}))
-        .await
-        .expect(201);
+    node.post(
+        &format!("/api/v1/orders/{id}/lines"),
+        token,
+        json!({"product_id": product, "quantity": qty}),
+    )
+    .await
+    .expect(201);
     id
 }

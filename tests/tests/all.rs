@@ -1,13 +1,12 @@
-
-mod cli;
-mod tidy;
 mod api_config;
 mod api_customers;
+mod api_lifecycle;
 mod api_misc;
 mod api_orders;
+mod cli;
+mod faults;
+mod node_sync;
+mod sim_props;
 mod sim_protocol;
 mod sim_scenarios;
-mod sim_props;
-mod api_lifecycle;
-mod node_sync;
-mod faults;
+mod tidy;

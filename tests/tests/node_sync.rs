@@ -21,25 +21,50 @@ async fn hq_and_site() -> (Node, Node) {
 async fn a_site_gets_configuration_from_hq_and_hq_gets_the_sites_orders() {
     // Step 1: HQ holds the configuration; the site holds none and refuses to write any.
     let (hq, site) = hq_and_site().await;
-    site.get("/api/v1/call-centers/cc1", &site.admin).await.expect(404);
-    let r = site.put("/api/v1/call-centers/cc1", &site.admin, switchboard_tests::api_harness::call_center_body("x")).await;
+    site.get("/api/v1/call-centers/cc1", &site.admin)
+        .await
+        .expect(404);
+    let r = site
+        .put(
+            "/api/v1/call-centers/cc1",
+            &site.admin,
+            switchboard_tests::api_harness::call_center_body("x"),
+        )
+        .await;
     assert_eq!(r.expect(403)["code"], "forbidden");
     // Step 2: an agent of cc1 is created at HQ; one session brings config and user to the site.
     let agent = hq.user("cc1", "Agnes", "agent").await;
     let report = site.sync(Some("hq")).await;
     // The catalog and cc1's configuration (with its users); cc2's is outside the site's scope.
     assert_eq!(report["peers"][0]["received_docs"], 2, "{report}");
-    assert_eq!(site.get("/api/v1/call-centers/cc1", &agent).await.expect(200)["name"], "cc1");
+    assert_eq!(
+        site.get("/api/v1/call-centers/cc1", &agent)
+            .await
+            .expect(200)["name"],
+        "cc1"
+    );
     // cc2's configuration is outside the site's scope.
-    site.get("/api/v1/call-centers/cc2", &site.admin).await.expect(404);
+    site.get("/api/v1/call-centers/cc2", &site.admin)
+        .await
+        .expect(404);
     // Step 3: the agent takes a paid order at the site and submits it.
     let order = new_order(&site, &agent, "widget", 2).await;
-    let view = site.get(&format!("/api/v1/orders/{order}"), &agent).await.expect(200).clone();
-    let total = view["totals"]["total"].as_str().unwrap().to_string();
-    site.post(&format!("/api/v1/orders/{order}/payments"), &agent, json!({"method": "card", "amount": total, "reference": "A1"}))
+    let view = site
+        .get(&format!("/api/v1/orders/{order}"), &agent)
         .await
-        .expect(201);
-    site.post(&format!("/api/v1/orders/{order}/submit"), &agent, json!({})).await.expect(200);
+        .expect(200)
+        .clone();
+    let total = view["totals"]["total"].as_str().unwrap().to_string();
+    site.post(
+        &format!("/api/v1/orders/{order}/payments"),
+        &agent,
+        json!({"method": "card", "amount": total, "reference": "A1"}),
+    )
+    .await
+    .expect(201);
+    site.post(&format!("/api/v1/orders/{order}/submit"), &agent, json!({}))
+        .await
+        .expect(200);
     // Step 4: sync; HQ shows the same order view.
     site.sync(None).await;
     let at_site = site.order_views(&agent).await;
@@ -85,8 +110,11 @@ async fn three_sites_and_hq_converge_and_sites_keep_to_their_scope() {
         assert!(at_hq.contains_key(id), "HQ lacks {id}");
     }
     // Step 4: the cc1 sites hold the same cc1 orders as HQ, and none of cc2.
-    let cc1_at_hq: std::collections::BTreeMap<_, _> =
-        at_hq.iter().filter(|(_, v)| v["call_center_id"] == "cc1").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let cc1_at_hq: std::collections::BTreeMap<_, _> = at_hq
+        .iter()
+        .filter(|(_, v)| v["call_center_id"] == "cc1")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     assert_eq!(a.order_views(&a.admin).await, cc1_at_hq);
     assert_eq!(b.order_views(&b.admin).await, cc1_at_hq);
     let at_c = c.order_views(&c.admin).await;
@@ -101,15 +129,37 @@ async fn a_hold_placed_at_hq_while_the_site_released_ends_as_a_held_order_everyw
     let agent = hq.user("cc1", "Agnes", "agent").await;
     site.sync(None).await;
     let order = new_order(&site, &agent, "widget", 1).await;
-    let total = site.get(&format!("/api/v1/orders/{order}"), &agent).await.expect(200)["totals"]["total"].clone();
-    site.post(&format!("/api/v1/orders/{order}/payments"), &agent, json!({"method": "card", "amount": total})).await.expect(201);
-    site.post(&format!("/api/v1/orders/{order}/submit"), &agent, json!({})).await.expect(200);
+    let total = site
+        .get(&format!("/api/v1/orders/{order}"), &agent)
+        .await
+        .expect(200)["totals"]["total"]
+        .clone();
+    site.post(
+        &format!("/api/v1/orders/{order}/payments"),
+        &agent,
+        json!({"method": "card", "amount": total}),
+    )
+    .await
+    .expect(201);
+    site.post(&format!("/api/v1/orders/{order}/submit"), &agent, json!({}))
+        .await
+        .expect(200);
     site.sync(None).await;
     // Step 2: the WAN is down: HQ places a fraud hold, the site releases the order.
-    hq.post(&format!("/api/v1/orders/{order}/holds"), &hq.admin, json!({"code": "fraud", "reason": "card flagged"}))
-        .await
-        .expect(201);
-    site.post(&format!("/api/v1/orders/{order}/release"), &agent, json!({})).await.expect(200);
+    hq.post(
+        &format!("/api/v1/orders/{order}/holds"),
+        &hq.admin,
+        json!({"code": "fraud", "reason": "card flagged"}),
+    )
+    .await
+    .expect(201);
+    site.post(
+        &format!("/api/v1/orders/{order}/release"),
+        &agent,
+        json!({}),
+    )
+    .await
+    .expect(200);
     // Step 3: the link heals; both ends merge and the merge-time check places a system hold.
     site.sync(None).await;
     site.sync(None).await;
@@ -151,7 +201,12 @@ async fn peers_must_sign_and_unknown_peers_are_refused() {
     let (hq, site) = hq_and_site().await;
     let http = reqwest::Client::new();
     // No signature at all.
-    let r = http.post(format!("{}/sync/v1/frame", hq.url)).body(vec![1, 2, 3]).send().await.unwrap();
+    let r = http
+        .post(format!("{}/sync/v1/frame", hq.url))
+        .body(vec![1, 2, 3])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let body: serde_json::Value = r.json().await.unwrap();
@@ -162,10 +217,19 @@ async fn peers_must_sign_and_unknown_peers_are_refused() {
     let r = rogue.post("/api/v1/sync", &rogue.admin, json!({})).await;
     let peers = r.expect(200)["peers"].clone();
     assert_eq!(peers[0]["ok"], false);
-    assert!(peers[0]["error"].as_str().unwrap().contains("401"), "{peers}");
+    assert!(
+        peers[0]["error"].as_str().unwrap().contains("401"),
+        "{peers}"
+    );
     // The sync admin endpoints need an admin.
     let agent = hq.user("cc1", "Agnes", "agent").await;
-    hq.call(Method::POST, "/api/v1/sync", &agent, None).await.expect(403);
-    let status = site.get("/api/v1/sync/status", &site.admin).await.expect(200).clone();
+    hq.call(Method::POST, "/api/v1/sync", &agent, None)
+        .await
+        .expect(403);
+    let status = site
+        .get("/api/v1/sync/status", &site.admin)
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(status["peers"][0]["name"], "hq");
 }
