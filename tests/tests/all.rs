@@ -4,6 +4,7 @@ mod api_lifecycle;
 mod api_misc;
 mod api_orders;
 mod cli;
+mod continuity;
 mod faults;
 mod node_sync;
 mod sim_props;
