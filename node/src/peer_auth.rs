@@ -50,7 +50,52 @@ fn mac(secret: &str, parts: &[&[u8]]) -> HmacSha256 {
     m
 }
 
-/// Signs a request: (method, path, node, ts, nonce, body).
+/// What a peer request's signature covers.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestParts<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Request path.
+    pub path: &'a str,
+    /// The sending node's id.
+    pub node: &'a str,
+    /// The sender's Unix time, ms.
+    pub ts: i64,
+    /// The sender's nonce.
+    pub nonce: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+impl RequestParts<'_> {
+    fn mac(&self, secret: &str) -> HmacSha256 {
+        let ts = self.ts.to_string();
+        mac(
+            secret,
+            &[
+                b"req",
+                self.method.as_bytes(),
+                self.path.as_bytes(),
+                self.node.as_bytes(),
+                ts.as_bytes(),
+                self.nonce.as_bytes(),
+                self.body,
+            ],
+        )
+    }
+
+    /// The hex signature.
+    pub fn sign(&self, secret: &str) -> String {
+        hex::encode(self.mac(secret).finalize().into_bytes())
+    }
+
+    /// Verifies a hex signature (constant time).
+    pub fn verify(&self, secret: &str, sig_hex: &str) -> Result<(), AuthError> {
+        verify_hex(self.mac(secret), sig_hex)
+    }
+}
+
+/// Signs a POST-style request given as plain parts (a shorthand for [`RequestParts::sign`]).
 pub fn sign_request(
     secret: &str,
     method: &str,
@@ -60,29 +105,25 @@ pub fn sign_request(
     nonce: &str,
     body: &[u8],
 ) -> String {
-    let ts = ts.to_string();
-    hex::encode(
-        mac(
-            secret,
-            &[
-                b"req",
-                method.as_bytes(),
-                path.as_bytes(),
-                node.as_bytes(),
-                ts.as_bytes(),
-                nonce.as_bytes(),
-                body,
-            ],
-        )
-        .finalize()
-        .into_bytes(),
-    )
+    RequestParts {
+        method,
+        path,
+        node,
+        ts,
+        nonce,
+        body,
+    }
+    .sign(secret)
+}
+
+fn response_mac(secret: &str, node: &str, nonce: &str, body: &[u8]) -> HmacSha256 {
+    mac(secret, &[b"resp", node.as_bytes(), nonce.as_bytes(), body])
 }
 
 /// Signs a response to the request with `nonce`.
 pub fn sign_response(secret: &str, node: &str, nonce: &str, body: &[u8]) -> String {
     hex::encode(
-        mac(secret, &[b"resp", node.as_bytes(), nonce.as_bytes(), body])
+        response_mac(secret, node, nonce, body)
             .finalize()
             .into_bytes(),
     )
@@ -93,36 +134,6 @@ fn verify_hex(m: HmacSha256, sig_hex: &str) -> Result<(), AuthError> {
     m.verify_slice(&sig).map_err(|_| AuthError::BadSignature)
 }
 
-/// Verifies a request signature (constant time).
-#[allow(clippy::too_many_arguments)]
-pub fn verify_request(
-    secret: &str,
-    method: &str,
-    path: &str,
-    node: &str,
-    ts: i64,
-    nonce: &str,
-    body: &[u8],
-    sig_hex: &str,
-) -> Result<(), AuthError> {
-    let ts_s = ts.to_string();
-    verify_hex(
-        mac(
-            secret,
-            &[
-                b"req",
-                method.as_bytes(),
-                path.as_bytes(),
-                node.as_bytes(),
-                ts_s.as_bytes(),
-                nonce.as_bytes(),
-                body,
-            ],
-        ),
-        sig_hex,
-    )
-}
-
 /// Verifies a response signature (constant time).
 pub fn verify_response(
     secret: &str,
@@ -131,10 +142,7 @@ pub fn verify_response(
     body: &[u8],
     sig_hex: &str,
 ) -> Result<(), AuthError> {
-    verify_hex(
-        mac(secret, &[b"resp", node.as_bytes(), nonce.as_bytes(), body]),
-        sig_hex,
-    )
+    verify_hex(response_mac(secret, node, nonce, body), sig_hex)
 }
 
 /// Nonces seen inside the replay window.
@@ -169,62 +177,46 @@ mod tests {
 
     #[test]
     fn signatures_bind_every_part() {
-        let sig = sign_request(
-            "s3cret",
-            "POST",
-            "/sync/v1/frame",
-            "n1",
-            1000,
-            "00112233445566778899",
-            b"body",
-        );
-        assert!(verify_request(
-            "s3cret",
-            "POST",
-            "/sync/v1/frame",
-            "n1",
-            1000,
-            "00112233445566778899",
-            b"body",
-            &sig
-        )
-        .is_ok());
-        for (secret, path, node, ts, body) in [
-            ("other", "/sync/v1/frame", "n1", 1000, &b"body"[..]),
-            ("s3cret", "/sync/v1/x", "n1", 1000, b"body"),
-            ("s3cret", "/sync/v1/frame", "n2", 1000, b"body"),
-            ("s3cret", "/sync/v1/frame", "n1", 1001, b"body"),
-            ("s3cret", "/sync/v1/frame", "n1", 1000, b"bodz"),
+        let n = "00112233445566778899";
+        let base = RequestParts {
+            method: "POST",
+            path: "/sync/v1/frame",
+            node: "n1",
+            ts: 1000,
+            nonce: n,
+            body: b"body",
+        };
+        let sig = base.sign("s3cret");
+        assert!(base.verify("s3cret", &sig).is_ok());
+        assert_eq!(base.verify("other", &sig), Err(AuthError::BadSignature));
+        for changed in [
+            RequestParts {
+                method: "PUT",
+                ..base
+            },
+            RequestParts {
+                path: "/sync/v1/x",
+                ..base
+            },
+            RequestParts { node: "n2", ..base },
+            RequestParts { ts: 1001, ..base },
+            RequestParts {
+                nonce: "00112233445566778898",
+                ..base
+            },
+            RequestParts {
+                body: b"bodz",
+                ..base
+            },
         ] {
-            assert_eq!(
-                verify_request(
-                    secret,
-                    "POST",
-                    path,
-                    node,
-                    ts,
-                    "00112233445566778899",
-                    body,
-                    &sig
-                ),
-                Err(AuthError::BadSignature)
-            );
+            assert_eq!(changed.verify("s3cret", &sig), Err(AuthError::BadSignature));
         }
         assert_eq!(
-            verify_request(
-                "s3cret",
-                "POST",
-                "/sync/v1/frame",
-                "n1",
-                1000,
-                "00112233445566778899",
-                b"body",
-                "zz"
-            ),
+            base.verify("s3cret", "zz"),
             Err(AuthError::BadHeader(H_SIG))
         );
-        let r = sign_response("s3cret", "n2", "00112233445566778899", b"resp");
-        assert!(verify_response("s3cret", "n2", "00112233445566778899", b"resp", &r).is_ok());
+        let r = sign_response("s3cret", "n2", n, b"resp");
+        assert!(verify_response("s3cret", "n2", n, b"resp", &r).is_ok());
         assert!(verify_response("s3cret", "n2", "00112233445566778898", b"resp", &r).is_err());
     }
 

@@ -15,7 +15,7 @@
 use crate::api::error::ApiError;
 use crate::config::NodeRole;
 use crate::error::NodeError;
-use crate::peer_auth::{self, ReplayGuard, H_NODE, H_NONCE, H_SIG, H_TS};
+use crate::peer_auth::{self, ReplayGuard, RequestParts, H_NODE, H_NONCE, H_SIG, H_TS};
 use crate::service::AppState;
 use crate::store::records::{self, NodeMeta, PeerConfig, PeerErrorRecord, PeerState};
 use crate::store::writer::WriteCtx;
@@ -539,7 +539,15 @@ impl SyncHub {
         let ts = real_now_ms();
         let nonce = hex::encode(rand::random::<[u8; 16]>());
         let node = self.app.identity.node_id.to_string();
-        let sig = peer_auth::sign_request(&peer.secret, "POST", path, &node, ts, &nonce, body);
+        let sig = RequestParts {
+            method: "POST",
+            path,
+            node: &node,
+            ts,
+            nonce: &nonce,
+            body,
+        }
+        .sign(&peer.secret);
         let mut h = HeaderMap::new();
         let mut put = |k: &'static str, v: String| {
             if let Ok(v) = HeaderValue::from_str(&v) {
@@ -725,8 +733,15 @@ impl SyncHub {
         let peer = candidates
             .into_iter()
             .find(|p| {
-                peer_auth::verify_request(&p.secret, "POST", path, &node_s, ts, &nonce, body, &sig)
-                    .is_ok()
+                let parts = RequestParts {
+                    method: "POST",
+                    path,
+                    node: &node_s,
+                    ts,
+                    nonce: &nonce,
+                    body,
+                };
+                parts.verify(&p.secret, &sig).is_ok()
             })
             .ok_or_else(|| ApiError::unauthorized("unknown peer or bad signature"))?
             .clone();
