@@ -291,6 +291,23 @@ async fn failed_job_writes_nothing_and_leaves_cache() {
         .expect("get")
         .is_none());
     assert!(s.user_by_token_hash("hash").expect("get").is_none());
+    // Inside a job, prefix scans see the job's own staged writes.
+    let counts = storage
+        .submit(|ctx: &mut WriteCtx<'_>| {
+            let a = records::rm_keys::coupon("SAVE10", &Uuid::new_v4());
+            let b = records::rm_keys::coupon("SAVE10", &Uuid::new_v4());
+            ctx.rm_put(TreeId::IdxCoupon, &a, b"t")?;
+            let prefix = records::rm_keys::status_prefix("SAVE10");
+            let one = ctx.count_prefix(TreeId::IdxCoupon, &prefix)?;
+            ctx.rm_put(TreeId::IdxCoupon, &b, b"t")?;
+            let two = ctx.count_prefix(TreeId::IdxCoupon, &prefix)?;
+            ctx.rm_delete(TreeId::IdxCoupon, &a)?;
+            let back = ctx.count_prefix(TreeId::IdxCoupon, &prefix)?;
+            Ok::<_, NodeError>((one, two, back))
+        })
+        .await
+        .expect("scan");
+    assert_eq!(counts, (1, 2, 1));
     // No changed copy stays in the cache: the next jobs still see "good".
     let seen = storage
         .submit(move |ctx: &mut WriteCtx<'_>| {

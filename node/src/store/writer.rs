@@ -387,6 +387,31 @@ impl<'a> WriteCtx<'a> {
         }
     }
 
+    /// Entries under a prefix, ascending, seeing this job's staged writes (unlike
+    /// `ctx.store().iter_prefix`, which sees only what earlier jobs committed). Use it for
+    /// counts that this job's own writes may change, such as coupon redemptions in `idx_coupon`.
+    pub fn scan_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<Vec<super::Kv>, NodeError> {
+        let mut merged = std::collections::BTreeMap::new();
+        for kv in self.store.iter_prefix(tree, prefix, false) {
+            let (k, v) = kv?;
+            merged.insert(k, v);
+        }
+        for ((t, k), v) in &self.overlay {
+            if *t == tree && k.starts_with(prefix) {
+                match v {
+                    Some(v) => merged.insert(k.clone(), v.clone()),
+                    None => merged.remove(k),
+                };
+            }
+        }
+        Ok(merged.into_iter().collect())
+    }
+
+    /// Number of entries under a prefix, seeing this job's staged writes.
+    pub fn count_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<u64, NodeError> {
+        Ok(self.scan_prefix(tree, prefix)?.len() as u64)
+    }
+
     fn stage(&mut self, tree: TreeId, key: Vec<u8>, value: Option<Vec<u8>>) {
         self.overlay.insert((tree, key.clone()), value.clone());
         self.ops.push(Op { tree, key, value });
