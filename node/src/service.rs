@@ -460,14 +460,9 @@ impl AppState {
                 .map(|c| c.to_string())
                 .collect(),
         };
-        let (orders, customers) = self
-            .read(|s| {
-                Ok((
-                    s.count(TreeId::OrderSummaries)?,
-                    s.count(TreeId::Customers)?,
-                ))
-            })
-            .await?;
+        let counts = self.doc_counts().await?;
+        let count = |k: DocKind| counts.get(&k).copied().unwrap_or(0);
+        let (orders, customers) = (count(DocKind::Order), count(DocKind::Customer));
         Ok(NodeView {
             node_id: id.node_id,
             name: id.name.clone(),
@@ -480,21 +475,23 @@ impl AppState {
 
     /// Sets the `switchboard_documents{kind}` gauges from the read model.
     pub async fn record_document_gauges(&self) -> ApiResult<()> {
-        let (orders, customers) = self
-            .read(|s| {
-                Ok((
-                    s.count(TreeId::OrderSummaries)?,
-                    s.count(TreeId::Customers)?,
-                ))
-            })
-            .await?;
-        let call_centers = self.configs.call_center_ids().len();
-        let catalog = usize::from(!self.catalog().products.is_empty());
-        metrics::gauge!("switchboard_documents", "kind" => "order").set(orders as f64);
-        metrics::gauge!("switchboard_documents", "kind" => "customer").set(customers as f64);
-        metrics::gauge!("switchboard_documents", "kind" => "call_center").set(call_centers as f64);
-        metrics::gauge!("switchboard_documents", "kind" => "catalog").set(catalog as f64);
+        let counts = self.doc_counts().await?;
+        for kind in [
+            DocKind::Order,
+            DocKind::Customer,
+            DocKind::CallCenter,
+            DocKind::Catalog,
+        ] {
+            let n = counts.get(&kind).copied().unwrap_or(0);
+            metrics::gauge!("switchboard_documents", "kind" => kind.as_str()).set(n as f64);
+        }
         Ok(())
+    }
+
+    /// Documents held, by kind (counters the store keeps with the documents).
+    async fn doc_counts(&self) -> ApiResult<BTreeMap<DocKind, u64>> {
+        self.read(|s| Ok(s.doc_counts()?.into_iter().collect()))
+            .await
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1036,7 +1033,7 @@ impl AppState {
                     OrderCmd::ChangeLine(c) => commands::change_line(&order, dctx, c),
                     OrderCmd::RemoveLine(l) => commands::remove_line(&order, dctx, l),
                     OrderCmd::ApplyCoupon(code) => {
-                        let used = coupon_uses_elsewhere(ctx.store(), &code, id)?;
+                        let used = coupon_uses_elsewhere(ctx, &code, id)?;
                         commands::apply_coupon(&order, dctx, code, used)
                     }
                     OrderCmd::RemoveCoupon(code) => commands::remove_coupon(&order, dctx, code),
@@ -1258,19 +1255,14 @@ fn read_summary(s: &dyn Store, order: Uuid) -> ApiResult<Option<OrderSummary>> {
 }
 
 /// Orders other than `this` that redeemed a coupon (the index holds no canceled order).
-fn coupon_uses_elsewhere(s: &dyn Store, code: &CouponCode, this: OrderId) -> ApiResult<u32> {
-    let mut n = 0u32;
-    for kv in s.iter_prefix(
-        TreeId::IdxCoupon,
-        &rm_keys::status_prefix(code.as_str()),
-        false,
-    ) {
-        let (k, _) = kv?;
-        if rm_keys::trailing_uuid(&k) != Some(this.0) {
-            n = n.saturating_add(1);
-        }
-    }
-    Ok(n)
+fn coupon_uses_elsewhere(ctx: &WriteCtx<'_>, code: &CouponCode, this: OrderId) -> ApiResult<u32> {
+    // The same prefix as the index keys (code ++ 0), seeing the job's own staged writes.
+    let uses = ctx.scan_prefix(TreeId::IdxCoupon, &rm_keys::status_prefix(code.as_str()))?;
+    let n = uses
+        .iter()
+        .filter(|(k, _)| rm_keys::trailing_uuid(k) != Some(this.0))
+        .count();
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 fn decode_cursor(c: &str, tag: char) -> ApiResult<Vec<u8>> {
