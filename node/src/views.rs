@@ -794,6 +794,9 @@ pub struct CustomerView {
     /// When.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// Concurrent values left by merges (only in `GET /api/v1/customers/{id}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<ConflictView>,
 }
 
 impl CustomerView {
@@ -808,6 +811,7 @@ impl CustomerView {
             address: c.address.clone(),
             created_by: c.created.by,
             created_at: c.created.at,
+            conflicts: Vec::new(),
         }
     }
 

@@ -68,8 +68,16 @@ pub async fn get_customer(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<CustomerView>> {
     let id = customer_id(id)?;
-    let (c, _) = state.customer(&user, id).await?;
-    Ok(axum::Json(CustomerView::from_domain(&c)))
+    let (c, conflicts) = state.customer(&user, id).await?;
+    let mut view = CustomerView::from_domain(&c);
+    view.conflicts = conflicts
+        .into_iter()
+        .map(|c| crate::views::ConflictView {
+            path: c.path,
+            values: c.values,
+        })
+        .collect();
+    Ok(axum::Json(view))
 }
 
 /// Changes a customer's contact fields (`null` clears phone or email).
