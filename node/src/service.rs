@@ -858,6 +858,7 @@ impl AppState {
         id: CustomerId,
     ) -> ApiResult<CustomerHistory> {
         let (c, _) = self.customer(user, id).await?;
+        let configs = self.configs.clone();
         let summaries = self
             .read(move |s| {
                 let mut out = Vec::new();
@@ -867,7 +868,7 @@ impl AppState {
                         continue;
                     };
                     if let Some(sum) = read_summary(s, oid)? {
-                        out.push(sum);
+                        out.push(complete_summary(s, &configs, sum));
                     }
                     if out.len() >= MAX_ITEMS {
                         break;
@@ -1115,6 +1116,7 @@ impl AppState {
             Some(c) => Some(decode_cursor(c, tag)?),
         };
         let user = user.clone();
+        let configs = self.configs.clone();
         self.read(move |s| {
             let mut items = Vec::new();
             let mut last_key = None;
@@ -1142,7 +1144,7 @@ impl AppState {
                     more = true;
                     break;
                 }
-                items.push(summary);
+                items.push(complete_summary(s, &configs, summary));
                 last_key = Some(k);
             }
             let next_cursor = if more {
@@ -1252,6 +1254,32 @@ fn conflicts_view(c: Vec<sdoc::Conflict>) -> Vec<ConflictView> {
 fn read_summary(s: &dyn Store, order: Uuid) -> ApiResult<Option<OrderSummary>> {
     Ok(s.get(TreeId::OrderSummaries, order.as_bytes())?
         .and_then(|v| serde_json::from_slice(&v).ok()))
+}
+
+/// A summary projected before its call center's configuration reached this node has no
+/// totals; compute them now from the document (rare: a first sync delivering orders before
+/// their configuration), so lists never show a stale gap once the configuration is here.
+fn complete_summary(s: &dyn Store, configs: &ConfigCache, sum: OrderSummary) -> OrderSummary {
+    if sum.total.is_some() {
+        return sum;
+    }
+    let Some(cc) = configs.call_center(&sum.call_center_id) else {
+        return sum;
+    };
+    let fresh = s.load_doc(sum.id.0).ok().flatten().and_then(|(_, doc)| {
+        let (order, _) = sdoc::read_order(&doc).ok()?;
+        Some(
+            OrderView::build(
+                &order,
+                Vec::new(),
+                &cc.config,
+                &configs.catalog(),
+                last_change(&doc),
+            )
+            .summary(),
+        )
+    });
+    fresh.unwrap_or(sum)
 }
 
 /// Orders other than `this` that redeemed a coupon (the index holds no canceled order).

@@ -128,3 +128,56 @@ async fn a_site_serves_configuration_received_as_documents() {
         .await
         .problem(401, "unauthorized");
 }
+
+#[tokio::test]
+async fn orders_that_arrive_before_their_configuration_get_totals() {
+    let w = World::new().await;
+    let id = w.order().await;
+    w.line(&id, "widget", 1).await;
+    let site = ApiNode::site();
+    let hq_store = w.node.state.storage.store_arc();
+    let copy = |ids: Vec<uuid::Uuid>| {
+        let docs: Vec<_> = ids
+            .into_iter()
+            .map(|id| (id, hq_store.load_doc(id).unwrap().expect("doc at HQ")))
+            .collect();
+        site.state.storage.submit(move |ctx| {
+            for (id, (meta, doc)) in docs {
+                ctx.put_doc(id, meta, &doc)?;
+            }
+            Ok::<_, ApiError>(())
+        })
+    };
+    // Step 1: the order first (projected without its configuration), then the configuration.
+    copy(vec![uuid::Uuid::parse_str(&id).unwrap()])
+        .await
+        .unwrap();
+    let cc1 = switchboard_domain::CallCenterId::parse("cc1").unwrap();
+    copy(vec![call_center_doc_id(&cc1), catalog_doc_id()])
+        .await
+        .unwrap();
+    // The stored summary could not carry totals...
+    let oid = uuid::Uuid::parse_str(&id).unwrap();
+    let stored = site
+        .state
+        .storage
+        .store()
+        .get(
+            switchboard_node::store::TreeId::OrderSummaries,
+            oid.as_bytes(),
+        )
+        .unwrap()
+        .expect("summary");
+    let stored: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    assert_eq!(stored["total"], serde_json::Value::Null);
+    // Step 2: ...but lists show the totals all the same.
+    let list = site.get("/api/v1/orders", &w.agent).await;
+    assert_eq!(list.ok(200)["items"][0]["id"], id.as_str());
+    assert_eq!(list.body["items"][0]["total"], "25.94");
+    assert_eq!(
+        site.get(&format!("/api/v1/orders/{id}"), &w.agent)
+            .await
+            .ok(200)["totals"]["total"],
+        "25.94"
+    );
+}
