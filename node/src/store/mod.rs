@@ -37,6 +37,7 @@
 //! straight to the engine from any thread; async handlers call them inside `spawn_blocking`.
 
 pub mod cache;
+mod pending;
 pub mod records;
 pub mod sled;
 #[cfg(test)]
@@ -186,7 +187,7 @@ pub type Projector = Arc<dyn Fn(Uuid, &DocMeta, &Automerge) -> Vec<RmEntry> + Se
 
 /// The embedded engine. Implementations must make [`Store::apply`] atomic (all or nothing, also
 /// across a crash) and [`Store::flush`] durable.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Send + Sync {
     /// One value.
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, NodeError>;
     /// Entries with keys `>= start`, ascending.
@@ -502,14 +503,16 @@ impl Storage {
     /// its first write. Runs on the writer thread, between jobs.
     pub async fn backup(&self, out_dir: PathBuf) -> Result<u64, NodeError> {
         self.writer
-            .submit(move |ctx: &mut WriteCtx<'_>| sled::backup_store(ctx.store(), &out_dir))
+            .submit_exclusive(move |ctx: &mut WriteCtx<'_>| {
+                sled::backup_store(ctx.store(), &out_dir)
+            })
             .await
     }
 
     /// Checks the whole store (on the writer thread, so it sees a consistent state).
     pub async fn verify(&self) -> Result<VerifyReport, NodeError> {
         self.writer
-            .submit(|ctx: &mut WriteCtx<'_>| Ok(verify_store(ctx.store())))
+            .submit_exclusive(|ctx: &mut WriteCtx<'_>| Ok(verify_store(ctx.store())))
             .await
     }
 
@@ -520,7 +523,7 @@ impl Storage {
             return Ok(0);
         };
         self.writer
-            .submit(move |ctx: &mut WriteCtx<'_>| {
+            .submit_exclusive(move |ctx: &mut WriteCtx<'_>| {
                 writer::rebuild_read_model(ctx.store(), &p, version)
             })
             .await

@@ -910,3 +910,59 @@ async fn increments_are_stored_and_compacted() {
     assert_eq!(read_field(&d, "v"), None);
     assert!(storage.verify().await.expect("verify").is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_of_one_batch_see_each_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init(dir.path());
+    let storage = open(dir.path(), StoreOptions::default());
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let gate = tokio::spawn(storage.submit(move |_ctx: &mut WriteCtx<'_>| {
+        let _ = started_tx.send(());
+        gate_rx.recv().map_err(|_| NodeError::WriterClosed)
+    }));
+    started_rx.await.expect("gate started");
+    let x = Uuid::new_v4();
+    let coupon = records::rm_keys::status_prefix("SAVE10");
+    let first = tokio::spawn(storage.submit(move |ctx: &mut WriteCtx<'_>| {
+        ctx.put_doc_owned(x, meta(), doc_with("v", "first"))?;
+        ctx.rm_put(
+            TreeId::IdxCoupon,
+            &records::rm_keys::coupon("SAVE10", &x),
+            b"t",
+        )
+    }));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while storage.writer().queued() < 1 {
+        assert!(Instant::now() < deadline, "first job not queued");
+        tokio::task::yield_now().await;
+    }
+    let second = tokio::spawn(storage.submit(move |ctx: &mut WriteCtx<'_>| {
+        let seen = ctx.load_doc(x)?.and_then(|(_, d)| read_field(&d, "v"));
+        let via_store = ctx
+            .store()
+            .iter_prefix(TreeId::IdxCoupon, &coupon, false)
+            .count();
+        let last_feed = ctx.store().last(TreeId::Feed)?.map(|(k, _)| k);
+        let docs = ctx.store().count(TreeId::Docs)?;
+        Ok::<_, NodeError>((seen, via_store, last_feed, docs))
+    }));
+    while storage.writer().queued() < 2 {
+        assert!(Instant::now() < deadline, "second job not queued");
+        tokio::task::yield_now().await;
+    }
+    let flushes = storage.writer().stats().flushes();
+    gate_tx.send(()).expect("open gate");
+    gate.await.expect("join").expect("gate");
+    first.await.expect("join").expect("first");
+    let (seen, via_store, last_feed, docs) = second.await.expect("join").expect("second");
+    assert_eq!(seen.as_deref(), Some("first"));
+    assert_eq!(via_store, 1);
+    assert_eq!(last_feed, Some(records::seq_key(1).to_vec()));
+    assert_eq!(docs, 1);
+    // One flush for the batch of the gate and both jobs.
+    assert_eq!(storage.writer().stats().flushes() - flushes, 1);
+    // Exclusive jobs see the committed engine and may write it.
+    assert!(storage.verify().await.expect("verify").is_ok());
+}

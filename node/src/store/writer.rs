@@ -11,6 +11,7 @@
 //! job can never leave a changed copy in the cache (it only costs a reload).
 
 use super::cache::DocCache;
+use super::pending::{Pending, PendingView};
 use super::records::{self, keys, DocRecord, FeedValue, NodeMeta};
 use super::{
     DocKind, DocMeta, Op, PeerConfig, PeerState, Projector, RmEntry, Store, StoreExt, StoreOptions,
@@ -35,7 +36,11 @@ type Responder = Box<dyn FnOnce(Option<NodeError>) + Send>;
 type Erased = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (bool, Responder) + Send>;
 
 enum Msg {
-    Job { run: Erased, queued_at: Instant },
+    Job {
+        run: Erased,
+        queued_at: Instant,
+        exclusive: bool,
+    },
     Stop(oneshot::Sender<()>),
 }
 
@@ -90,6 +95,8 @@ impl Writer {
         let stats = Arc::new(WriterStats::default());
         let thread = WriterThread {
             store,
+            pending: Pending::default(),
+            batch_docs: Vec::new(),
             cache: DocCache::new(opts.doc_cache),
             projector: opts.projector.clone(),
             stats: stats.clone(),
@@ -143,13 +150,46 @@ impl Writer {
         R: Send + 'static,
         E: From<NodeError> + Send + 'static,
     {
+        self.submit_inner(job, false)
+    }
+
+    /// [`Writer::submit`] for a job that needs the engine itself (`ctx.store()` writes, long
+    /// scans): the writer commits the batch before it, runs it alone and answers it at once, so
+    /// it sees a committed engine and may write to it directly (making its writes durable
+    /// itself). Used for backup, verify and read-model rebuilds.
+    pub fn submit_exclusive<R, E, F>(
+        &self,
+        job: F,
+    ) -> impl Future<Output = Result<R, E>> + Send + 'static
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<NodeError> + Send + 'static,
+    {
+        self.submit_inner(job, true)
+    }
+
+    fn submit_inner<R, E, F>(
+        &self,
+        job: F,
+        exclusive: bool,
+    ) -> impl Future<Output = Result<R, E>> + Send + 'static
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<NodeError> + Send + 'static,
+    {
         let tx = self.tx.clone();
         let (run, orx) = Self::erase(job);
         async move {
             let queued_at = Instant::now();
-            tx.send(Msg::Job { run, queued_at })
-                .await
-                .map_err(|_| E::from(NodeError::WriterClosed))?;
+            tx.send(Msg::Job {
+                run,
+                queued_at,
+                exclusive,
+            })
+            .await
+            .map_err(|_| E::from(NodeError::WriterClosed))?;
             orx.await.map_err(|_| E::from(NodeError::WriterClosed))?
         }
     }
@@ -167,6 +207,7 @@ impl Writer {
             .blocking_send(Msg::Job {
                 run,
                 queued_at: Instant::now(),
+                exclusive: false,
             })
             .map_err(|_| E::from(NodeError::WriterClosed))?;
         orx.blocking_recv()
@@ -187,6 +228,8 @@ impl Writer {
 
 struct WriterThread {
     store: Arc<dyn Store>,
+    pending: Pending,
+    batch_docs: Vec<Uuid>,
     cache: DocCache,
     projector: Option<Projector>,
     stats: Arc<WriterStats>,
@@ -197,7 +240,6 @@ struct WriterThread {
 enum Reply {
     Committed(Responder, Instant),
     Failed(Responder, Instant),
-    Error(Responder, NodeError, Instant),
 }
 
 impl WriterThread {
@@ -219,9 +261,22 @@ impl WriterThread {
             for m in msgs {
                 match m {
                     Msg::Stop(s) => stop = Some(s),
-                    Msg::Job { run, queued_at } => {
+                    Msg::Job {
+                        run,
+                        queued_at,
+                        exclusive,
+                    } => {
+                        if exclusive {
+                            // Commit and answer what came before, then run it alone.
+                            self.finish_batch(std::mem::take(&mut replies), wrote);
+                            wrote = false;
+                        }
                         if let Some(r) = self.run_job(run, queued_at, &mut wrote) {
                             replies.push(r);
+                        }
+                        if exclusive {
+                            self.finish_batch(std::mem::take(&mut replies), wrote);
+                            wrote = false;
                         }
                     }
                 }
@@ -241,12 +296,11 @@ impl WriterThread {
     }
 
     fn run_job(&mut self, run: Erased, queued_at: Instant, wrote: &mut bool) -> Option<Reply> {
-        let mut ctx = WriteCtx::new(
-            &*self.store,
-            &mut self.cache,
-            self.projector.as_ref(),
-            self.seq,
-        );
+        let view = PendingView {
+            engine: &*self.store,
+            pending: &self.pending,
+        };
+        let mut ctx = WriteCtx::new(view, &mut self.cache, self.projector.as_ref(), self.seq);
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run(&mut ctx)));
         let parts = ctx.into_parts();
         match outcome {
@@ -259,30 +313,41 @@ impl WriterThread {
                 self.stats.jobs_failed.fetch_add(1, Ordering::Relaxed);
                 Some(Reply::Failed(respond, queued_at))
             }
-            Ok((true, respond)) => match self.store.apply(&parts.ops) {
-                Ok(()) => {
-                    *wrote |= !parts.ops.is_empty();
-                    self.seq = parts.seq;
-                    for (id, (meta, doc)) in parts.docs {
-                        self.cache.insert(id, meta, doc);
-                    }
-                    self.stats.jobs_committed.fetch_add(1, Ordering::Relaxed);
-                    Some(Reply::Committed(respond, queued_at))
+            Ok((true, respond)) => {
+                *wrote |= !parts.ops.is_empty();
+                self.pending.absorb(parts.ops);
+                self.seq = parts.seq;
+                for (id, (meta, doc)) in parts.docs {
+                    self.cache.insert(id, meta, doc);
+                    self.batch_docs.push(id);
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "applying a write job failed; it wrote nothing");
-                    for id in parts.docs.keys() {
-                        self.cache.remove(id);
-                    }
-                    self.stats.jobs_failed.fetch_add(1, Ordering::Relaxed);
-                    Some(Reply::Error(respond, e, queued_at))
-                }
-            },
+                self.stats.jobs_committed.fetch_add(1, Ordering::Relaxed);
+                Some(Reply::Committed(respond, queued_at))
+            }
         }
     }
 
     fn finish_batch(&mut self, replies: Vec<Reply>, wrote: bool) {
-        let flush_err = if wrote {
+        if replies.is_empty() && self.pending.is_empty() && !wrote {
+            return;
+        }
+        // The whole batch goes to the engine in one atomic write.
+        let mut commit_err = None;
+        if !self.pending.is_empty() {
+            let ops = self.pending.take_ops();
+            if let Err(e) = self.store.apply(&ops) {
+                tracing::error!(error = %e, "applying a batch failed; none of its jobs wrote");
+                for id in &self.batch_docs {
+                    self.cache.remove(id);
+                }
+                self.seq = self.store.feed_seq().unwrap_or(self.seq);
+                commit_err = Some(e.to_string());
+            }
+        }
+        self.batch_docs.clear();
+        let flush_err = if let Some(e) = commit_err {
+            Some(e)
+        } else if wrote {
             let r = self.store.flush();
             self.stats.flushes.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("switchboard_flushes_total").increment(1);
@@ -309,16 +374,12 @@ impl WriterThread {
                     respond(
                         flush_err
                             .as_ref()
-                            .map(|e| NodeError::Engine(format!("flush failed: {e}"))),
+                            .map(|e| NodeError::Engine(format!("write failed: {e}"))),
                     );
                 }
                 Reply::Failed(respond, at) => {
                     latency.record(at.elapsed().as_secs_f64());
                     respond(None);
-                }
-                Reply::Error(respond, e, at) => {
-                    latency.record(at.elapsed().as_secs_f64());
-                    respond(Some(e));
                 }
             }
         }
@@ -334,7 +395,7 @@ struct Parts {
 /// What a job sees: reads (including its own staged writes) and staged mutations that are
 /// applied atomically when the job returns `Ok`.
 pub struct WriteCtx<'a> {
-    store: &'a dyn Store,
+    view: PendingView<'a>,
     cache: &'a mut DocCache,
     projector: Option<&'a Projector>,
     ops: Vec<Op>,
@@ -345,13 +406,13 @@ pub struct WriteCtx<'a> {
 
 impl<'a> WriteCtx<'a> {
     fn new(
-        store: &'a dyn Store,
+        view: PendingView<'a>,
         cache: &'a mut DocCache,
         projector: Option<&'a Projector>,
         seq: u64,
     ) -> Self {
         WriteCtx {
-            store,
+            view,
             cache,
             projector,
             ops: Vec::new(),
@@ -369,9 +430,11 @@ impl<'a> WriteCtx<'a> {
         }
     }
 
-    /// The engine as committed so far (without this job's staged writes).
+    /// The store as earlier jobs left it (also those of this batch, not yet in the engine),
+    /// without this job's own staged writes (see [`WriteCtx::get`], [`WriteCtx::scan_prefix`]).
+    /// Writing through it is refused except in [`Writer::submit_exclusive`] jobs.
     pub fn store(&self) -> &dyn Store {
-        self.store
+        &self.view
     }
 
     /// The last assigned feed seq, including this job's `put_doc`s.
@@ -383,7 +446,7 @@ impl<'a> WriteCtx<'a> {
     pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, NodeError> {
         match self.overlay.get(&(tree, key.to_vec())) {
             Some(v) => Ok(v.clone()),
-            None => self.store.get(tree, key),
+            None => self.view.get(tree, key),
         }
     }
 
@@ -392,7 +455,7 @@ impl<'a> WriteCtx<'a> {
     /// counts that this job's own writes may change, such as coupon redemptions in `idx_coupon`.
     pub fn scan_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<Vec<super::Kv>, NodeError> {
         let mut merged = std::collections::BTreeMap::new();
-        for kv in self.store.iter_prefix(tree, prefix, false) {
+        for kv in self.view.iter_prefix(tree, prefix, false) {
             let (k, v) = kv?;
             merged.insert(k, v);
         }
