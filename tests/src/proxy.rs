@@ -54,11 +54,17 @@ struct Faults {
 struct Shared {
     faults: Mutex<Faults>,
     target: Mutex<Option<SocketAddr>>,
-    conns: Mutex<Vec<AbortHandle>>,
+    conns: Mutex<Vec<Conn>>,
     accepted: AtomicU64,
     refused: AtomicU64,
     dropped: AtomicU64,
     bytes: AtomicU64,
+}
+
+/// An open connection: its task and its remaining byte budget.
+struct Conn {
+    task: AbortHandle,
+    left: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -69,7 +75,15 @@ impl Shared {
     fn kill_all(&self) {
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         for c in conns.drain(..) {
-            c.abort();
+            c.task.abort();
+        }
+    }
+
+    /// Gives every open connection a fresh budget of `bytes`.
+    fn rebudget(&self, bytes: u64) {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        for c in conns.iter() {
+            c.left.store(bytes, Ordering::SeqCst);
         }
     }
 }
@@ -124,10 +138,20 @@ impl Proxy {
                         drop(client);
                         continue;
                     }
-                    let h = tokio::spawn(connection(client, s.clone()));
+                    let (latency, budget) = {
+                        let mut f = s.faults();
+                        let budget = f.drop_next_after.take().or(f.drop_after);
+                        (f.latency, budget)
+                    };
+                    // Both directions draw from one budget.
+                    let left = Arc::new(AtomicU64::new(budget.unwrap_or(u64::MAX)));
+                    let h = tokio::spawn(connection(client, s.clone(), latency, left.clone()));
                     let mut conns = s.conns.lock().unwrap_or_else(|p| p.into_inner());
-                    conns.retain(|c| !c.is_finished());
-                    conns.push(h.abort_handle());
+                    conns.retain(|c| !c.task.is_finished());
+                    conns.push(Conn {
+                        task: h.abort_handle(),
+                        left,
+                    });
                 }
             })
             .abort_handle();
@@ -171,23 +195,24 @@ impl Proxy {
         self.shared.faults().cut
     }
 
-    /// Delays every chunk by `latency` (zero for none).
+    /// Delays every chunk of connections opened from now on by `latency` (zero for none).
     pub fn set_latency(&self, latency: Duration) {
         self.shared.faults().latency = latency;
     }
 
-    /// Tears down every connection accepted from now on once it has carried `bytes` bytes
-    /// (`None`: no limit). Open connections are torn down, so the rule applies at once.
+    /// Tears down every connection once it has carried `bytes` more bytes (`None`: no limit):
+    /// open connections get that budget from now on, new ones from their start. Open
+    /// connections are kept, not torn down: a client's pooled keep-alive connection that dies
+    /// just before it is reused fails the request before any byte is sent, which would
+    /// measure nothing.
     pub fn drop_after(&self, bytes: Option<u64>) {
         self.shared.faults().drop_after = bytes;
-        self.shared.kill_all();
+        self.shared.rebudget(bytes.unwrap_or(u64::MAX));
     }
 
-    /// Tears down the next connection accepted once it has carried `bytes` bytes; open
-    /// connections are torn down, so the next request opens that connection.
+    /// Tears down the next connection accepted once it has carried `bytes` bytes.
     pub fn drop_next_after(&self, bytes: u64) {
         self.shared.faults().drop_next_after = Some(bytes);
-        self.shared.kill_all();
     }
 
     /// Tears down every open connection (a TCP reset in the middle of whatever is going on).
@@ -195,9 +220,10 @@ impl Proxy {
         self.shared.kill_all();
     }
 
-    /// Removes every fault.
+    /// Removes every fault (open connections lose their byte budgets too).
     pub fn clear(&self) {
         *self.shared.faults() = Faults::default();
+        self.shared.rebudget(u64::MAX);
     }
 
     /// Counters so far.
@@ -227,12 +253,7 @@ enum Ended {
 }
 
 /// Forwards one connection until both sides are done, a fault ends it, or it is aborted.
-async fn connection(client: TcpStream, s: Arc<Shared>) {
-    let (latency, budget) = {
-        let mut f = s.faults();
-        let budget = f.drop_next_after.take().or(f.drop_after);
-        (f.latency, budget)
-    };
+async fn connection(client: TcpStream, s: Arc<Shared>, latency: Duration, left: Arc<AtomicU64>) {
     let target = *s.target.lock().unwrap_or_else(|p| p.into_inner());
     let Some(target) = target else {
         s.refused.fetch_add(1, Ordering::Relaxed);
@@ -249,8 +270,6 @@ async fn connection(client: TcpStream, s: Arc<Shared>) {
     s.accepted.fetch_add(1, Ordering::Relaxed);
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    // Both directions draw from one budget.
-    let left = Arc::new(AtomicU64::new(budget.unwrap_or(u64::MAX)));
     let (cr, cw) = client.into_split();
     let (sr, sw) = server.into_split();
     let up = pump(cr, sw, latency, left.clone(), s.clone());
