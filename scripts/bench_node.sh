@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ORDERS=${1:-100000}
 SECS=${BENCH_SECONDS:-10}
-cargo build --release --bin switchboard --bin switchboard-loadgen >&2
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin switchboard --bin switchboard-loadgen >&2
 BIN=target/release/switchboard
 LG=target/release/switchboard-loadgen
 WORK=$(mktemp -d)
@@ -47,7 +47,8 @@ TOKEN=$(echo "$SETUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)[
 CUST=$(echo "$SETUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["customer_id"])')
 echo "### Durable writes over HTTP"
 echo
-echo "Disk probe (write 128 B + fdatasync, one at a time): $(echo "$FSYNC" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"per_second\"]:.0f}/s, p50 {d[\"p50_ms\"]} ms, p99 {d[\"p99_ms\"]} ms")')"
+fmt() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f/s, p50 %s ms, p99 %s ms, errors %s" % (d["per_second"], d["p50_ms"], d["p99_ms"], d.get("errors", 0)))'; }
+echo "Disk probe (write 128 B + fdatasync, one at a time): $(echo "$FSYNC" | fmt)"
 echo
 echo "| clients | acknowledged writes/s | × fsync rate | p50 ms | p99 ms | errors |"
 echo "|---|---|---|---|---|---|"
@@ -69,6 +70,6 @@ echo "- start-up to ready (process start until /readyz answers): ${READY_S} s"
 RSS_IDLE=$(rss_mib)
 READS=$("$LG" reads --url "$URL" --token "$TOKEN" --ids "$WORK/ids" --requests 20000 --concurrency 4)
 echo "- resident memory after start: ${RSS_IDLE} MiB; after 20,000 random reads: $(rss_mib) MiB"
-echo "- GET /api/v1/orders/{id}, 4 clients: $(echo "$READS" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"per_second\"]:.0f}/s, p50 {d[\"p50_ms\"]} ms, p99 {d[\"p99_ms\"]} ms, errors {d[\"errors\"]}")')"
+echo "- GET /api/v1/orders/{id}, 4 clients: $(echo "$READS" | fmt)"
 echo "- data dir size: $(du -sh "$WORK/data" | cut -f1)"
 stop_node
