@@ -1,7 +1,14 @@
 //! The node's store: an embedded key-value engine behind the [`Store`] trait (sled today, see
 //! [`sled::SledStore`]), typed helpers on top ([`StoreExt`]), and the single [`writer::Writer`]
 //! thread that owns every mutation, keeps a bounded cache of loaded automerge documents and
-//! acknowledges writes only after a group-committed flush.
+//! acknowledges writes only after a group-committed flush (one atomic engine write and one
+//! flush per batch of jobs).
+//!
+//! Documents are stored as a snapshot plus `save_after` increments, compacted every
+//! [`records::MAX_INCREMENTS`] changes; per-kind document counters ([`StoreExt::doc_counts`])
+//! are kept in the same atomic write. A data dir that is a restored backup or a copy (its sled
+//! directory is not the one it was last opened in) takes a fresh actor id and feed epoch before
+//! its first write.
 //!
 //! # Trees
 //!

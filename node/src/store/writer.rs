@@ -1,14 +1,21 @@
 //! The writer: ONE dedicated OS thread owns every mutation of the store.
 //!
 //! Callers submit jobs (`FnOnce(&mut WriteCtx) -> Result<R, E>`); the thread takes every queued
-//! job (up to `max_batch`), runs them one after the other, applies each successful job's staged
-//! writes atomically (a job returning `Err` or panicking writes nothing), then flushes the engine
-//! ONCE and only then answers every job of the batch: group commit, no acknowledgement before
-//! durability. Jobs see the effects of earlier jobs (also those of the same batch).
+//! job (up to `max_batch`) and runs them one after the other. A job stages its writes; when it
+//! returns `Ok` they join the batch's pending writes (a job returning `Err` or panicking writes
+//! nothing), and later jobs of the batch see them (through [`WriteCtx::get`],
+//! [`WriteCtx::store`], [`WriteCtx::load_doc`] ...). At the end of the batch all pending writes
+//! go to the engine in ONE atomic write, the engine is flushed ONCE, and only then is every job
+//! of the batch answered: group commit, no acknowledgement before durability, and a crash never
+//! leaves part of a job (or of a batch) on disk.
 //!
 //! The thread keeps a bounded LRU cache of loaded automerge documents. A job takes the document
 //! it loads out of the cache and a successful `put_doc` puts the new version back, so a failing
 //! job can never leave a changed copy in the cache (it only costs a reload).
+//!
+//! Metrics: histograms `switchboard_flush_batch_size` (jobs per flush) and
+//! `switchboard_write_latency_seconds` (submit to answer), counter `switchboard_flushes_total`,
+//! gauge `switchboard_doc_cache_entries`.
 
 use super::cache::DocCache;
 use super::pending::{Pending, PendingView};
