@@ -352,12 +352,24 @@ impl AppState {
         let store = storage.store();
         for kv in store.iter_prefix(TreeId::Feed, b"", false) {
             let (_, v) = kv?;
-            let fv: records::FeedValue = records::decode(&v)?;
+            // A damaged record must not keep the node from serving the rest (`verify` names it).
+            let fv: records::FeedValue = match records::decode(&v) {
+                Ok(fv) => fv,
+                Err(e) => {
+                    tracing::warn!(error = %e, "undecodable feed entry skipped");
+                    continue;
+                }
+            };
             if matches!(fv.meta.kind, DocKind::Catalog | DocKind::CallCenter) {
-                if let Some((meta, doc)) = store.load_doc(fv.doc)? {
-                    if let Err(e) = cache.absorb(&meta, &doc) {
-                        tracing::warn!(doc = %fv.doc, error = %e, "configuration document not readable");
-                    }
+                let absorbed = store
+                    .load_doc(fv.doc)
+                    .map_err(|e| e.to_string())
+                    .and_then(|d| match d {
+                        Some((meta, doc)) => cache.absorb(&meta, &doc).map_err(|e| e.to_string()),
+                        None => Ok(()),
+                    });
+                if let Err(e) = absorbed {
+                    tracing::warn!(doc = %fv.doc, error = %e, "configuration document not readable");
                 }
             }
         }
