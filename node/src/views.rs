@@ -1600,6 +1600,8 @@ pub struct PeerView {
 pub struct PeerList {
     /// Peers by name.
     pub items: Vec<PeerView>,
+    /// The same list under the key `GET /api/v1/sync/status` uses, for clients of either shape.
+    pub peers: Vec<PeerView>,
 }
 
 /// A role as text, for views.

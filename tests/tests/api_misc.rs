@@ -158,6 +158,7 @@ async fn peers_admin_only() {
     let list = n.get("/api/v1/peers", &admin).await;
     assert_eq!(list.ok(200)["items"][0]["url"], "http://127.0.0.1:7071");
     assert!(list.body["items"][0].get("secret").is_none());
+    assert_eq!(list.body["peers"], list.body["items"]);
     n.get("/api/v1/peers", &w.agent)
         .await
         .problem(403, "forbidden");

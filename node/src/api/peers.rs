@@ -27,8 +27,10 @@ pub async fn list_peers(
     user: CurrentUser,
 ) -> ApiResult<axum::Json<PeerList>> {
     user.require_admin()?;
+    let items = state.peers().await?;
     Ok(axum::Json(PeerList {
-        items: state.peers().await?,
+        peers: items.clone(),
+        items,
     }))
 }
 
