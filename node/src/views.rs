@@ -75,6 +75,15 @@ fn check_same_id(p: &mut Problems, field: &str, body: Option<&str>, path: &str) 
     }
 }
 
+/// `null` counts as absent: the field takes its default.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
 fn is_true() -> bool {
     true
 }
@@ -118,7 +127,7 @@ pub struct DeliveryModeDoc {
     /// Display name.
     pub name: String,
     /// Charge tiers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub charges: Vec<ChargeTierDoc>,
 }
 
@@ -131,7 +140,7 @@ pub struct HoldCodeDoc {
     /// Display name.
     pub name: String,
     /// Roles that may clear holds of this code (`agent`, `supervisor`, `admin`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     #[schema(value_type = Vec<String>)]
     pub clear_roles: Vec<Role>,
 }
@@ -165,27 +174,27 @@ pub struct CallCenterDoc {
     #[serde(default = "is_true")]
     pub guided_sales: bool,
     /// How far payments may fall short of the total at submit.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     #[schema(value_type = String, example = "0.00")]
     pub payment_tolerance: Decimal,
     /// Payment methods.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub payment_methods: Vec<PaymentMethodDoc>,
     /// Delivery modes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub delivery_modes: Vec<DeliveryModeDoc>,
     /// Hold codes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub hold_codes: Vec<HoldCodeDoc>,
     /// Reason codes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub reason_codes: Vec<ReasonCodeDoc>,
     /// Per role, the largest override in percent below list price.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     #[schema(value_type = BTreeMap<String, String>)]
     pub price_override_limits: BTreeMap<Role, Decimal>,
     /// Free tags copied onto orders.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub financial_dimensions: BTreeMap<String, String>,
     /// The call center's price group.
     #[serde(default)]
@@ -408,10 +417,10 @@ pub struct ProductDoc {
     #[serde(default)]
     pub image_url: Option<String>,
     /// Upsell product ids.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub upsell: Vec<String>,
     /// Cross-sell product ids.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub cross_sell: Vec<String>,
     /// Script for the agent.
     #[serde(default)]
@@ -488,7 +497,7 @@ pub struct PriceGroupDoc {
     /// Display name.
     pub name: String,
     /// Prices by product id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     #[schema(value_type = BTreeMap<String, String>)]
     pub prices: BTreeMap<String, Decimal>,
 }
@@ -541,7 +550,7 @@ pub struct SourceCodeDoc {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub valid_to: Option<Timestamp>,
     /// Percent off the subtotal.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     #[schema(value_type = String, example = "10")]
     pub discount_percent: Decimal,
     /// No automatic delivery charge.
@@ -617,7 +626,7 @@ pub struct CouponDoc {
     #[schema(value_type = String, example = "10")]
     pub value: Decimal,
     /// Smallest order subtotal.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     #[schema(value_type = String, example = "0.00")]
     pub min_order: Decimal,
     /// First valid instant.
@@ -683,7 +692,7 @@ pub struct NewCustomerBody {
     #[serde(default)]
     pub email: Option<String>,
     /// Postal address, free key/value fields.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub address: BTreeMap<String, String>,
     /// For admins, who belong to no call center: the call center of the customer.
     #[serde(default)]
@@ -903,7 +912,7 @@ pub struct NewOrderBody {
     #[serde(default)]
     pub delivery_mode: Option<String>,
     /// Ship-to address (free key/value fields).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub ship_to: BTreeMap<String, String>,
 }
 

@@ -77,6 +77,23 @@ async fn customers_create_search_patch() {
     n.get("/api/v1/customers/12", &w.agent)
         .await
         .problem(404, "not_found");
+    // null is the same as absent for optional collections.
+    let a = n
+        .post(
+            "/api/v1/customers",
+            &w.agent,
+            json!({"name": "Nully", "address": null, "phone": null}),
+        )
+        .await;
+    assert_eq!(a.ok(201)["address"], json!({}));
+    let o = n
+        .post(
+            "/api/v1/orders",
+            &w.agent,
+            json!({"customer_id": a.body["id"], "ship_to": null, "source_code": null}),
+        )
+        .await;
+    assert_eq!(o.ok(201)["ship_to"], json!({}));
     // Create validation.
     let a = n
         .post("/api/v1/customers", &w.agent, json!({"name": ""}))
