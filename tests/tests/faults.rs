@@ -1186,6 +1186,7 @@ async fn s6_hostile_peer_input_is_refused_and_harmless() {
     ));
     let mut failures = Vec::new();
     for (what, r, statuses) in &cases {
+        eprintln!("s6 {what}: {} {}", r.status, r.body["detail"]);
         let ok = statuses.contains(&r.status)
             && r.content_type == "application/problem+json"
             && r.body["detail"].as_str().is_some_and(|d| !d.is_empty());
@@ -1618,6 +1619,7 @@ async fn s7_agent_api_abuse_is_refused_without_change() {
     let mut failures = Vec::new();
     for (what, node, method, path, headers, body, statuses, code) in cases {
         let r = node.raw(method.clone(), &path, &headers, body).await;
+        eprintln!("s7 {} {what}: {} {}", node.name, r.status, r.body["code"]);
         let good = statuses.contains(&r.status)
             && r.content_type == "application/problem+json"
             && code.is_none_or(|c| r.body["code"] == c)
@@ -1641,4 +1643,129 @@ async fn s7_agent_api_abuse_is_refused_without_change() {
         "refused requests changed nothing"
     );
     note(site, &u.north_sup, &o, "all good").await.expect(201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s8_one_way_cuts_and_latency_still_converge() {
+    let n = param("SOAK_ORDERS", 6);
+    // Step 1: HQ and a site; 40 ms added to every chunk both ways.
+    let (c, u) = star(&["site-a"], &[]).await;
+    let (hq, site) = (c.node("hq"), c.node("site-a"));
+    let link = c.link_of("hq", "site-a");
+    for p in link.proxies() {
+        p.set_latency(Duration::from_millis(40));
+        // Open (pooled) connections were made without latency: start afresh.
+        p.reset();
+    }
+    let cust = customer(site, &u.north, "Wendy Oneway").await;
+    let scust = customer(hq, &u.north, "Harry HQ").await;
+    // Step 2: HQ cannot dial the site (the site can dial HQ); both take orders.
+    link.dialed_by("hq").cut();
+    let mut ids = BTreeSet::new();
+    for _ in 0..n {
+        let o = order(site, &u.north, &cust).await;
+        line(site, &u.north, &o, "widget", 1).await.expect(201);
+        let h = order(hq, &u.north, &scust).await;
+        line(hq, &u.north, &h, "gadget", 1).await.expect(201);
+        ids.extend([o, h]);
+    }
+    assert_eq!(hq.sync_with("site-a").await["ok"], false);
+    // Step 3: sessions the site starts carry both directions.
+    let t = Instant::now();
+    let r = site.sync_with("hq").await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(80),
+        "the latency applies"
+    );
+    for id in &ids {
+        hq.get(&format!("/api/v1/orders/{id}"), &u.north)
+            .await
+            .expect(200);
+        site.get(&format!("/api/v1/orders/{id}"), &u.north)
+            .await
+            .expect(200);
+    }
+    // Step 4: the other way round: the site cannot dial HQ; edits on both sides reach both
+    // through HQ's sessions.
+    link.dialed_by("hq").heal();
+    link.dialed_by("site-a").cut();
+    let some: Vec<String> = ids.iter().take(2).cloned().collect();
+    note(site, &u.north, &some[0], "from the site")
+        .await
+        .expect(201);
+    note(hq, &u.north, &some[1], "from HQ").await.expect(201);
+    assert_eq!(site.sync_with("hq").await["ok"], false);
+    assert_eq!(hq.sync_with("site-a").await["ok"], true);
+    let a = snapshot(hq, true).await.expect("hq snapshot");
+    let b = snapshot(site, true).await.expect("site snapshot");
+    assert_eq!(a.orders, b.orders, "one direction of dialing suffices");
+    // Step 5: healed, everything agrees.
+    link.heal();
+    converge(&c, CONVERGE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_forwards_cuts_and_drops_after_n_bytes() {
+    use switchboard_tests::proxy::Proxy;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // An echo server on loopback.
+    let echo = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = echo.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = echo.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let p = Proxy::start(addr);
+    let roundtrip = |len: usize| {
+        let to = p.addr();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(to).await.ok()?;
+            let out = vec![7u8; len];
+            s.write_all(&out).await.ok()?;
+            let mut back = vec![0u8; len];
+            let read = tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut back))
+                .await
+                .ok()?;
+            read.ok()?;
+            Some(back == out)
+        }
+    };
+    // Step 1: bytes pass both ways.
+    assert_eq!(roundtrip(10_000).await, Some(true));
+    // Step 2: cut: nothing passes; healed: it does again.
+    p.cut();
+    assert_eq!(roundtrip(100).await, None);
+    p.heal();
+    assert_eq!(roundtrip(100).await, Some(true));
+    // Step 3: a connection dies after N bytes (both directions counted).
+    p.drop_after(Some(1_000));
+    assert_eq!(roundtrip(400).await, Some(true), "800 bytes fit");
+    assert_eq!(roundtrip(600).await, None, "1,200 bytes do not");
+    p.drop_after(None);
+    assert_eq!(roundtrip(5_000).await, Some(true));
+    // Step 4: latency delays, without losing bytes.
+    p.set_latency(Duration::from_millis(100));
+    let t = Instant::now();
+    assert_eq!(roundtrip(1_000).await, Some(true));
+    assert!(
+        t.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        t.elapsed()
+    );
+    let st = p.stats();
+    assert!(
+        st.refused >= 1 && st.dropped >= 1 && st.accepted >= 5,
+        "{st:?}"
+    );
 }
