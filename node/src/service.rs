@@ -116,7 +116,13 @@ impl ConfigCache {
 
 /// The last change time recorded in a document's history.
 fn last_change(doc: &Automerge) -> Option<Timestamp> {
-    sdoc::history(doc).iter().map(|h| h.at).max()
+    // The latest changes are the heads: reading their metadata alone is O(heads), where the
+    // whole history would be O(changes). Change times are whole seconds.
+    doc.get_heads()
+        .iter()
+        .filter_map(|h| doc.get_change_meta_by_hash(h))
+        .map(|c| Timestamp::from_millis(c.timestamp.saturating_mul(1000)))
+        .max()
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
