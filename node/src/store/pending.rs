@@ -67,27 +67,25 @@ impl PendingView<'_> {
         prefix: &[u8],
         start: &[u8],
         engine: KvIter<'s>,
+        reverse: bool,
     ) -> KvIter<'s> {
-        let over = self.pending.range(tree, prefix, start);
+        let mut over: Vec<PendingEntry> = self
+            .pending
+            .range(tree, prefix, start)
+            .into_iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if over.is_empty() {
             return engine;
         }
-        let mut map: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for kv in engine {
-            match kv {
-                Ok((k, v)) => {
-                    map.insert(k, v);
-                }
-                Err(e) => return Box::new(std::iter::once(Err(e))),
-            }
+        if reverse {
+            over.reverse();
         }
-        for (k, v) in over {
-            match v {
-                Some(v) => map.insert(k.clone(), v.clone()),
-                None => map.remove(k),
-            };
-        }
-        Box::new(map.into_iter().map(Ok))
+        Box::new(Merge {
+            engine: engine.peekable(),
+            over: over.into_iter().peekable(),
+            reverse,
+        })
     }
 
     fn direct_write_allowed(&self) -> Result<(), NodeError> {
@@ -101,6 +99,55 @@ impl PendingView<'_> {
     }
 }
 
+/// A pending key and its value (`None` = delete).
+type PendingEntry = (Vec<u8>, Option<Vec<u8>>);
+
+/// Streams the engine's entries with the pending ones merged in (pending wins on equal keys,
+/// pending deletes hide engine entries), in the engine iterator's direction.
+struct Merge<'s> {
+    engine: std::iter::Peekable<KvIter<'s>>,
+    over: std::iter::Peekable<std::vec::IntoIter<PendingEntry>>,
+    reverse: bool,
+}
+
+impl Iterator for Merge<'_> {
+    type Item = Result<Kv, NodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let engine_key = match self.engine.peek() {
+                Some(Ok((k, _))) => Some(k.clone()),
+                Some(Err(_)) => return self.engine.next(),
+                None => None,
+            };
+            let over_key = self.over.peek().map(|(k, _)| k.clone());
+            let take_over = match (&engine_key, &over_key) {
+                (None, None) => return None,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(e), Some(o)) => {
+                    if e == o {
+                        self.engine.next(); // shadowed by the pending value
+                        true
+                    } else if self.reverse {
+                        o > e
+                    } else {
+                        o < e
+                    }
+                }
+            };
+            if take_over {
+                if let Some((k, Some(v))) = self.over.next() {
+                    return Some(Ok((k, v)));
+                }
+                // a pending delete: nothing to yield
+            } else {
+                return self.engine.next();
+            }
+        }
+    }
+}
+
 impl Store for PendingView<'_> {
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, NodeError> {
         match self.pending.get(tree, key) {
@@ -110,24 +157,17 @@ impl Store for PendingView<'_> {
     }
 
     fn iter_from(&self, tree: TreeId, start: &[u8]) -> KvIter<'_> {
-        self.merged(tree, b"", start, self.engine.iter_from(tree, start))
+        self.merged(tree, b"", start, self.engine.iter_from(tree, start), false)
     }
 
     fn iter_prefix(&self, tree: TreeId, prefix: &[u8], reverse: bool) -> KvIter<'_> {
-        if self.pending.range(tree, prefix, prefix).is_empty() {
-            return self.engine.iter_prefix(tree, prefix, reverse);
-        }
-        let fwd = self.merged(
+        self.merged(
             tree,
             prefix,
             prefix,
-            self.engine.iter_prefix(tree, prefix, false),
-        );
-        if !reverse {
-            return fwd;
-        }
-        let all: Vec<Result<Kv, NodeError>> = fwd.collect();
-        Box::new(all.into_iter().rev())
+            self.engine.iter_prefix(tree, prefix, reverse),
+            reverse,
+        )
     }
 
     fn last(&self, tree: TreeId) -> Result<Option<Kv>, NodeError> {
@@ -244,6 +284,33 @@ mod tests {
         assert_eq!(
             view.last(TreeId::IdxStatus).expect("last").map(|kv| kv.0),
             Some(b"b1".to_vec())
+        );
+        assert_eq!(
+            keys(view.iter_prefix(TreeId::IdxStatus, b"", true)),
+            vec![
+                b"b1".to_vec(),
+                b"a4".to_vec(),
+                b"a2".to_vec(),
+                b"a1".to_vec()
+            ]
+        );
+        let mut more = Pending::default();
+        more.absorb(vec![
+            op(b"0", Some(b"p")),
+            op(b"a1", None),
+            op(b"c", Some(b"p")),
+        ]);
+        let view2 = PendingView {
+            engine: &engine,
+            pending: &more,
+        };
+        assert_eq!(
+            keys(view2.iter_prefix(TreeId::IdxStatus, b"", false)),
+            vec![b"0".to_vec(), b"a3".to_vec(), b"b1".to_vec(), b"c".to_vec()]
+        );
+        assert_eq!(
+            keys(view2.iter_prefix(TreeId::IdxStatus, b"", true)),
+            vec![b"c".to_vec(), b"b1".to_vec(), b"a3".to_vec(), b"0".to_vec()]
         );
         assert!(view.apply(&[]).is_err());
         let ops = pending.take_ops();
