@@ -319,7 +319,13 @@ pub struct AppState {
     pub clock: Clock,
     /// Parsed configuration documents.
     pub configs: Arc<ConfigCache>,
+    /// Writes admitted and not yet answered: a write finding none free is shed with 429
+    /// `rate_limited` instead of queueing without bound behind the writer.
+    pub write_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Most API writes in flight at once (well above what the writer's group commit needs).
+pub const MAX_WRITES_IN_FLIGHT: usize = 8192;
 
 /// The store options for a node configuration, with the read-model projector.
 pub fn store_options(config: &NodeConfig, cache: Arc<ConfigCache>) -> StoreOptions {
@@ -393,6 +399,7 @@ impl AppState {
             metrics,
             clock,
             configs: cache,
+            write_slots: Arc::new(tokio::sync::Semaphore::new(MAX_WRITES_IN_FLIGHT)),
         })
     }
 
@@ -443,6 +450,13 @@ impl AppState {
         F: FnOnce(&mut WriteCtx<'_>) -> ApiResult<R> + Send + 'static,
         R: Send + 'static,
     {
+        let _slot = self.write_slots.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many writes in flight on this node, retry shortly",
+            )
+        })?;
         self.storage.submit(f).await
     }
 

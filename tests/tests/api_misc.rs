@@ -189,3 +189,28 @@ async fn peers_admin_only() {
     .await
     .ok(201);
 }
+
+#[tokio::test]
+async fn writes_beyond_the_in_flight_limit_are_shed() {
+    let w = World::new().await;
+    // Step 1: take every write slot, as a flood of slow writes would.
+    let slots = w.node.state.write_slots.clone();
+    let all = u32::try_from(slots.available_permits()).unwrap();
+    let held = slots.clone().acquire_many_owned(all).await.unwrap();
+    // Step 2: writes are refused with 429 and change nothing; reads still answer.
+    let id_before = w.node.get("/api/v1/orders", &w.agent).await.ok(200).clone();
+    w.node
+        .post("/api/v1/customers", &w.agent, json!({"name": "Too Many"}))
+        .await
+        .problem(429, "rate_limited");
+    assert_eq!(
+        w.node.get("/api/v1/orders", &w.agent).await.ok(200),
+        &id_before
+    );
+    // Step 3: once slots free up, writes go through again.
+    drop(held);
+    w.node
+        .post("/api/v1/customers", &w.agent, json!({"name": "Fine Now"}))
+        .await
+        .ok(201);
+}
