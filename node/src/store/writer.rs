@@ -743,10 +743,10 @@ impl<'a> WriteCtx<'a> {
     /// before may be gone).
     pub fn forget_peer_heads(&mut self, peer: &NodeId) -> Result<(), NodeError> {
         let keys: Vec<Vec<u8>> = self
-            .store()
-            .iter_prefix(TreeId::PeerHeads, peer.0.as_bytes(), false)
-            .map(|kv| kv.map(|(k, _)| k))
-            .collect::<Result<_, _>>()?;
+            .scan_prefix(TreeId::PeerHeads, peer.0.as_bytes())?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         for k in keys {
             self.stage(TreeId::PeerHeads, k, None);
         }
