@@ -147,8 +147,8 @@ impl ApplySource for WriterSource<'_, '_> {
         let ctx = self.ctx.borrow();
         let prefix = records::rm_keys::status_prefix(code.as_str());
         let mut out = Vec::new();
-        for kv in ctx.store().iter_prefix(TreeId::IdxCoupon, &prefix, false) {
-            let (k, v) = kv?;
+        // Through the job's view: earlier jobs of the same batch included.
+        for (k, v) in ctx.scan_prefix(TreeId::IdxCoupon, &prefix)? {
             let Some(id) = records::rm_keys::trailing_uuid(&k) else {
                 continue;
             };
