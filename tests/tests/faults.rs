@@ -444,8 +444,10 @@ impl Writer {
 async fn s2_sigkill_mid_stream_loses_nothing_acknowledged() {
     let rounds = param("SOAK_ROUNDS", 3);
     let mut rng = Rng::new("s2");
-    // Step 1: HQ and a site, configured.
-    let (mut c, u) = star(&["site-a"], &[]).await;
+    // Step 1: HQ and a site, configured (small sync frames, so the catch-up of step 6 takes
+    // many of them).
+    let small_frames = [("SWITCHBOARD_SYNC_FRAME_BYTES", "32768")];
+    let (mut c, u) = star_with(&["site-a"], &small_frames, &small_frames).await;
     let cust = customer(c.node("site-a"), &u.north, "Crash Test").await;
     let mut all_acked: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for round in 0..rounds {
@@ -484,7 +486,15 @@ async fn s2_sigkill_mid_stream_loses_nothing_acknowledged() {
             acked.len()
         );
         all_acked.extend(acked);
-        // Step 4: restart; every acknowledged order (and line) is there, whole.
+        // Step 4: the crashed store verifies as it is, then restarts; every acknowledged order
+        // (and line) is there, whole.
+        let out = c.node("site-a").verify();
+        assert!(
+            out.status.success(),
+            "verify right after SIGKILL: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         c.restart("site-a").await;
         let site = c.node("site-a");
         for (id, lines) in &all_acked {
@@ -512,7 +522,53 @@ async fn s2_sigkill_mid_stream_loses_nothing_acknowledged() {
             assert!(snap.orders.contains_key(id), "HQ lacks acknowledged {id}");
         }
     }
-    // Step 6: a clean stop leaves a store that verifies.
+    // Step 6: SIGKILL in the middle of a catch-up the site is applying: after a restart the
+    // catch-up resumes and ends complete, without duplicates.
+    c.link_of("hq", "site-a").cut();
+    let hq_cust = customer(c.node("hq"), &u.north, "Catch Up").await;
+    let bulk = bulk_orders(c.node("hq"), &u.north, &hq_cust, 150 * rounds.max(1)).await;
+    c.link_of("hq", "site-a").heal();
+    let (url, admin) = (c.node("site-a").url(), c.node("site-a").admin.clone());
+    let session = tokio::spawn(async move {
+        // Ends with an error once the node is killed under it.
+        let _ = reqwest::Client::new()
+            .post(format!("{url}/api/v1/sync?peer=hq"))
+            .bearer_auth(admin)
+            .send()
+            .await;
+    });
+    let before = c.node("site-a").order_count().await;
+    let until = Instant::now() + Duration::from_secs(60);
+    // Kill once the catch-up has visibly started and a random share of it is in.
+    let share = rng.range(1, bulk.len() as u64 / 2);
+    loop {
+        let now = c.node("site-a").order_count().await;
+        if now >= before + share {
+            eprintln!(
+                "s2: SIGKILL during the catch-up with {} of {} orders in",
+                now - before,
+                bulk.len()
+            );
+            break;
+        }
+        assert!(Instant::now() < until, "the catch-up never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    c.node_mut("site-a").kill().await;
+    let _ = tokio::time::timeout(Duration::from_secs(60), session).await;
+    c.restart("site-a").await;
+    let snap = converge(&c, CONVERGE).await;
+    for id in bulk.iter().chain(all_acked.keys()) {
+        assert!(snap.orders.contains_key(id), "HQ lacks {id}");
+    }
+    let site_snap = snapshot(c.node("site-a"), false).await.expect("snapshot");
+    assert!(site_snap.problems.is_empty(), "{:?}", site_snap.problems);
+    assert_eq!(
+        c.node("site-a").order_count().await,
+        site_snap.orders.len() as u64,
+        "no duplicate documents"
+    );
+    // Step 7: a clean stop leaves a store that verifies.
     let site = c.node_mut("site-a");
     assert!(site.stop().await.success());
     let out = site.verify();
