@@ -1499,3 +1499,49 @@ fn malformed_customer_config_and_catalog_documents_are_errors() {
     poke(&mut cat_doc, &["coupons"], "bad code!", S::Str("{}".into()));
     assert!(malformed(read_catalog(&cat_doc).map(|_| ())));
 }
+
+#[test]
+fn history_is_causal_and_the_same_on_every_node_whatever_the_merge_order() {
+    // A site whose clock runs ahead edits while HQ edits; each then receives the other's change.
+    let order = empty_order();
+    let a0 = create_order_doc(&order, &author(1, "2026-11-28T10:00:00Z")).unwrap();
+    let (mut a, mut b) = (replica(&a0), replica(&a0));
+    let note = |n: u128, at: &str| {
+        OrderEvent::NoteAdded(Note {
+            id: NoteId(id(n)),
+            added: stamp(1, at),
+            text: format!("note {n}"),
+        })
+    };
+    apply_doc(
+        &mut a,
+        &note(50, "2026-11-28T20:00:00Z"),
+        &author(1, "2026-11-28T20:00:00Z"),
+    );
+    apply_doc(
+        &mut b,
+        &note(51, "2026-11-28T11:00:00Z"),
+        &author(2, "2026-11-28T11:00:00Z"),
+    );
+    apply_doc(
+        &mut b,
+        &note(52, "2026-11-28T11:05:00Z"),
+        &author(2, "2026-11-28T11:05:00Z"),
+    );
+    // Node a receives b's changes; node c receives a's after b's: different storage orders.
+    let mut c = replica(&b);
+    a.merge(&mut b.clone()).unwrap();
+    c.merge(&mut a.clone()).unwrap();
+    let ha = history(&a);
+    assert_eq!(ha, history(&c));
+    let times: Vec<String> = ha.iter().map(|h| h.at.to_rfc3339()).collect();
+    assert_eq!(
+        times,
+        [
+            "2026-11-28T10:00:00.000Z",
+            "2026-11-28T11:00:00.000Z",
+            "2026-11-28T11:05:00.000Z",
+            "2026-11-28T20:00:00.000Z"
+        ]
+    );
+}
