@@ -67,7 +67,9 @@ impl std::fmt::Display for NodeRole {
 }
 
 /// Default sled page cache, MiB.
-pub const DEFAULT_CACHE_MB: u64 = 64;
+/// sled's page cache speeds nothing measurable here (reads go by key, documents are small) but
+/// costs resident memory one for one, so it is kept small (BENCHMARKS.md: 100k orders).
+pub const DEFAULT_CACHE_MB: u64 = 16;
 /// Default number of automerge documents kept loaded by the writer.
 pub const DEFAULT_DOC_CACHE: usize = 1024;
 /// Default HTTP body limit, bytes.
@@ -229,7 +231,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:7070");
         assert_eq!(c.role, NodeRole::Hq);
         assert_eq!(c.body_limit, 1024 * 1024);
-        assert_eq!(c.cache_mb, 64);
+        assert_eq!(c.cache_mb, DEFAULT_CACHE_MB);
         assert_eq!(c.doc_cache, 1024);
     }
 

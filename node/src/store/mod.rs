@@ -375,7 +375,7 @@ impl<S: Store + ?Sized> StoreExt for S {}
 /// Options for opening a store.
 #[derive(Clone)]
 pub struct StoreOptions {
-    /// sled page cache, bytes (default 64 MiB).
+    /// sled page cache, bytes (the node sets it from `NodeConfig::cache_mb`).
     pub cache_capacity_bytes: u64,
     /// Loaded documents kept by the writer (default 1024).
     pub doc_cache: usize,
