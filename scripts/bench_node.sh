@@ -50,14 +50,23 @@ echo
 fmt() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f/s, p50 %s ms, p99 %s ms, errors %s" % (d["per_second"], d["p50_ms"], d["p99_ms"], d.get("errors", 0)))'; }
 echo "Disk probe (write 128 B + fdatasync, one at a time): $(echo "$FSYNC" | fmt)"
 echo
-echo "| clients | acknowledged writes/s | × fsync rate | p50 ms | p99 ms | errors |"
-echo "|---|---|---|---|---|---|"
+# Group commit at work: writer jobs per flush, from the node's own counters.
+flushes() { curl -sf "$URL/metrics" | awk '/^switchboard_flush_batch_size_(sum|count) / {printf "%s ", $2}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$NODE_PID/stat"; }
+echo "| clients | acknowledged writes/s | × fsync rate | p50 ms | p99 ms | errors | jobs per flush | node CPU ms per write |"
+echo "|---|---|---|---|---|---|---|---|"
 for C in 1 16 64; do
+  F0=$(flushes); T0=$(cpu_ticks)
   R=$("$LG" writes --url "$URL" --token "$TOKEN" --customer "$CUST" --concurrency "$C" --seconds "$SECS")
-  python3 - "$R" "$FSYNC" "$C" <<'PY'
+  F1=$(flushes); T1=$(cpu_ticks)
+  python3 - "$R" "$FSYNC" "$C" "$F0" "$F1" "$T0" "$T1" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 r, f, c = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
-print(f"| {c} | {r['per_second']:.0f} | {r['per_second']/f['per_second']:.2f} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |")
+s0, n0 = map(float, sys.argv[4].split()); s1, n1 = map(float, sys.argv[5].split())
+ticks, hz = float(sys.argv[7]) - float(sys.argv[6]), float(sys.argv[8])
+per_flush = (s1 - s0) / max(n1 - n0, 1)
+cpu_ms = ticks / hz * 1000 / max(r['count'], 1)
+print(f"| {c} | {r['per_second']:.0f} | {r['per_second']/f['per_second']:.2f} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} | {per_flush:.1f} | {cpu_ms:.2f} |")
 PY
 done
 echo
