@@ -669,7 +669,7 @@ pub fn add_charge(order: &Order, ctx: Ctx<'_>, cmd: AddCharge) -> Result<OrderEv
     require_open(order, "add a charge to")?;
     check_amount("amount", cmd.amount, ctx.cc, false)?;
     if !ctx.cc.has_reason_code(&cmd.reason_code) {
-        return Err(OrderError::ReasonCodeUnknown(cmd.reason_code));
+        return Err(OrderError::ChargeReasonUnknown(cmd.reason_code));
     }
     Ok(OrderEvent::ChargeAdded(Charge {
         id: cmd.id,

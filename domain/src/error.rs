@@ -68,6 +68,9 @@ pub enum OrderError {
     /// The reason code is not configured.
     #[error("reason code {0} is not configured for this call center")]
     ReasonCodeUnknown(ReasonCode),
+    /// A manual charge names a reason code that is not configured.
+    #[error("reason code {0} is not configured for this call center")]
+    ChargeReasonUnknown(ReasonCode),
     /// The override goes further below list price than the role may.
     #[error("an override of {percent}% below list price exceeds the {role} limit of {limit}%; a supervisor must enter it")]
     OverrideBeyondLimit {
@@ -212,6 +215,7 @@ impl OrderError {
             | ProductUnknown(_)
             | OverrideReasonRequired
             | ReasonCodeUnknown(_)
+            | ChargeReasonUnknown(_)
             | InvalidAmount { .. }
             | InvalidText { .. }
             | EmptyChange
@@ -231,6 +235,7 @@ impl OrderError {
             DeliveryModeUnknown(_) => "delivery_mode",
             ProductUnknown(_) => "product_id",
             OverrideReasonRequired | ReasonCodeUnknown(_) => "override_reason",
+            ChargeReasonUnknown(_) => "reason_code",
             InvalidAmount { field, .. } | InvalidText { field, .. } => field,
             EmptyChange => "body",
             OrderCompletionOff => "call_center.order_completion",

@@ -1156,7 +1156,7 @@ fn manual_charge_rules() {
     check(
         "unknown reason code",
         charge(&o, "3.00", "whim"),
-        Err(OrderError::ReasonCodeUnknown(rcode("whim"))),
+        Err(OrderError::ChargeReasonUnknown(rcode("whim"))),
     );
     check(
         "negative",

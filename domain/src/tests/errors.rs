@@ -47,9 +47,10 @@ fn variant(e: &OrderError) -> usize {
         OnHold => 33,
         InvalidTransition { .. } => 34,
         CancelNeedsSupervisor => 35,
+        ChargeReasonUnknown(_) => 36,
     }
 }
-const VARIANTS: usize = 36;
+const VARIANTS: usize = 37;
 
 #[test]
 fn every_error_maps_to_one_kind_and_validation_errors_name_a_field() {
@@ -91,6 +92,11 @@ fn every_error_maps_to_one_kind_and_validation_errors_name_a_field() {
             ReasonCodeUnknown(rcode("x")),
             K::Validation,
             Some("override_reason"),
+        ),
+        (
+            ChargeReasonUnknown(rcode("x")),
+            K::Validation,
+            Some("reason_code"),
         ),
         (
             OverrideBeyondLimit {
