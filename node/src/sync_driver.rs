@@ -406,6 +406,8 @@ impl SyncHub {
                     continue;
                 }
             };
+            // Due links sync side by side, so one slow or unreachable peer delays no other.
+            let mut sessions = tokio::task::JoinSet::new();
             for peer in peers {
                 let due = {
                     let mut links = self.links();
@@ -417,10 +419,17 @@ impl SyncHub {
                     link.due(now)
                 };
                 if due {
-                    let r = self.sync_peer(peer).await;
-                    if !r.ok {
-                        tracing::debug!(peer = %r.name, error = ?r.error, "sync session failed");
+                    let hub = self.clone();
+                    sessions.spawn(async move { hub.sync_peer(peer).await });
+                }
+            }
+            while let Some(done) = sessions.join_next().await {
+                match done {
+                    Ok(r) if !r.ok => {
+                        tracing::debug!(peer = %r.name, error = ?r.error, "sync session failed")
                     }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "sync session task failed"),
                 }
             }
         }

@@ -43,8 +43,19 @@ impl Reply {
 }
 
 impl Node {
-    /// Initialises and starts a node (`call_centers` only for sites).
+    /// Initialises and starts a node (`call_centers` only for sites). Its background sync
+    /// loop is kept out of the way: tests drive sessions with `POST /api/v1/sync`.
     pub async fn start(name: &str, role: NodeRole, call_centers: &[&str]) -> Node {
+        Self::start_with_interval(name, role, call_centers, 3600).await
+    }
+
+    /// Like [`Node::start`], with the background sync loop running every `secs` seconds.
+    pub async fn start_with_interval(
+        name: &str,
+        role: NodeRole,
+        call_centers: &[&str],
+        secs: u64,
+    ) -> Node {
         let dir = tempfile::tempdir().expect("temp dir");
         let ccs: Vec<CallCenterId> = call_centers
             .iter()
@@ -58,8 +69,7 @@ impl Node {
             name: name.to_string(),
             role,
             call_centers: ccs,
-            // Tests drive sessions with POST /api/v1/sync; keep the background loop out of the way.
-            sync_interval_secs: 3600,
+            sync_interval_secs: secs,
             ..NodeConfig::default()
         };
         let mut node = Node {

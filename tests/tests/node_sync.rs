@@ -233,3 +233,89 @@ async fn peers_must_sign_and_unknown_peers_are_refused() {
         .clone();
     assert_eq!(status["peers"][0]["name"], "hq");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
+    // Step 1: HQ and a site whose links run every second; nobody calls POST /api/v1/sync.
+    let hq = Node::start_with_interval("hq", NodeRole::Hq, &[], 1).await;
+    let site = Node::start_with_interval("north", NodeRole::Site, &["cc1"], 1).await;
+    hq.add_peer(&site, SECRET).await;
+    site.add_peer(&hq, SECRET).await;
+    configure(&hq, &["cc1"]).await;
+    let agent = hq.user("cc1", "Agnes", "agent").await;
+    // Step 2: the configuration and the agent reach the site on their own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while site.get("/api/v1/call-centers/cc1", &agent).await.status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "configuration never reached the site"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Step 3: an order taken at the site reaches HQ on its own.
+    let order = new_order(&site, &agent, "widget", 1).await;
+    while hq
+        .get(&format!("/api/v1/orders/{order}"), &hq.admin)
+        .await
+        .status
+        != 200
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the order never reached HQ"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = site
+        .get("/api/v1/sync/status", &site.admin)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(status["peers"][0]["reachable"], true, "{status}");
+    // Step 4: a peer that cannot be reached shows as such, with its error, and the others go on.
+    site.post(
+        "/api/v1/peers",
+        &site.admin,
+        json!({"name": "gone", "url": "http://127.0.0.1:9", "secret": SECRET}),
+    )
+    .await
+    .expect(201);
+    loop {
+        let s = site
+            .get("/api/v1/sync/status", &site.admin)
+            .await
+            .expect(200)
+            .clone();
+        let gone = s["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "gone")
+            .cloned();
+        if let Some(g) = gone.filter(|g| g["reachable"] == false) {
+            assert!(
+                g["last_error"].as_str().unwrap().contains("unreachable"),
+                "{g}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead peer was never reported: {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let second = new_order(&site, &agent, "gadget", 1).await;
+    while hq
+        .get(&format!("/api/v1/orders/{second}"), &hq.admin)
+        .await
+        .status
+        != 200
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a dead peer held up the live one"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
