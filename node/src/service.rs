@@ -220,7 +220,12 @@ fn project_order(
     cache: &ConfigCache,
 ) -> Result<Vec<RmEntry>, sdoc::DocError> {
     let (order, _) = sdoc::read_order(doc)?;
-    let summary = summary_of(&order, doc, cache);
+    Ok(order_entries(id, &order, doc, cache))
+}
+
+/// The read-model entries of an order document, given the order it holds (`read_order(doc)`).
+fn order_entries(id: Uuid, order: &Order, doc: &Automerge, cache: &ConfigCache) -> Vec<RmEntry> {
+    let summary = summary_of(order, doc, cache);
     let entry = |tree, key: Vec<u8>, value: Vec<u8>| RmEntry { tree, key, value };
     let mut out = vec![
         entry(
@@ -244,14 +249,14 @@ fn project_order(
         held.into_iter()
             .map(|code| entry(TreeId::IdxHeld, rm_keys::status(code, &id), Vec::new())),
     );
-    for (code, at) in sdoc::coupon_redemptions(&order) {
+    for (code, at) in sdoc::coupon_redemptions(order) {
         out.push(entry(
             TreeId::IdxCoupon,
             rm_keys::coupon(code.as_str(), &id),
             at.as_millis().to_be_bytes().to_vec(),
         ));
     }
-    Ok(out)
+    out
 }
 
 /// An order command, parsed from its HTTP body.
@@ -951,6 +956,7 @@ impl AppState {
         };
         let order = commands::create_order(ctx, new)?;
         let now = author.now;
+        let configs = self.configs.clone();
         let order = self
             .write(move |ctx| {
                 let doc = sdoc::create_order_doc(&order, &author)?;
@@ -958,7 +964,8 @@ impl AppState {
                     kind: DocKind::Order,
                     call_center: Some(order.call_center_id.clone()),
                 };
-                ctx.put_doc(order.id.0, meta, &doc)?;
+                let entries = order_entries(order.id.0, &order, &doc, &configs);
+                ctx.put_doc_projected(order.id.0, meta, doc, entries)?;
                 Ok(order)
             })
             .await?;
@@ -1085,7 +1092,6 @@ impl AppState {
                     OrderCmd::Cancel(reason) => commands::cancel(&order, dctx, reason),
                 }?;
                 sdoc::apply_order_event(&mut doc, &event, &author)?;
-                ctx.put_doc(id.0, meta, &doc)?;
                 // One local change cannot create concurrent values, so without conflicts before it
                 // the new state is the old one with the event folded in; otherwise read it back.
                 let (order, conflicts) = if before.is_empty() {
@@ -1095,6 +1101,8 @@ impl AppState {
                 } else {
                     sdoc::read_order(&doc)?
                 };
+                let entries = order_entries(id.0, &order, &doc, &configs);
+                ctx.put_doc_projected(id.0, meta, doc, entries)?;
                 Ok((order, conflicts, cc, catalog))
             })
             .await?;

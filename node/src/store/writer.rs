@@ -573,7 +573,32 @@ impl<'a> WriteCtx<'a> {
         Ok(seq)
     }
 
+    /// [`WriteCtx::put_doc_owned`] with the read-model entries the caller already computed for
+    /// this exact document (what the projector would return for it), so the document is not read
+    /// back a second time on the hot path.
+    pub fn put_doc_projected(
+        &mut self,
+        id: Uuid,
+        meta: DocMeta,
+        doc: Automerge,
+        entries: Vec<RmEntry>,
+    ) -> Result<u64, NodeError> {
+        let seq = self.stage_doc_with(id, &meta, &doc, Some(entries))?;
+        self.docs.insert(id, (meta, doc));
+        Ok(seq)
+    }
+
     fn stage_doc(&mut self, id: Uuid, meta: &DocMeta, doc: &Automerge) -> Result<u64, NodeError> {
+        self.stage_doc_with(id, meta, doc, None)
+    }
+
+    fn stage_doc_with(
+        &mut self,
+        id: Uuid,
+        meta: &DocMeta,
+        doc: &Automerge,
+        projected: Option<Vec<RmEntry>>,
+    ) -> Result<u64, NodeError> {
         let old = self.doc_record(id)?;
         if let Some(old) = &old {
             self.stage(TreeId::Feed, records::seq_key(old.seq).to_vec(), None);
@@ -633,7 +658,10 @@ impl<'a> WriteCtx<'a> {
             Some(seq.to_be_bytes().to_vec()),
         );
         if let Some(p) = self.projector {
-            let entries = p(id, meta, doc);
+            let entries = match projected {
+                Some(e) => e,
+                None => p(id, meta, doc),
+            };
             self.replace_projection(id, entries)?;
             self.stage(
                 TreeId::Meta,
