@@ -2,13 +2,16 @@
 //! and catalog requests are maps keyed by fresh ids.
 
 use super::order::{read_collection, report};
-use super::rw::{change, entry, expect_kind, hydrate_root, root_map, to_json, HMap, Node, Rd};
+use super::rw::{
+    change, entry, expect_kind, hydrate_root, read_note, read_stamp, root_map, to_json, HMap, Node,
+    Rd,
+};
 use super::{Author, Conflict, DocError, DocKind};
 use automerge::transaction::{Transactable, Transaction};
 use automerge::{Automerge, ReadDoc, ScalarValue, ROOT};
 use switchboard_domain::customer::{CatalogRequest, Customer, CustomerEvent};
-use switchboard_domain::ids::{CatalogRequestId, NoteId};
-use switchboard_domain::order::{Note, Stamp};
+use switchboard_domain::ids::CatalogRequestId;
+use switchboard_domain::order::Note;
 
 fn note_entry(n: &Note) -> HMap {
     HMap::new()
@@ -138,25 +141,6 @@ pub fn apply_customer_event(
     expect_kind(doc, DocKind::Customer)?;
     change(doc, author, &customer_event_summary(ev), |tx| {
         write_event(tx, ev)
-    })
-}
-
-fn read_stamp<D: ReadDoc>(
-    rd: &mut Rd<'_, D>,
-    n: &Node<'_>,
-    prefix: &str,
-) -> Result<Stamp, DocError> {
-    Ok(Stamp {
-        at: rd.time(n, &format!("{prefix}_at"))?,
-        by: rd.id(n, &format!("{prefix}_by"))?,
-    })
-}
-
-fn read_note<D: ReadDoc>(rd: &mut Rd<'_, D>, n: &Node<'_>, id: NoteId) -> Result<Note, DocError> {
-    Ok(Note {
-        id,
-        added: read_stamp(rd, n, "added")?,
-        text: rd.str(n, "text")?,
     })
 }
 

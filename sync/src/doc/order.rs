@@ -1,7 +1,8 @@
 //! Orders as documents: the skeleton and the entries, the events as changes, and the reader.
 
 use super::rw::{
-    change, entry, expect_kind, hydrate_root, parse_key, root_map, to_json, HMap, Node, Rd,
+    change, entry, expect_kind, hydrate_root, parse_key, read_note, read_stamp, root_map, to_json,
+    HMap, Node, Rd,
 };
 use super::{Author, Conflict, DocError, DocKind};
 use automerge::transaction::{Transactable, Transaction};
@@ -10,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use switchboard_domain::commands::OrderEvent;
-use switchboard_domain::ids::{ChargeId, CouponCode, HoldId, LineId, NoteId, PaymentId};
+use switchboard_domain::ids::{ChargeId, CouponCode, HoldId, LineId, PaymentId};
 use switchboard_domain::money::Quantity;
 use switchboard_domain::order::*;
 
@@ -271,17 +272,6 @@ pub fn apply_order_event(
     change(doc, author, &ev.summary(), |tx| write_event(tx, ev))
 }
 
-fn read_stamp<D: ReadDoc>(
-    rd: &mut Rd<'_, D>,
-    n: &Node<'_>,
-    prefix: &str,
-) -> Result<Stamp, DocError> {
-    Ok(Stamp {
-        at: rd.time(n, &format!("{prefix}_at"))?,
-        by: rd.id(n, &format!("{prefix}_by"))?,
-    })
-}
-
 /// A tombstone or fact: absent unless its time is set.
 fn read_opt_stamp<D: ReadDoc>(
     rd: &mut Rd<'_, D>,
@@ -377,14 +367,6 @@ fn read_hold<D: ReadDoc>(rd: &mut Rd<'_, D>, n: &Node<'_>, id: HoldId) -> Result
         placed: read_stamp(rd, n, "placed")?,
         system: rd.opt_bool(n, "system")?.unwrap_or(false),
         cleared,
-    })
-}
-
-fn read_note<D: ReadDoc>(rd: &mut Rd<'_, D>, n: &Node<'_>, id: NoteId) -> Result<Note, DocError> {
-    Ok(Note {
-        id,
-        added: read_stamp(rd, n, "added")?,
-        text: rd.str(n, "text")?,
     })
 }
 

@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::str::FromStr;
-use switchboard_domain::Timestamp;
+use switchboard_domain::order::{Note, Stamp};
+use switchboard_domain::{NoteId, Timestamp};
 
 /// The change message: who and where, and what the change did. A struct rather than a JSON map,
 /// so the bytes do not depend on serde_json's features (continuity children need byte-identical
@@ -516,4 +517,29 @@ pub(crate) fn entry(
 /// The map object at a root key.
 pub(crate) fn root_map(doc: &impl ReadDoc, key: &str) -> Result<ObjId, DocError> {
     entry(doc, &ROOT, "", key)?.ok_or_else(|| malformed(key, "missing"))
+}
+
+/// A stamp stored as `<prefix>_at` / `<prefix>_by`.
+pub(crate) fn read_stamp<D: ReadDoc>(
+    rd: &mut Rd<'_, D>,
+    n: &Node<'_>,
+    prefix: &str,
+) -> Result<Stamp, DocError> {
+    Ok(Stamp {
+        at: rd.time(n, &format!("{prefix}_at"))?,
+        by: rd.id(n, &format!("{prefix}_by"))?,
+    })
+}
+
+/// A note entry (orders and customers store notes alike).
+pub(crate) fn read_note<D: ReadDoc>(
+    rd: &mut Rd<'_, D>,
+    n: &Node<'_>,
+    id: NoteId,
+) -> Result<Note, DocError> {
+    Ok(Note {
+        id,
+        added: read_stamp(rd, n, "added")?,
+        text: rd.str(n, "text")?,
+    })
 }
