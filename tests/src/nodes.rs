@@ -252,6 +252,19 @@ impl Drop for Node {
     }
 }
 
+/// Polls `check` every 100 ms until it holds; panics with `what` after `secs` seconds.
+pub async fn wait_until<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Configures call center `cc` with the standard test configuration at HQ, plus products
 /// `widget` (19.99) and `gadget` (30.00), and coupon `ONCE` (5.00 off, one use).
 pub async fn configure(hq: &Node, ccs: &[&str]) {

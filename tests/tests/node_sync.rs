@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 use switchboard_node::config::NodeRole;
-use switchboard_tests::nodes::{configure, new_order, Node};
+use switchboard_tests::nodes::{configure, new_order, wait_until, Node};
 
 const SECRET: &str = "correct horse battery staple";
 
@@ -244,28 +244,22 @@ async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
     configure(&hq, &["cc1"]).await;
     let agent = hq.user("cc1", "Agnes", "agent").await;
     // Step 2: the configuration and the agent reach the site on their own.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while site.get("/api/v1/call-centers/cc1", &agent).await.status != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "configuration never reached the site"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_until(30, "configuration reaches the site", || async {
+        site.get("/api/v1/call-centers/cc1", &agent).await.status == 200
+    })
+    .await;
     // Step 3: an order taken at the site reaches HQ on its own.
     let order = new_order(&site, &agent, "widget", 1).await;
-    while hq
-        .get(&format!("/api/v1/orders/{order}"), &hq.admin)
-        .await
-        .status
-        != 200
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the order never reached HQ"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let at_hq = |id: String| {
+        let hq = &hq;
+        async move {
+            hq.get(&format!("/api/v1/orders/{id}"), &hq.admin)
+                .await
+                .status
+                == 200
+        }
+    };
+    wait_until(30, "the order reaches HQ", || at_hq(order.clone())).await;
     let status = site
         .get("/api/v1/sync/status", &site.admin)
         .await
@@ -280,7 +274,7 @@ async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
     )
     .await
     .expect(201);
-    loop {
+    wait_until(30, "the dead peer is reported", || async {
         let s = site
             .get("/api/v1/sync/status", &site.admin)
             .await
@@ -292,30 +286,21 @@ async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
             .iter()
             .find(|p| p["name"] == "gone")
             .cloned();
-        if let Some(g) = gone.filter(|g| g["reachable"] == false) {
-            assert!(
-                g["last_error"].as_str().unwrap().contains("unreachable"),
-                "{g}"
-            );
-            break;
+        match gone.filter(|g| g["reachable"] == false) {
+            Some(g) => {
+                assert!(
+                    g["last_error"].as_str().unwrap().contains("unreachable"),
+                    "{g}"
+                );
+                true
+            }
+            None => false,
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the dead peer was never reported: {s}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let second = new_order(&site, &agent, "gadget", 1).await;
-    while hq
-        .get(&format!("/api/v1/orders/{second}"), &hq.admin)
-        .await
-        .status
-        != 200
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a dead peer held up the live one"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_until(30, "a dead peer holds up no live one", || {
+        at_hq(second.clone())
+    })
+    .await;
 }
