@@ -99,6 +99,12 @@ pub struct NodeConfig {
     pub log: String,
     /// Maximum HTTP request body, bytes.
     pub body_limit: usize,
+    /// Seconds added to the business clock (order and history times). For testing clock skew
+    /// between sites; peer authentication always uses the real system clock.
+    pub clock_offset_secs: i64,
+    /// Byte budget of one sync frame (`None`: the protocol's target). Small values make a
+    /// catch-up span many frames, which the fault tests use to cut sessions mid-way.
+    pub sync_frame_bytes: Option<usize>,
 }
 
 impl Default for NodeConfig {
@@ -114,6 +120,8 @@ impl Default for NodeConfig {
             sync_interval_secs: 30,
             log: "info".to_string(),
             body_limit: DEFAULT_BODY_LIMIT,
+            clock_offset_secs: 0,
+            sync_frame_bytes: None,
         }
     }
 }
@@ -178,6 +186,12 @@ impl NodeConfig {
         if let Some(v) = get("SWITCHBOARD_SYNC_INTERVAL_SECS") {
             self.sync_interval_secs = num("SWITCHBOARD_SYNC_INTERVAL_SECS", &v)?;
         }
+        if let Some(v) = get("SWITCHBOARD_CLOCK_OFFSET_SECS") {
+            self.clock_offset_secs = num("SWITCHBOARD_CLOCK_OFFSET_SECS", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_SYNC_FRAME_BYTES") {
+            self.sync_frame_bytes = Some(num("SWITCHBOARD_SYNC_FRAME_BYTES", &v)?);
+        }
         if let Some(v) = get("SWITCHBOARD_LOG") {
             self.log = v;
         }
@@ -191,6 +205,11 @@ impl NodeConfig {
         }
         if self.cache_mb == 0 {
             return Err(NodeError::Config("cache_mb must be at least 1".into()));
+        }
+        if self.sync_frame_bytes == Some(0) {
+            return Err(NodeError::Config(
+                "sync_frame_bytes must be at least 1".into(),
+            ));
         }
         if self.body_limit == 0 {
             return Err(NodeError::Config("body_limit must be at least 1".into()));

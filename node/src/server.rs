@@ -29,15 +29,10 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// The clock of a node: the system clock, shifted by `SWITCHBOARD_CLOCK_OFFSET_SECS` when set.
-/// The offset exists to test clock skew between sites (business time only; peer authentication
-/// always uses the real system clock).
-pub fn node_clock() -> Clock {
-    let offset_ms = std::env::var("SWITCHBOARD_CLOCK_OFFSET_SECS")
-        .ok()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .map(|s| s.saturating_mul(1000))
-        .unwrap_or(0);
+/// The clock of a node: the system clock, shifted by the configured offset (business time only;
+/// peer authentication always uses the real system clock).
+pub fn node_clock(offset_secs: i64) -> Clock {
+    let offset_ms = offset_secs.saturating_mul(1000);
     if offset_ms == 0 {
         return system_clock();
     }
@@ -52,7 +47,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     let metrics = metrics_handle();
-    let clock = node_clock();
+    let clock = node_clock(cfg.clock_offset_secs);
     let state = tokio::task::spawn_blocking(move || AppState::open(cfg, metrics, clock))
         .await
         .map_err(|e| NodeError::io("background task", std::io::Error::other(e.to_string())))??;

@@ -82,16 +82,6 @@ fn decode_checkpoint(state: Option<PeerState>) -> Result<PeerCheckpoint, NodeErr
         .map(Option::unwrap_or_default)
 }
 
-/// The byte budget of one frame: `SWITCHBOARD_SYNC_FRAME_BYTES` when set (a test knob, so a
-/// catch-up spans many frames and a cut session can be seen to make progress), else the
-/// protocol's target.
-fn frame_budget() -> usize {
-    std::env::var("SWITCHBOARD_SYNC_FRAME_BYTES")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(protocol::frames::TARGET_FRAME_BYTES)
-}
-
 fn real_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -637,9 +627,14 @@ impl SyncHub {
         // Step 2: frames until the engine is done.
         let replica = NodeReplica::new(self.app.clone());
         let session_id = self.session_seq.fetch_add(1, Ordering::Relaxed);
+        let frame_budget = self
+            .app
+            .config
+            .sync_frame_bytes
+            .unwrap_or(protocol::frames::TARGET_FRAME_BYTES);
         let r = replica.clone();
         let (mut init, mut frame) = tokio::task::spawn_blocking(move || {
-            Initiator::with_max_bytes(&r, info, session_id, frame_budget())
+            Initiator::with_max_bytes(&r, info, session_id, frame_budget)
         })
         .await
         .map_err(|e| (true, e.to_string()))?
