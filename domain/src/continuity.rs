@@ -4,7 +4,7 @@
 
 use crate::config::Catalog;
 use crate::ids::{LineId, OrderId};
-use crate::order::{ContinuityRef, Lifecycle, Line, Order, Stamp, SYSTEM_USER};
+use crate::order::{ContinuityRef, Line, Order, Stamp, SYSTEM_USER};
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -94,21 +94,17 @@ pub fn child_order(parent: &Order, child: &DueChild) -> Option<Order> {
         removed: None,
     };
     Some(Order {
-        id: child.id,
-        call_center_id: parent.call_center_id.clone(),
-        customer_id: parent.customer_id,
         source_code: parent.source_code.clone(),
         delivery_mode: parent.delivery_mode.clone(),
         ship_to: parent.ship_to.clone(),
         financial_dimensions: parent.financial_dimensions.clone(),
         lines: BTreeMap::from([(line_id, line)]),
-        charges: BTreeMap::new(),
-        coupons: BTreeMap::new(),
-        payments: BTreeMap::new(),
-        holds: BTreeMap::new(),
-        notes: BTreeMap::new(),
-        lifecycle: Lifecycle::default(),
-        created: stamp,
         continuity: Some(child.link.clone()),
+        ..Order::new(
+            child.id,
+            parent.call_center_id.clone(),
+            parent.customer_id,
+            stamp,
+        )
     })
 }

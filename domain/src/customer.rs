@@ -1,7 +1,7 @@
 //! Customers: contact data, addresses, notes and catalog requests.
 
 use crate::commands::Ctx;
-use crate::config::{Role, WindowCheck};
+use crate::config::WindowCheck;
 use crate::error::OrderError;
 use crate::ids::*;
 use crate::order::{Address, Note, Stamp};
@@ -79,14 +79,6 @@ pub enum CustomerEvent {
     CatalogRequested(CatalogRequest),
 }
 
-fn authorize(ctx: &Ctx<'_>) -> Result<(), OrderError> {
-    match ctx.actor.role {
-        Role::Admin => Ok(()),
-        _ if ctx.actor.call_center.as_ref() == Some(&ctx.cc.id) => Ok(()),
-        _ => Err(OrderError::NotInCallCenter(ctx.cc.id.clone())),
-    }
-}
-
 fn check_fields(f: &CustomerFields) -> Result<(), OrderError> {
     let bad = |field: &'static str, message: &str| OrderError::InvalidText {
         field,
@@ -149,7 +141,7 @@ pub fn create_customer(
     id: CustomerId,
     fields: CustomerFields,
 ) -> Result<Customer, OrderError> {
-    authorize(&ctx)?;
+    ctx.authorize()?;
     if fields.name.is_none() {
         return Err(OrderError::InvalidText {
             field: "name",
@@ -179,7 +171,7 @@ pub fn update_customer(
     ctx: Ctx<'_>,
     fields: CustomerFields,
 ) -> Result<CustomerEvent, OrderError> {
-    authorize(&ctx)?;
+    ctx.authorize()?;
     if fields == CustomerFields::default() {
         return Err(OrderError::EmptyChange);
     }
@@ -199,7 +191,7 @@ pub fn add_customer_note(
     id: NoteId,
     text: String,
 ) -> Result<CustomerEvent, OrderError> {
-    authorize(&ctx)?;
+    ctx.authorize()?;
     if text.trim().is_empty() || text.chars().count() > 4000 {
         return Err(OrderError::InvalidText {
             field: "text",
@@ -224,7 +216,7 @@ pub fn request_catalog(
     source_code: SourceCode,
     quantity: u32,
 ) -> Result<CustomerEvent, OrderError> {
-    authorize(&ctx)?;
+    ctx.authorize()?;
     if !ctx.cc.guided_sales {
         return Err(OrderError::GuidedSalesOff);
     }

@@ -322,6 +322,83 @@ pub struct Pricing {
 }
 
 impl Order {
+    /// A new order with no lines, charges, coupons, payments, holds or notes yet: the header
+    /// fields that a caller knows are set with struct update syntax (`..Order::new(..)`).
+    pub fn new(
+        id: OrderId,
+        call_center_id: CallCenterId,
+        customer_id: CustomerId,
+        created: Stamp,
+    ) -> Order {
+        Order {
+            id,
+            call_center_id,
+            customer_id,
+            source_code: None,
+            delivery_mode: None,
+            ship_to: Address::new(),
+            financial_dimensions: BTreeMap::new(),
+            lines: BTreeMap::new(),
+            charges: BTreeMap::new(),
+            coupons: BTreeMap::new(),
+            payments: BTreeMap::new(),
+            holds: BTreeMap::new(),
+            notes: BTreeMap::new(),
+            lifecycle: Lifecycle::default(),
+            created,
+            continuity: None,
+        }
+    }
+
+    /// The id of the order's automatic delivery charge for a delivery mode: UUID v5 with the
+    /// order id as namespace and the delivery mode as name, so every node (and any client)
+    /// derives the same id for the same charge.
+    pub fn auto_charge_id(&self, mode: &DeliveryModeId) -> uuid::Uuid {
+        uuid::Uuid::new_v5(&self.id.0, mode.as_str().as_bytes())
+    }
+
+    /// The latest stamp the order carries: a lower bound of its last change (the document's
+    /// history knows the exact time; this is what the order alone can tell).
+    pub fn last_stamp(&self) -> Timestamp {
+        let mut t = self.created.at;
+        let mut see = |x: Timestamp| t = t.max(x);
+        for l in self.lines.values() {
+            see(l.added.at);
+            if let Some(r) = &l.removed {
+                see(r.at);
+            }
+        }
+        self.charges.values().for_each(|c| see(c.added.at));
+        for c in self.coupons.values() {
+            see(c.applied.at);
+            if let Some(r) = &c.removed {
+                see(r.at);
+            }
+        }
+        for p in self.payments.values() {
+            see(p.added.at);
+            if let Some(v) = &p.voided {
+                see(v.at);
+            }
+        }
+        for h in self.holds.values() {
+            see(h.placed.at);
+            if let Some(c) = &h.cleared {
+                see(c.at);
+            }
+        }
+        self.notes.values().for_each(|n| see(n.added.at));
+        let l = &self.lifecycle;
+        [&l.submitted, &l.released]
+            .into_iter()
+            .flatten()
+            .for_each(|s| see(s.at));
+        if let Some((s, _)) = &l.canceled {
+            see(s.at);
+        }
+        t
+    }
+
     /// Active lines, in id order.
     pub fn active_lines(&self) -> impl Iterator<Item = &Line> {
         self.lines.values().filter(|l| l.is_active())

@@ -14,7 +14,7 @@ use switchboard_domain::commands::OrderEvent;
 use switchboard_domain::config::*;
 use switchboard_domain::ids::*;
 use switchboard_domain::money::{Currency, Quantity};
-use switchboard_domain::order::{Lifecycle, Line, Order, Stamp};
+use switchboard_domain::order::{Line, Order, Stamp};
 use switchboard_domain::{Decimal, Timestamp};
 use switchboard_sync::doc::{self, Author, DocKind, DocMeta};
 use switchboard_sync::protocol::frames::{decode_frame, Frame};
@@ -68,22 +68,13 @@ fn order(i: u128, ccid: &CallCenterId) -> Order {
         removed: None,
     };
     Order {
-        id: OrderId(Uuid::from_u128((2 << 64) + i)),
-        call_center_id: ccid.clone(),
-        customer_id: CustomerId(Uuid::from_u128(3 << 64)),
-        source_code: None,
-        delivery_mode: None,
-        ship_to: BTreeMap::new(),
-        financial_dimensions: BTreeMap::new(),
         lines: BTreeMap::from([(line.id, line)]),
-        charges: BTreeMap::new(),
-        coupons: BTreeMap::new(),
-        payments: BTreeMap::new(),
-        holds: BTreeMap::new(),
-        notes: BTreeMap::new(),
-        lifecycle: Lifecycle::default(),
-        created: stamp,
-        continuity: None,
+        ..Order::new(
+            OrderId(Uuid::from_u128((2 << 64) + i)),
+            ccid.clone(),
+            CustomerId(Uuid::from_u128(3 << 64)),
+            stamp,
+        )
     }
 }
 

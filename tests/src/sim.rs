@@ -9,7 +9,7 @@
 use automerge::ActorId;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::str::FromStr;
-use switchboard_domain::commands::{self, Ctx, OrderEvent};
+use switchboard_domain::commands::{self, Ctx, OrderCommand, OrderEvent};
 use switchboard_domain::config::*;
 use switchboard_domain::customer::{self, Customer, CustomerFields};
 use switchboard_domain::ids::*;
@@ -580,29 +580,34 @@ impl Sim {
         Ok(order)
     }
 
-    /// Runs an order command on a node; an accepted command is written as one change (and is
-    /// then "acknowledged": the store holds it).
+    /// Runs an order command on a node through the same path as the node's API
+    /// (`sync::doc::run_order_command`: the domain decides, the event is written as one change);
+    /// an accepted command is then "acknowledged": the store holds it.
     pub fn order_cmd(
         &mut self,
         i: usize,
         actor: &Actor,
         id: OrderId,
-        f: impl FnOnce(&Order, Ctx<'_>, &MemReplica) -> Result<OrderEvent, OrderError>,
+        cmd: OrderCommand,
     ) -> Result<OrderEvent, OrderError> {
-        let (order, _) = self.read_order(i, id).expect("order held");
-        let (config, catalog) = self.ctx_parts(i, &order.call_center_id);
+        let mut d = self.nodes[i].replica.load(id.0).expect("order held");
+        let read = doc::read_order(&d).expect("order readable");
+        let (config, catalog) = self.ctx_parts(i, &read.0.call_center_id);
         let ctx = Ctx {
             cc: &config,
             catalog: &catalog,
             actor,
             now: self.now,
         };
-        let ev = f(&order, ctx, &self.nodes[i].replica)?;
         let author = self.nodes[i].replica.author(actor.user);
-        let mut d = self.nodes[i].replica.load(id.0).expect("order held");
-        doc::apply_order_event(&mut d, &ev, &author).expect("event written");
+        let decided =
+            match doc::run_order_command(&mut d, read, ctx, cmd, &self.nodes[i].replica, &author) {
+                Ok(decided) => decided,
+                Err(doc::CommandError::Refused(e)) => return Err(e),
+                Err(doc::CommandError::Doc(e)) => panic!("event not written: {e}"),
+            };
         self.put(i, id.0, &d);
-        Ok(ev)
+        Ok(decided.event)
     }
 
     /// Reads an order on a node.

@@ -3,7 +3,7 @@
 //! order views, no acknowledged command is lost, and no broken rule is left without its system hold.
 
 use proptest::prelude::*;
-use switchboard_domain::commands::{self, AddLine, AddPayment, ChangeLine, OrderEvent};
+use switchboard_domain::commands::{AddLine, AddPayment, ChangeLine, OrderCommand, OrderEvent};
 use switchboard_domain::config::{Actor, Role};
 use switchboard_domain::ids::*;
 use switchboard_domain::invariants::{check_invariants, system_hold_id};
@@ -149,44 +149,33 @@ fn run(
                     nodes[node],
                     &who(nodes[node], false),
                     orders[order],
-                    |o, ctx, _| {
-                        commands::add_line(
-                            o,
-                            ctx,
-                            AddLine {
-                                id: LineId(uid(id)),
-                                product_id: ProductId::parse(p).expect("id"),
-                                quantity: Quantity::new(1).expect("qty"),
-                                unit_price: None,
-                                override_reason: None,
-                            },
-                        )
-                    },
+                    OrderCommand::AddLine(AddLine {
+                        id: LineId(uid(id)),
+                        product_id: ProductId::parse(p).expect("id"),
+                        quantity: Quantity::new(1).expect("qty"),
+                        unit_price: None,
+                        override_reason: None,
+                    }),
                 );
                 (node, order, r)
             }
             Op::ChangeQty { node, order, qty } => {
-                let r = sim.order_cmd(
-                    nodes[node],
-                    &who(nodes[node], false),
-                    orders[order],
-                    |o, ctx, _| {
-                        let line = o
-                            .active_lines()
-                            .next()
-                            .map(|l| l.id)
-                            .ok_or(switchboard_domain::OrderError::NoLines)?;
-                        commands::change_line(
-                            o,
-                            ctx,
-                            ChangeLine {
-                                line_id: line,
-                                quantity: Some(Quantity::new(qty).expect("qty")),
-                                price: None,
-                            },
-                        )
-                    },
-                );
+                let line = sim
+                    .read_order(nodes[node], orders[order])
+                    .and_then(|(o, _)| o.active_lines().next().map(|l| l.id));
+                let r = match line {
+                    None => Err(switchboard_domain::OrderError::NoLines),
+                    Some(line_id) => sim.order_cmd(
+                        nodes[node],
+                        &who(nodes[node], false),
+                        orders[order],
+                        OrderCommand::ChangeLine(ChangeLine {
+                            line_id,
+                            quantity: Some(Quantity::new(qty).expect("qty")),
+                            price: None,
+                        }),
+                    ),
+                };
                 (node, order, r)
             }
             Op::Pay { node, order, cents } => {
@@ -195,18 +184,12 @@ fn run(
                     nodes[node],
                     &who(nodes[node], false),
                     orders[order],
-                    |o, ctx, _| {
-                        commands::add_payment(
-                            o,
-                            ctx,
-                            AddPayment {
-                                id: PaymentId(uid(id)),
-                                method: PaymentMethodId::parse("card").expect("id"),
-                                amount,
-                                reference: None,
-                            },
-                        )
-                    },
+                    OrderCommand::AddPayment(AddPayment {
+                        id: PaymentId(uid(id)),
+                        method: PaymentMethodId::parse("card").expect("id"),
+                        amount,
+                        reference: None,
+                    }),
                 );
                 (node, order, r)
             }
@@ -217,7 +200,7 @@ fn run(
                     nodes[node],
                     &who(nodes[node], false),
                     orders[order],
-                    |o, ctx, _| commands::submit(o, ctx),
+                    OrderCommand::Submit,
                 ),
             ),
             Op::Release { node, order } => (
@@ -227,7 +210,7 @@ fn run(
                     nodes[node],
                     &who(nodes[node], false),
                     orders[order],
-                    |o, ctx, _| commands::release(o, ctx),
+                    OrderCommand::Release,
                 ),
             ),
             Op::Hold { node, order } => {
@@ -235,14 +218,10 @@ fn run(
                     nodes[node],
                     &who(nodes[node], false),
                     orders[order],
-                    |o, ctx, _| {
-                        commands::place_hold(
-                            o,
-                            ctx,
-                            HoldId(uid(id)),
-                            HoldCode::parse("fraud").expect("code"),
-                            "check".into(),
-                        )
+                    OrderCommand::PlaceHold {
+                        id: HoldId(uid(id)),
+                        code: HoldCode::parse("fraud").expect("code"),
+                        reason: "check".into(),
                     },
                 );
                 (node, order, r)
@@ -254,7 +233,9 @@ fn run(
                     nodes[node],
                     &who(nodes[node], true),
                     orders[order],
-                    |o, ctx, _| commands::cancel(o, ctx, "asked".into()),
+                    OrderCommand::Cancel {
+                        reason: "asked".into(),
+                    },
                 ),
             ),
             Op::Coupon { node, order } => {
@@ -263,10 +244,7 @@ fn run(
                     nodes[node],
                     &who(nodes[node], false),
                     orders[order],
-                    |o, ctx, r| {
-                        let used = r.coupon_uses_elsewhere(&code, o.id);
-                        commands::apply_coupon(o, ctx, code.clone(), used)
-                    },
+                    OrderCommand::ApplyCoupon(code),
                 );
                 (node, order, r)
             }

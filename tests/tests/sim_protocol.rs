@@ -1,7 +1,7 @@
 //! Protocol properties over the simulated network: no-op cost, batching, scope refusal, bad
 //! frames, replays, faults and restarts (DESIGN.md §5).
 
-use switchboard_domain::commands::{self, AddLine};
+use switchboard_domain::commands::{AddLine, OrderCommand};
 use switchboard_domain::config::{Actor, Role};
 use switchboard_domain::ids::*;
 use switchboard_domain::money::Quantity;
@@ -36,19 +36,18 @@ fn orders(sim: &mut Sim, node: usize, who: &Actor, from: u128, n: u128) {
     for k in 0..n {
         let id = OrderId(uid(100_000 + from + k));
         sim.create_order(node, who, id, cust).expect("order");
-        sim.order_cmd(node, who, id, |o, ctx, _| {
-            commands::add_line(
-                o,
-                ctx,
-                AddLine {
-                    id: LineId(uid(200_000 + from + k)),
-                    product_id: ProductId::parse("tea").expect("id"),
-                    quantity: Quantity::new(1).expect("qty"),
-                    unit_price: None,
-                    override_reason: None,
-                },
-            )
-        })
+        sim.order_cmd(
+            node,
+            who,
+            id,
+            OrderCommand::AddLine(AddLine {
+                id: LineId(uid(200_000 + from + k)),
+                product_id: ProductId::parse("tea").expect("id"),
+                quantity: Quantity::new(1).expect("qty"),
+                unit_price: None,
+                override_reason: None,
+            }),
+        )
         .expect("line");
     }
 }
@@ -230,9 +229,15 @@ fn a_node_restored_from_a_backup_gets_what_it_lost_back() {
 }
 
 fn note(sim: &mut Sim, node: usize, who: &Actor, order: OrderId, n: u128) {
-    sim.order_cmd(node, who, order, |o, ctx, _| {
-        commands::add_note(o, ctx, NoteId(uid(n)), format!("note {n}"))
-    })
+    sim.order_cmd(
+        node,
+        who,
+        order,
+        OrderCommand::AddNote {
+            id: NoteId(uid(n)),
+            text: format!("note {n}"),
+        },
+    )
     .expect("note");
 }
 

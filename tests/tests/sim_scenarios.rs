@@ -1,6 +1,6 @@
 //! Multi-node merge scenarios over the simulated network (DESIGN.md §4–§5), each as numbered steps.
 
-use switchboard_domain::commands::{self, AddLine, AddPayment, ChangeLine};
+use switchboard_domain::commands::{AddLine, AddPayment, ChangeLine, OrderCommand};
 use switchboard_domain::config::{Actor, Role};
 use switchboard_domain::continuity::due_children;
 use switchboard_domain::ids::*;
@@ -62,36 +62,34 @@ fn add_line(
     n: i64,
 ) {
     w.sim
-        .order_cmd(node, who, order, |o, ctx, _| {
-            commands::add_line(
-                o,
-                ctx,
-                AddLine {
-                    id: LineId(uid(line)),
-                    product_id: ProductId::parse(product).expect("product"),
-                    quantity: qty(n),
-                    unit_price: None,
-                    override_reason: None,
-                },
-            )
-        })
+        .order_cmd(
+            node,
+            who,
+            order,
+            OrderCommand::AddLine(AddLine {
+                id: LineId(uid(line)),
+                product_id: ProductId::parse(product).expect("product"),
+                quantity: qty(n),
+                unit_price: None,
+                override_reason: None,
+            }),
+        )
         .expect("line accepted");
 }
 
 fn pay(w: &mut World, node: usize, who: &Actor, order: OrderId, id: u128, amount: &str) {
     w.sim
-        .order_cmd(node, who, order, |o, ctx, _| {
-            commands::add_payment(
-                o,
-                ctx,
-                AddPayment {
-                    id: PaymentId(uid(id)),
-                    method: PaymentMethodId::parse("card").expect("method"),
-                    amount: dec(amount),
-                    reference: None,
-                },
-            )
-        })
+        .order_cmd(
+            node,
+            who,
+            order,
+            OrderCommand::AddPayment(AddPayment {
+                id: PaymentId(uid(id)),
+                method: PaymentMethodId::parse("card").expect("method"),
+                amount: dec(amount),
+                reference: None,
+            }),
+        )
         .expect("payment accepted");
 }
 
@@ -137,17 +135,16 @@ fn two_sites_edit_different_lines_during_an_outage() {
     // Step 3: site A changes the tea quantity; site B adds a mug line.
     let (a, b, agent_a, agent_b) = (w.a, w.b, w.agent_a.clone(), w.agent_b.clone());
     w.sim
-        .order_cmd(a, &agent_a, order, |o, ctx, _| {
-            commands::change_line(
-                o,
-                ctx,
-                ChangeLine {
-                    line_id: LineId(uid(3001)),
-                    quantity: Some(qty(3)),
-                    price: None,
-                },
-            )
-        })
+        .order_cmd(
+            a,
+            &agent_a,
+            order,
+            OrderCommand::ChangeLine(ChangeLine {
+                line_id: LineId(uid(3001)),
+                quantity: Some(qty(3)),
+                price: None,
+            }),
+        )
         .expect("change accepted");
     add_line(&mut w, b, &agent_b, order, 3101, "mug", 2);
     // Step 4: a round during the outage reaches HQ from B only.
@@ -176,17 +173,16 @@ fn both_sites_edit_the_same_quantity_and_the_conflict_stays_visible() {
     let (a, b, agent_a, agent_b) = (w.a, w.b, w.agent_a.clone(), w.agent_b.clone());
     for (node, who, n) in [(a, agent_a, 4), (b, agent_b, 7)] {
         w.sim
-            .order_cmd(node, &who, order, |o, ctx, _| {
-                commands::change_line(
-                    o,
-                    ctx,
-                    ChangeLine {
-                        line_id: LineId(uid(3002)),
-                        quantity: Some(qty(n)),
-                        price: None,
-                    },
-                )
-            })
+            .order_cmd(
+                node,
+                &who,
+                order,
+                OrderCommand::ChangeLine(ChangeLine {
+                    line_id: LineId(uid(3002)),
+                    quantity: Some(qty(n)),
+                    price: None,
+                }),
+            )
             .expect("change accepted");
     }
     // Step 4: heal and converge.
@@ -211,24 +207,25 @@ fn a_hold_placed_while_another_site_releases_ends_held_with_a_system_hold() {
     let (a, b, agent_a, agent_b) = (w.a, w.b, w.agent_a.clone(), w.agent_b.clone());
     pay(&mut w, a, &agent_a, order, 4003, "10.00");
     w.sim
-        .order_cmd(a, &agent_a, order, |o, ctx, _| commands::submit(o, ctx))
+        .order_cmd(a, &agent_a, order, OrderCommand::Submit)
         .expect("submit accepted");
     w.sim.converge(5);
     // Step 2: partition; A places a fraud hold, B releases the order.
     w.sim.partition(&[a], &[b, w.hq]);
     w.sim
-        .order_cmd(a, &agent_a, order, |o, ctx, _| {
-            commands::place_hold(
-                o,
-                ctx,
-                HoldId(uid(5003)),
-                HoldCode::parse("fraud").expect("code"),
-                "check".into(),
-            )
-        })
+        .order_cmd(
+            a,
+            &agent_a,
+            order,
+            OrderCommand::PlaceHold {
+                id: HoldId(uid(5003)),
+                code: HoldCode::parse("fraud").expect("code"),
+                reason: "check".into(),
+            },
+        )
         .expect("hold accepted");
     w.sim
-        .order_cmd(b, &agent_b, order, |o, ctx, _| commands::release(o, ctx))
+        .order_cmd(b, &agent_b, order, OrderCommand::Release)
         .expect("release accepted");
     // Step 3: heal and converge.
     w.sim.converge(5);
@@ -251,12 +248,17 @@ fn cancel_against_submit_converges_to_canceled() {
     // Step 2: partition; a supervisor at A cancels while an agent at B submits.
     w.sim.partition(&[a], &[b, w.hq]);
     w.sim
-        .order_cmd(a, &sup_a, order, |o, ctx, _| {
-            commands::cancel(o, ctx, "customer called".into())
-        })
+        .order_cmd(
+            a,
+            &sup_a,
+            order,
+            OrderCommand::Cancel {
+                reason: "customer called".into(),
+            },
+        )
         .expect("cancel");
     w.sim
-        .order_cmd(b, &agent_b, order, |o, ctx, _| commands::submit(o, ctx))
+        .order_cmd(b, &agent_b, order, OrderCommand::Submit)
         .expect("submit");
     // Step 3: heal and converge.
     w.sim.converge(5);
@@ -278,7 +280,7 @@ fn a_line_added_while_another_site_submits_with_exact_payment_gets_held() {
     // Step 2: partition; B submits (payments cover the total there); A adds a mug line.
     w.sim.partition(&[a], &[b, w.hq]);
     w.sim
-        .order_cmd(b, &agent_b, order, |o, ctx, _| commands::submit(o, ctx))
+        .order_cmd(b, &agent_b, order, OrderCommand::Submit)
         .expect("submit accepted");
     add_line(&mut w, a, &agent_a, order, 3105, "mug", 1);
     // Step 3: heal and converge.
@@ -302,18 +304,12 @@ fn a_coupon_limited_to_one_use_redeemed_at_two_sites_holds_the_later_order() {
     let (a, b, agent_a, agent_b) = (w.a, w.b, w.agent_a.clone(), w.agent_b.clone());
     w.sim.partition(&[a], &[b, w.hq]);
     let code = CouponCode::parse("ONCE").expect("code");
-    let c = code.clone();
     w.sim
-        .order_cmd(a, &agent_a, o1, |o, ctx, r| {
-            commands::apply_coupon(o, ctx, c.clone(), r.coupon_uses_elsewhere(&c, o.id))
-        })
+        .order_cmd(a, &agent_a, o1, OrderCommand::ApplyCoupon(code.clone()))
         .expect("coupon accepted at A");
     w.sim.advance(60);
-    let c = code.clone();
     w.sim
-        .order_cmd(b, &agent_b, o2, |o, ctx, r| {
-            commands::apply_coupon(o, ctx, c.clone(), r.coupon_uses_elsewhere(&c, o.id))
-        })
+        .order_cmd(b, &agent_b, o2, OrderCommand::ApplyCoupon(code.clone()))
         .expect("coupon accepted at B (it does not know A's use)");
     // Step 3: heal and converge.
     w.sim.converge(6);
@@ -328,10 +324,9 @@ fn a_coupon_limited_to_one_use_redeemed_at_two_sites_holds_the_later_order() {
         .create_order(a, &agent_a, o3, CustomerId(uid(1061)))
         .expect("order");
     add_line(&mut w, a, &agent_a, o3, 3163, "tea", 1);
-    let c = code.clone();
-    let refused = w.sim.order_cmd(a, &agent_a, o3, |o, ctx, r| {
-        commands::apply_coupon(o, ctx, c.clone(), r.coupon_uses_elsewhere(&c, o.id))
-    });
+    let refused = w
+        .sim
+        .order_cmd(a, &agent_a, o3, OrderCommand::ApplyCoupon(code));
     assert!(refused.is_err());
 }
 
@@ -344,7 +339,7 @@ fn continuity_children_generated_on_both_sides_of_a_partition_merge_as_one() {
     add_line(&mut w, a, &agent_a, order, 3107, "box", 1);
     pay(&mut w, a, &agent_a, order, 4007, "30.00");
     w.sim
-        .order_cmd(a, &agent_a, order, |o, ctx, _| commands::submit(o, ctx))
+        .order_cmd(a, &agent_a, order, OrderCommand::Submit)
         .expect("submit");
     w.sim.converge(5);
     // Step 2: partition; 31 days pass; both sites generate the due child.

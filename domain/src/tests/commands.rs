@@ -915,6 +915,28 @@ fn coupon_rules() {
     }
     w.now = ts(NOW);
 
+    // Through the one dispatch, the usage count comes from the caller's reads, asked about this
+    // coupon and this order.
+    struct Uses(u32, OrderId);
+    impl OrderReads for Uses {
+        fn coupon_uses_elsewhere(&self, code: &CouponCode, order: OrderId) -> u32 {
+            assert_eq!((code.as_str(), order), ("LIMITED", self.1));
+            self.0
+        }
+    }
+    for (used, want) in [
+        (2, Ok(())),
+        (3, Err(OrderError::CouponUsedUp(coupon("LIMITED")))),
+    ] {
+        let cmd = OrderCommand::ApplyCoupon(coupon("LIMITED"));
+        let got = decide(&o, w.ctx(Role::Agent), cmd, &Uses(used, o.id));
+        check("decide: coupon uses from reads", got, want);
+    }
+    assert_eq!(
+        decide(&o, w.ctx(Role::Agent), OrderCommand::Submit, &NoReads),
+        submit(&o, w.ctx(Role::Agent)),
+    );
+
     let ev = apply_coupon(&o, w.ctx(Role::Agent), coupon("TEN"), 0).unwrap();
     assert_eq!(
         ev,

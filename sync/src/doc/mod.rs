@@ -51,7 +51,9 @@ pub use customer::{
 };
 pub use history::history;
 pub use invariants::{coupon_redemptions, enforce_invariants};
-pub use order::{apply_order_event, create_order_doc, read_order};
+pub use order::{
+    apply_order_event, create_order_doc, read_order, run_order_command, CommandError, Decided,
+};
 
 /// Version of the document layout, stored under `schema` in every document.
 pub const SCHEMA_VERSION: i64 = 1;

@@ -10,10 +10,11 @@ use automerge::{Automerge, ObjId, ReadDoc, ScalarValue};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use switchboard_domain::commands::OrderEvent;
+use switchboard_domain::commands::{self, Ctx, OrderCommand, OrderEvent, OrderReads};
 use switchboard_domain::ids::{ChargeId, CouponCode, HoldId, LineId, PaymentId};
 use switchboard_domain::money::Quantity;
 use switchboard_domain::order::*;
+use switchboard_domain::OrderError;
 
 /// The collection maps of an order, all created in the first change.
 pub(crate) const COLLECTIONS: [&str; 6] =
@@ -270,6 +271,58 @@ pub fn apply_order_event(
 ) -> Result<(), DocError> {
     expect_kind(doc, DocKind::Order)?;
     change(doc, author, &ev.summary(), |tx| write_event(tx, ev))
+}
+
+/// Why an order command did not change its document.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The domain refused the command (a business rule, with its typed reason).
+    #[error(transparent)]
+    Refused(#[from] OrderError),
+    /// The document could not be written or read back.
+    #[error(transparent)]
+    Doc(#[from] DocError),
+}
+
+/// What an accepted order command left: its event and the order as it now stands.
+#[derive(Clone, Debug)]
+pub struct Decided {
+    /// The event written as one change.
+    pub event: OrderEvent,
+    /// The order after the change.
+    pub order: Order,
+    /// Concurrent values the document still holds.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Runs an order command on its document: the domain decides (`commands::decide`), and an
+/// accepted command's event is written as one change. `order` and `conflicts` are what
+/// [`read_order`] gave for `doc`. The one path from a command to a document, for the node and
+/// for the simulation harness alike; a refused command leaves the document untouched.
+pub fn run_order_command(
+    doc: &mut Automerge,
+    (order, conflicts): (Order, Vec<Conflict>),
+    ctx: Ctx<'_>,
+    cmd: OrderCommand,
+    reads: &dyn OrderReads,
+    author: &Author,
+) -> Result<Decided, CommandError> {
+    let event = commands::decide(&order, ctx, cmd, reads)?;
+    apply_order_event(doc, &event, author)?;
+    // One local change cannot create concurrent values, so without conflicts before it the new
+    // state is the old one with the event folded in; otherwise read it back.
+    let (order, conflicts) = if conflicts.is_empty() {
+        let mut order = order;
+        commands::apply(&mut order, &event);
+        (order, conflicts)
+    } else {
+        read_order(doc)?
+    };
+    Ok(Decided {
+        event,
+        order,
+        conflicts,
+    })
 }
 
 /// A tombstone or fact: absent unless its time is set.

@@ -155,22 +155,15 @@ fn catalog() -> Catalog {
 
 fn empty_order() -> Order {
     Order {
-        id: OrderId(id(1)),
-        call_center_id: CallCenterId::parse("north").unwrap(),
-        customer_id: CustomerId(id(2)),
-        source_code: None,
         delivery_mode: Some(DeliveryModeId::parse("std").unwrap()),
         ship_to: BTreeMap::from([("city".to_string(), "Oslo".to_string())]),
         financial_dimensions: BTreeMap::from([("region".to_string(), "north".to_string())]),
-        lines: BTreeMap::new(),
-        charges: BTreeMap::new(),
-        coupons: BTreeMap::new(),
-        payments: BTreeMap::new(),
-        holds: BTreeMap::new(),
-        notes: BTreeMap::new(),
-        lifecycle: Lifecycle::default(),
-        created: stamp(1, "2026-11-28T10:00:00Z"),
-        continuity: None,
+        ..Order::new(
+            OrderId(id(1)),
+            CallCenterId::parse("north").unwrap(),
+            CustomerId(id(2)),
+            stamp(1, "2026-11-28T10:00:00Z"),
+        )
     }
 }
 

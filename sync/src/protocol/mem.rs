@@ -14,6 +14,7 @@ use crate::merge::MergeError;
 use automerge::{ActorId, Automerge};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use switchboard_domain::commands::OrderReads;
 use switchboard_domain::config::{CallCenter, Catalog};
 use switchboard_domain::order::SYSTEM_USER;
 use switchboard_domain::{CallCenterId, CouponCode, NodeId, OrderId, Timestamp, UserId};
@@ -231,16 +232,6 @@ impl MemReplica {
             .map(|s| s.config)
     }
 
-    /// How many other orders known here redeemed a coupon (for `domain::commands::apply_coupon`).
-    pub fn coupon_uses_elsewhere(&self, code: &CouponCode, except: OrderId) -> u32 {
-        let n = self
-            .redemptions
-            .iter()
-            .filter(|(id, r)| **id != except.0 && r.iter().any(|(c, _)| c == code))
-            .count();
-        u32::try_from(n).unwrap_or(u32::MAX)
-    }
-
     /// The durable state as bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
@@ -253,6 +244,19 @@ impl MemReplica {
 
     fn stored_heads(&self, doc: Uuid) -> Option<Heads> {
         self.docs.get(&doc).map(|d| heads_from_wire(&d.heads))
+    }
+}
+
+/// The order commands of a test read coupon uses from this replica's redemptions, as the node
+/// reads them from its coupon index.
+impl OrderReads for MemReplica {
+    fn coupon_uses_elsewhere(&self, code: &CouponCode, except: OrderId) -> u32 {
+        let n = self
+            .redemptions
+            .iter()
+            .filter(|(id, r)| **id != except.0 && r.iter().any(|(c, _)| c == code))
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
     }
 }
 
