@@ -376,7 +376,7 @@ pub struct NewUserBody {
 }
 
 /// Answer of `POST /api/v1/call-centers/{id}/users`: the token is shown once.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct NewUserView {
     /// The new user's id.
     #[schema(value_type = String, format = Uuid)]
@@ -481,7 +481,7 @@ impl ProductDoc {
 }
 
 /// Answer of `GET /api/v1/products?q=`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProductList {
     /// Matching products, by id.
     pub items: Vec<ProductDoc>,
@@ -729,7 +729,7 @@ pub struct PatchCustomerBody {
 }
 
 /// A note as shown on orders and customers.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct NoteView {
     /// Its id.
     #[schema(value_type = String, format = Uuid)]
@@ -745,7 +745,7 @@ pub struct NoteView {
 }
 
 /// A catalog request.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct CatalogRequestView {
     /// Its id.
     #[schema(value_type = String, format = Uuid)]
@@ -834,7 +834,7 @@ impl CustomerView {
 }
 
 /// Answer of `GET /api/v1/customers?q=`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct CustomerList {
     /// Matching customers.
     pub items: Vec<CustomerView>,
@@ -856,7 +856,7 @@ fn one() -> u32 {
 }
 
 /// Answer of `GET /api/v1/customers/{id}/history`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct CustomerHistory {
     /// The customer's orders, newest first.
     pub orders: Vec<OrderSummary>,
@@ -1504,7 +1504,7 @@ pub struct OrderSummary {
 }
 
 /// Answer of `GET /api/v1/orders`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrderList {
     /// A page of summaries, newest first.
     pub items: Vec<OrderSummary>,
@@ -1513,7 +1513,7 @@ pub struct OrderList {
 }
 
 /// Answer of `GET /api/v1/orders/{id}/suggestions`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct SuggestionsView {
     /// Better products to offer instead.
     pub upsell: Vec<ProductDoc>,
@@ -1524,7 +1524,7 @@ pub struct SuggestionsView {
 }
 
 /// One change in an order's history.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChangeView {
     /// When.
     #[schema(value_type = String, format = DateTime)]
@@ -1540,7 +1540,7 @@ pub struct ChangeView {
 }
 
 /// Answer of `GET /api/v1/orders/{id}/history`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrderHistory {
     /// Changes, oldest first.
     pub changes: Vec<ChangeView>,
@@ -1550,7 +1550,7 @@ pub struct OrderHistory {
 // Node and peers
 
 /// Document counts of `GET /api/v1/node`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct DocumentCounts {
     /// Orders held.
     pub orders: u64,
@@ -1559,7 +1559,7 @@ pub struct DocumentCounts {
 }
 
 /// Answer of `GET /api/v1/node`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct NodeView {
     /// This node's id.
     #[schema(value_type = String, format = Uuid)]
@@ -1593,7 +1593,7 @@ pub struct NewPeerBody {
 }
 
 /// A peer as listed (never with its secret).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct PeerView {
     /// Local name.
     pub name: String,
@@ -1605,7 +1605,7 @@ pub struct PeerView {
 }
 
 /// Answer of `GET /api/v1/peers`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct PeerList {
     /// Peers by name.
     pub items: Vec<PeerView>,
