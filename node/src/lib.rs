@@ -8,10 +8,12 @@
 //! invariants, in `switchboard-sync`.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod identity;
 pub mod peer_auth;
+pub mod read_model;
 pub mod scheduler;
 pub mod server;
 pub mod service;

@@ -1,6 +1,7 @@
 //! Bearer-token authentication. A token is looked up by its sha256 (hex) in the store's `users`
 //! index, so the token itself is never stored; the user found rides along in the request
-//! extensions as [`CurrentUser`]. Missing, malformed or unknown tokens answer 401 `unauthorized`.
+//! extensions as [`CurrentUser`] (defined in [`crate::auth`], which the services share; the
+//! extractor is here). Missing, malformed or unknown tokens answer 401 `unauthorized`.
 
 use super::error::ApiError;
 use crate::service::AppState;
@@ -9,43 +10,8 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use switchboard_domain::config::{Actor, Role, User};
-use switchboard_domain::CallCenterId;
 
-/// The authenticated user of a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CurrentUser(pub User);
-
-impl CurrentUser {
-    /// The user as a domain actor.
-    pub fn actor(&self) -> Actor {
-        Actor {
-            user: self.0.id,
-            role: self.0.role,
-            call_center: self.0.call_center.clone(),
-        }
-    }
-
-    /// Whether the user is an admin.
-    pub fn is_admin(&self) -> bool {
-        self.0.role == Role::Admin
-    }
-
-    /// Whether the user may see the data of a call center: admins see every call center, agents
-    /// and supervisors only their own.
-    pub fn sees(&self, cc: &CallCenterId) -> bool {
-        self.is_admin() || self.0.call_center.as_ref() == Some(cc)
-    }
-
-    /// 403 unless the user is an admin.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("this needs the admin role"))
-        }
-    }
-}
+pub use crate::auth::CurrentUser;
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = ApiError;

@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn cc_id(id: &str) -> ApiResult<CallCenterId> {
-    parse_code("id", id, CallCenterId::parse)
+    Ok(parse_code("id", id, CallCenterId::parse)?)
 }
 
 /// Creates or replaces a call center's configuration.

@@ -1,12 +1,20 @@
 //! [`ApiError`]: the one error type of the HTTP API. It renders as an RFC 9457
 //! `application/problem+json` body with the stable `code` of API.md. Server-side failures are
 //! logged with their details and answered with a generic sentence.
+//!
+//! The services fail with a [`ServiceError`] (domain and node terms); `From<ServiceError>` below
+//! is the one place that gives each of its variants an HTTP status and a problem code. Errors of
+//! the edge itself (authentication, extractors, unknown paths) are built here directly.
 
+use crate::auth::NotAdmin;
+use crate::error::NodeError;
+use crate::service::ServiceError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use switchboard_domain::config::FieldError;
 use switchboard_domain::{ErrorKind, OrderError};
+use switchboard_sync::doc::DocError;
 use utoipa::ToSchema;
 
 /// One field at fault in a `validation` problem.
@@ -227,10 +235,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<OrderError> for ApiError {
-    fn from(e: OrderError) -> Self {
-        let detail = e.to_string();
-        match e.kind() {
+impl ApiError {
+    /// The status and code of a domain error family: the one table of them.
+    fn of_kind(kind: ErrorKind, detail: String, field: Option<FieldError>) -> Self {
+        match kind {
             ErrorKind::Forbidden => ApiError::forbidden(detail),
             ErrorKind::NotFound => ApiError::not_found(detail),
             ErrorKind::Conflict => ApiError::conflict(detail),
@@ -239,9 +247,7 @@ impl From<OrderError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "invalid_transition", detail)
             }
             ErrorKind::Validation => {
-                let field = e
-                    .field_error()
-                    .unwrap_or_else(|| FieldError::new("body", detail.clone()));
+                let field = field.unwrap_or_else(|| FieldError::new("body", detail.clone()));
                 ApiError::validation(vec![field.into()])
             }
             ErrorKind::PaymentRequired => {
@@ -262,31 +268,63 @@ impl From<OrderError> for ApiError {
     }
 }
 
+/// Each service error's status and code, in one place: the service says what went wrong, this
+/// says how HTTP tells it.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(detail) => ApiError::not_found(detail),
+            ServiceError::Forbidden(detail) => ApiError::forbidden(detail),
+            ServiceError::Conflict(detail) => ApiError::conflict(detail),
+            ServiceError::Invalid(fields) => {
+                ApiError::validation(fields.into_iter().map(FieldProblem::from).collect())
+            }
+            ServiceError::Refused(e) => ApiError::of_kind(e.kind(), e.to_string(), e.field_error()),
+            ServiceError::Rule { kind, detail } => ApiError::of_kind(kind, detail, None),
+            e @ ServiceError::Busy => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
+            }
+            ServiceError::Unavailable(detail) => ApiError::unavailable(detail),
+            ServiceError::Node(e @ NodeError::WriterClosed) => ApiError::unavailable(e),
+            ServiceError::Node(e) => ApiError::internal(e),
+            e @ ServiceError::Doc(_) => ApiError::internal(e),
+            ServiceError::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
+impl From<NotAdmin> for ApiError {
+    fn from(e: NotAdmin) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
 /// Field errors from a domain `validate()`: none is fine, any is a 422.
 pub fn check_fields(errors: Vec<FieldError>) -> Result<(), ApiError> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::validation(
-            errors.into_iter().map(FieldProblem::from).collect(),
-        ))
+        Err(ServiceError::Invalid(errors).into())
     }
 }
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-impl From<crate::error::NodeError> for ApiError {
-    fn from(e: crate::error::NodeError) -> Self {
-        match e {
-            crate::error::NodeError::WriterClosed => ApiError::unavailable(e),
-            other => ApiError::internal(other),
-        }
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        ServiceError::from(e).into()
     }
 }
 
-impl From<switchboard_sync::doc::DocError> for ApiError {
-    fn from(e: switchboard_sync::doc::DocError) -> Self {
-        ApiError::internal(format!("document: {e}"))
+impl From<DocError> for ApiError {
+    fn from(e: DocError) -> Self {
+        ServiceError::from(e).into()
     }
 }

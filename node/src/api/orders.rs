@@ -5,13 +5,15 @@
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Json, OptionalJson, Path, Query};
-use crate::service::{AppState, OrderCmd};
+use crate::service::{AppState, ServiceError};
 use crate::views::*;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
-use switchboard_domain::commands::{AddCharge, AddLine, AddPayment, ChangeLine, PriceChange};
+use switchboard_domain::commands::{
+    AddCharge, AddLine, AddPayment, ChangeLine, OrderCommand, PriceChange,
+};
 use switchboard_domain::*;
 use uuid::Uuid;
 
@@ -57,18 +59,23 @@ fn opt_code<T>(
     s: Option<String>,
     parse: impl Fn(String) -> Result<T, CodeError>,
 ) -> ApiResult<Option<T>> {
-    s.map(|s| parse_code(field, &s, &parse)).transpose()
+    Ok(s.map(|s| parse_code(field, &s, &parse)).transpose()?)
 }
 
 type ViewResult = ApiResult<axum::Json<OrderView>>;
 type CreatedView = ApiResult<(StatusCode, axum::Json<OrderView>)>;
 
-async fn run(state: &AppState, user: &CurrentUser, id: &str, cmd: OrderCmd) -> ViewResult {
+async fn run(state: &AppState, user: &CurrentUser, id: &str, cmd: OrderCommand) -> ViewResult {
     let id = order_id(id)?;
     Ok(axum::Json(state.order_command(user, id, cmd).await?))
 }
 
-async fn run_created(state: &AppState, user: &CurrentUser, id: &str, cmd: OrderCmd) -> CreatedView {
+async fn run_created(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+    cmd: OrderCommand,
+) -> CreatedView {
     let view = run(state, user, id, cmd).await?;
     Ok((StatusCode::CREATED, view))
 }
@@ -138,7 +145,7 @@ pub async fn add_line(
         unit_price: b.unit_price,
         override_reason: opt_code("override_reason", b.override_reason, ReasonCode::parse)?,
     };
-    run_created(&state, &user, &id, OrderCmd::AddLine(cmd)).await
+    run_created(&state, &user, &id, OrderCommand::AddLine(cmd)).await
 }
 
 /// Changes a line's quantity or price (`unit_price: null` goes back to the list price).
@@ -167,7 +174,7 @@ pub async fn change_line(
         &state,
         &user,
         &id,
-        OrderCmd::ChangeLine(ChangeLine {
+        OrderCommand::ChangeLine(ChangeLine {
             line_id,
             quantity,
             price,
@@ -187,7 +194,7 @@ pub async fn remove_line(
     Path((id, line_id)): Path<(String, String)>,
 ) -> ViewResult {
     let line_id = LineId(uuid_of(&line_id, "line")?);
-    run(&state, &user, &id, OrderCmd::RemoveLine(line_id)).await
+    run(&state, &user, &id, OrderCommand::RemoveLine(line_id)).await
 }
 
 /// Applies a coupon.
@@ -204,14 +211,11 @@ pub async fn apply_coupon(
     Json(b): Json<CouponBody>,
 ) -> CreatedView {
     // A code that cannot exist is an unknown coupon, like any other code not configured.
-    let code = CouponCode::parse(b.code.clone()).map_err(|_| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "coupon_invalid",
-            format!("coupon {} does not exist", b.code),
-        )
+    let code = CouponCode::parse(b.code.clone()).map_err(|_| ServiceError::Rule {
+        kind: ErrorKind::CouponInvalid,
+        detail: format!("coupon {} does not exist", b.code),
     })?;
-    run_created(&state, &user, &id, OrderCmd::ApplyCoupon(code)).await
+    run_created(&state, &user, &id, OrderCommand::ApplyCoupon(code)).await
 }
 
 /// Removes a coupon.
@@ -226,7 +230,7 @@ pub async fn remove_coupon(
 ) -> ViewResult {
     let code =
         CouponCode::parse(code).map_err(|_| ApiError::not_found("no such coupon on this order"))?;
-    run(&state, &user, &id, OrderCmd::RemoveCoupon(code)).await
+    run(&state, &user, &id, OrderCommand::RemoveCoupon(code)).await
 }
 
 /// Records a payment.
@@ -248,7 +252,7 @@ pub async fn add_payment(
         amount: b.amount,
         reference: b.reference,
     };
-    run_created(&state, &user, &id, OrderCmd::AddPayment(cmd)).await
+    run_created(&state, &user, &id, OrderCommand::AddPayment(cmd)).await
 }
 
 /// Voids a payment.
@@ -262,7 +266,7 @@ pub async fn void_payment(
     Path((id, payment_id)): Path<(String, String)>,
 ) -> ViewResult {
     let pid = PaymentId(uuid_of(&payment_id, "payment")?);
-    run(&state, &user, &id, OrderCmd::VoidPayment(pid)).await
+    run(&state, &user, &id, OrderCommand::VoidPayment(pid)).await
 }
 
 /// Adds a manual charge.
@@ -284,7 +288,7 @@ pub async fn add_charge(
         amount: b.amount,
         reason_code: parse_code("reason_code", &b.reason_code, ReasonCode::parse)?,
     };
-    run_created(&state, &user, &id, OrderCmd::AddCharge(cmd)).await
+    run_created(&state, &user, &id, OrderCommand::AddCharge(cmd)).await
 }
 
 /// Places a hold.
@@ -301,7 +305,7 @@ pub async fn place_hold(
     Json(b): Json<HoldBody>,
 ) -> CreatedView {
     let code = parse_code("code", &b.code, HoldCode::parse)?;
-    let cmd = OrderCmd::PlaceHold {
+    let cmd = OrderCommand::PlaceHold {
         id: HoldId(Uuid::now_v7()),
         code,
         reason: b.reason,
@@ -324,7 +328,13 @@ pub async fn clear_hold(
 ) -> ViewResult {
     let hid = HoldId(uuid_of(&hold_id, "hold")?);
     let reason = b.unwrap_or_default().reason;
-    run(&state, &user, &id, OrderCmd::ClearHold { id: hid, reason }).await
+    run(
+        &state,
+        &user,
+        &id,
+        OrderCommand::ClearHold { id: hid, reason },
+    )
+    .await
 }
 
 /// Adds a note.
@@ -343,7 +353,7 @@ pub async fn add_note(
         &state,
         &user,
         &id,
-        OrderCmd::AddNote {
+        OrderCommand::AddNote {
             id: NoteId(Uuid::now_v7()),
             text: b.text,
         },
@@ -362,7 +372,7 @@ pub async fn submit(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> ViewResult {
-    run(&state, &user, &id, OrderCmd::Submit).await
+    run(&state, &user, &id, OrderCommand::Submit).await
 }
 
 /// Releases a submitted order to fulfilment: 409 `order_on_hold` or `invalid_transition`.
@@ -375,7 +385,7 @@ pub async fn release(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> ViewResult {
-    run(&state, &user, &id, OrderCmd::Release).await
+    run(&state, &user, &id, OrderCommand::Release).await
 }
 
 /// Cancels the order (after submit: supervisors only).
@@ -395,7 +405,9 @@ pub async fn cancel(
         &state,
         &user,
         &id,
-        OrderCmd::Cancel(b.unwrap_or_default().reason),
+        OrderCommand::Cancel {
+            reason: b.unwrap_or_default().reason,
+        },
     )
     .await
 }

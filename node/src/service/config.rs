@@ -1,0 +1,108 @@
+//! Configuration of call centers and their users, written by admins at HQ and carried to sites
+//! by sync.
+
+use super::{AppState, ServiceError, ServiceResult};
+use crate::auth::CurrentUser;
+use crate::config::NodeRole;
+use crate::store::{DocKind, DocMeta};
+use crate::views::{NewUserBody, NewUserView};
+use switchboard_domain::config::{CallCenter, User};
+use switchboard_domain::{CallCenterId, UserId};
+use switchboard_sync::doc::{self as sdoc, UserRecord};
+use uuid::Uuid;
+
+impl AppState {
+    /// Configuration is written by admins, at HQ only.
+    pub fn require_config_writer(&self, user: &CurrentUser) -> ServiceResult<()> {
+        if self.identity.role == NodeRole::Site {
+            return Err(ServiceError::forbidden(
+                "configuration is written at HQ and reaches this site node by sync",
+            ));
+        }
+        Ok(user.require_admin()?)
+    }
+
+    /// The configuration of a call center the user may see.
+    pub async fn call_center(
+        &self,
+        user: &CurrentUser,
+        id: &CallCenterId,
+    ) -> ServiceResult<CallCenter> {
+        match self.configs.call_center(id) {
+            Some(s) if user.sees(id) => Ok(s.config.clone()),
+            _ => Err(ServiceError::not_found(format!(
+                "call center {id} does not exist"
+            ))),
+        }
+    }
+
+    /// Creates or replaces a call center's configuration.
+    pub async fn put_call_center(
+        &self,
+        user: &CurrentUser,
+        cc: CallCenter,
+    ) -> ServiceResult<CallCenter> {
+        let author = self.author(user.0.id);
+        self.write(move |ctx| {
+            let doc_id = sdoc::call_center_doc_id(&cc.id);
+            let doc = match ctx.load_doc(doc_id)? {
+                Some((_, mut doc)) => {
+                    sdoc::put_call_center(&mut doc, &cc, &author)?;
+                    doc
+                }
+                None => sdoc::new_call_center_doc(&cc, &author)?,
+            };
+            ctx.put_doc(
+                doc_id,
+                DocMeta {
+                    kind: DocKind::CallCenter,
+                    call_center: Some(cc.id.clone()),
+                },
+                &doc,
+            )?;
+            Ok(sdoc::read_call_center(&doc)?.config)
+        })
+        .await
+    }
+
+    /// Adds a user to a call center and returns the one-time token.
+    pub async fn create_user(
+        &self,
+        user: &CurrentUser,
+        cc: &CallCenterId,
+        body: NewUserBody,
+    ) -> ServiceResult<NewUserView> {
+        let name = body.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ServiceError::invalid_field(
+                "name",
+                "must be 1 to 200 characters",
+            ));
+        }
+        let author = self.author(user.0.id);
+        let cc = cc.clone();
+        self.write(move |ctx| {
+            let doc_id = sdoc::call_center_doc_id(&cc);
+            let (meta, mut doc) = ctx.load_doc(doc_id)?.ok_or_else(|| {
+                ServiceError::not_found(format!("call center {cc} does not exist"))
+            })?;
+            let token = crate::identity::new_token();
+            let rec = UserRecord {
+                user: User {
+                    id: UserId(Uuid::new_v4()),
+                    name,
+                    role: body.role,
+                    call_center: Some(cc.clone()),
+                },
+                token_hash: crate::identity::token_hash(&token),
+            };
+            sdoc::put_user(&mut doc, &rec, &author)?;
+            ctx.put_doc(doc_id, meta, &doc)?;
+            Ok(NewUserView {
+                user_id: rec.user.id,
+                token,
+            })
+        })
+        .await
+    }
+}

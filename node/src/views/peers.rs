@@ -1,0 +1,42 @@
+//! `/api/v1/peers`: the peers this node syncs with.
+
+use serde::{Deserialize, Serialize};
+use switchboard_domain::NodeId;
+use utoipa::ToSchema;
+
+/// Body of `POST /api/v1/peers`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPeerBody {
+    /// The peer's node id, if known.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub node_id: Option<NodeId>,
+    /// A local name for the peer.
+    pub name: String,
+    /// Base URL of the peer.
+    pub url: String,
+    /// Shared secret for peer authentication.
+    pub secret: String,
+}
+
+/// A peer as listed (never with its secret).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PeerView {
+    /// Local name.
+    pub name: String,
+    /// Base URL.
+    pub url: String,
+    /// Node id, if known.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub node_id: Option<NodeId>,
+}
+
+/// Answer of `GET /api/v1/peers`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PeerList {
+    /// Peers by name.
+    pub items: Vec<PeerView>,
+    /// The same list under the key `GET /api/v1/sync/status` uses, for clients of either shape.
+    pub peers: Vec<PeerView>,
+}
