@@ -909,7 +909,7 @@ fn time_secs(t: &str) -> Option<i64> {
 mod hostile {
     //! Signed requests forged by hand, as a hostile or broken peer would send them.
 
-    use switchboard_domain::order::{Lifecycle, Order, Stamp};
+    use switchboard_domain::order::{Order, Stamp};
     use switchboard_domain::{CallCenterId, CustomerId, NodeId, OrderId, Timestamp, UserId};
     use switchboard_node::peer_auth::{self, H_NODE, H_NONCE, H_SIG, H_TS};
     use switchboard_sync::doc::{create_order_doc, Author};
@@ -959,27 +959,15 @@ mod hostile {
     /// An order document of call center `cc`, as bytes.
     pub fn order_doc(cc: &str) -> (Uuid, Vec<[u8; 32]>, Vec<u8>) {
         let id = Uuid::now_v7();
-        let order = Order {
-            id: OrderId(id),
-            call_center_id: CallCenterId::parse(cc).expect("cc"),
-            customer_id: CustomerId(Uuid::new_v4()),
-            source_code: None,
-            delivery_mode: None,
-            ship_to: Default::default(),
-            financial_dimensions: Default::default(),
-            lines: Default::default(),
-            charges: Default::default(),
-            coupons: Default::default(),
-            payments: Default::default(),
-            holds: Default::default(),
-            notes: Default::default(),
-            lifecycle: Lifecycle::default(),
-            created: Stamp {
+        let order = Order::new(
+            OrderId(id),
+            CallCenterId::parse(cc).expect("cc"),
+            CustomerId(Uuid::new_v4()),
+            Stamp {
                 by: UserId(Uuid::new_v4()),
                 at: Timestamp::from_millis(now_ms()),
             },
-            continuity: None,
-        };
+        );
         let author = Author {
             actor: automerge::ActorId::random(),
             user: UserId(Uuid::new_v4()),

@@ -471,3 +471,61 @@ fn no_automatic_charge_is_listed_when_nothing_is_charged() {
         assert_eq!(got.as_deref(), want, "{source:?} {delivery:?} {lines:?}");
     }
 }
+
+#[test]
+fn auto_charge_ids_are_stable_per_order_and_mode() {
+    let w = World::new();
+    let (o, other) = (w.order(), w.order());
+    let (std, express) = (dmode("std"), dmode("express"));
+    assert_eq!(o.auto_charge_id(&std), o.auto_charge_id(&std));
+    assert_ne!(o.auto_charge_id(&std), o.auto_charge_id(&express));
+    assert_ne!(o.auto_charge_id(&std), other.auto_charge_id(&std));
+    assert_eq!(o.auto_charge_id(&std).get_version_num(), 5);
+}
+
+#[test]
+fn last_stamp_is_the_latest_stamp_anywhere_in_the_order() {
+    let w = World::new();
+    let mut base = w.order();
+    w.add(&mut base, "widget", 1);
+    w.pay(&mut base, "5.00");
+    w.hold(&mut base, "fraud");
+    assert_eq!(base.last_stamp(), w.now);
+    let later = Stamp {
+        by: base.created.by,
+        at: Timestamp::from_millis(w.now.as_millis() + 60_000),
+    };
+    // (where the latest stamp is, how it gets there)
+    let cases: [(&str, fn(&mut Order, Stamp)); 7] = [
+        ("created", |o, s| o.created = s),
+        ("line removed", |o, s| {
+            o.lines
+                .values_mut()
+                .for_each(|l| l.removed = Some(s.clone()))
+        }),
+        ("payment voided", |o, s| {
+            o.payments
+                .values_mut()
+                .for_each(|p| p.voided = Some(s.clone()))
+        }),
+        ("hold cleared", |o, s| {
+            o.holds.values_mut().for_each(|h| {
+                h.cleared = Some(HoldClear {
+                    by: s.by,
+                    at: s.at,
+                    reason: String::new(),
+                })
+            })
+        }),
+        ("submitted", |o, s| o.lifecycle.submitted = Some(s)),
+        ("released", |o, s| o.lifecycle.released = Some(s)),
+        ("canceled", |o, s| {
+            o.lifecycle.canceled = Some((s, "why".into()))
+        }),
+    ];
+    for (name, set) in cases {
+        let mut o = base.clone();
+        set(&mut o, later.clone());
+        assert_eq!(o.last_stamp(), later.at, "{name}");
+    }
+}
