@@ -14,7 +14,7 @@
 
 use crate::api::auth::CurrentUser;
 use crate::api::error::{ApiError, ApiResult};
-use crate::config::{NodeConfig, NodeRole};
+use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::store::records::{self, rm_keys};
 use crate::store::{
@@ -37,6 +37,7 @@ use switchboard_domain::customer::{self, Customer, CustomerFields};
 use switchboard_domain::order::{Order, Status};
 use switchboard_domain::*;
 use switchboard_sync::doc::{self as sdoc, Author, CallCenterState, UserRecord};
+use switchboard_sync::protocol::Role;
 use uuid::Uuid;
 
 /// The clock: injectable so that tests can move time and simulate skew.
@@ -429,7 +430,7 @@ impl AppState {
 
     /// Configuration is written by admins, at HQ only.
     pub fn require_config_writer(&self, user: &CurrentUser) -> ApiResult<()> {
-        if self.identity.role == NodeRole::Site {
+        if self.identity.role == Role::Site {
             return Err(ApiError::forbidden(
                 "configuration is written at HQ and reaches this site node by sync",
             ));
@@ -489,8 +490,8 @@ impl AppState {
     pub async fn node_view(&self) -> ApiResult<NodeView> {
         let id = self.identity.clone();
         let ccs = match id.role {
-            NodeRole::Site => id.call_centers.iter().map(|c| c.to_string()).collect(),
-            NodeRole::Hq => self
+            Role::Site => id.call_centers.iter().map(|c| c.to_string()).collect(),
+            Role::Hq => self
                 .configs
                 .call_center_ids()
                 .iter()
