@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use switchboard_domain::CallCenterId;
-use switchboard_node::config::{NodeConfig, NodeRole};
+use switchboard_node::config::NodeConfig;
+use switchboard_sync::protocol::Role;
 
 /// Arguments of `switchboard demo`.
 #[derive(Args, Debug)]
@@ -56,21 +57,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "start HQ and two sites (north, south) on loopback with temporary data",
     );
     let cc = CallCenterId::parse(CC).map_err(|e| anyhow!("{e}"))?;
-    let hq = launch("hq", NodeRole::Hq, &[], args.keep).await?;
-    let north = launch(
-        "north",
-        NodeRole::Site,
-        std::slice::from_ref(&cc),
-        args.keep,
-    )
-    .await?;
-    let south = launch(
-        "south",
-        NodeRole::Site,
-        std::slice::from_ref(&cc),
-        args.keep,
-    )
-    .await?;
+    let hq = launch("hq", Role::Hq, &[], args.keep).await?;
+    let north = launch("north", Role::Site, std::slice::from_ref(&cc), args.keep).await?;
+    let south = launch("south", Role::Site, std::slice::from_ref(&cc), args.keep).await?;
     for n in [&hq, &north, &south] {
         out.line(format!("{:<6} {} node {}", n.name, n.url(), n.node_id));
     }
@@ -94,7 +83,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
 async fn launch(
     name: &'static str,
-    role: NodeRole,
+    role: Role,
     ccs: &[CallCenterId],
     keep: bool,
 ) -> Result<DemoNode> {

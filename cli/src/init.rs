@@ -4,8 +4,8 @@ use anyhow::{anyhow, Result};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use switchboard_domain::CallCenterId;
-use switchboard_node::config::NodeRole;
 use switchboard_node::NodeError;
+use switchboard_sync::protocol::Role;
 
 /// Arguments of `switchboard init`.
 #[derive(Args, Debug)]
@@ -40,15 +40,15 @@ enum RoleArg {
 /// Runs `switchboard init`.
 pub fn run(args: InitArgs) -> Result<()> {
     let role = match args.role {
-        RoleArg::Site => NodeRole::Site,
-        RoleArg::Hq => NodeRole::Hq,
+        RoleArg::Site => Role::Site,
+        RoleArg::Hq => Role::Hq,
     };
     let ccs = args
         .call_centers
         .iter()
         .map(|c| CallCenterId::parse(c.as_str()).map_err(|e| anyhow!("call center {c:?}: {e}")))
         .collect::<Result<Vec<_>>>()?;
-    if role == NodeRole::Site && ccs.is_empty() {
+    if role == Role::Site && ccs.is_empty() {
         return Err(anyhow!(
             "a site serves at least one call center: pass --call-center ID"
         ));
@@ -85,7 +85,7 @@ pub struct Created {
 }
 
 /// Initialises `dir`; the node writes the admin token to `dir/admin-token` (mode 0600).
-pub fn create(dir: &Path, name: &str, role: NodeRole, ccs: &[CallCenterId]) -> Result<Created> {
+pub fn create(dir: &Path, name: &str, role: Role, ccs: &[CallCenterId]) -> Result<Created> {
     let out = try_create(dir, name, role, ccs)?;
     Ok(out)
 }
@@ -94,7 +94,7 @@ pub fn create(dir: &Path, name: &str, role: NodeRole, ccs: &[CallCenterId]) -> R
 pub fn try_create(
     dir: &Path,
     name: &str,
-    role: NodeRole,
+    role: Role,
     ccs: &[CallCenterId],
 ) -> Result<Created, NodeError> {
     let out = switchboard_node::identity::init_data_dir(dir, name, role, ccs, true)?;

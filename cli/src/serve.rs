@@ -10,8 +10,9 @@ use clap::Args;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use switchboard_node::config::{NodeConfig, NodeRole};
+use switchboard_node::config::NodeConfig;
 use switchboard_node::NodeError;
+use switchboard_sync::protocol::Role;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -94,7 +95,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode> {
 fn ensure_initialised(cfg: &NodeConfig) -> Result<()> {
     // A site without call centers cannot be initialised; an existing site node does not need
     // them, so only a fresh dir is an error (reported by the node's init).
-    if cfg.role == NodeRole::Site && cfg.call_centers.is_empty() && !is_empty_dir(&cfg.data_dir)? {
+    if cfg.role == Role::Site && cfg.call_centers.is_empty() && !is_empty_dir(&cfg.data_dir)? {
         return Ok(());
     }
     match crate::init::try_create(&cfg.data_dir, &cfg.name, cfg.role, &cfg.call_centers) {

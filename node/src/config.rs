@@ -11,60 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use switchboard_domain::CallCenterId;
-
-/// Whether a node is the headquarters node (replicates everything, owns configuration) or a
-/// call-center site (replicates its own call centers).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeRole {
-    /// Headquarters.
-    Hq,
-    /// A call-center site.
-    Site,
-}
-
-impl NodeRole {
-    /// `hq` or `site`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeRole::Hq => "hq",
-            NodeRole::Site => "site",
-        }
-    }
-
-    /// Parses `hq` or `site` (case-insensitive).
-    pub fn parse(s: &str) -> Option<NodeRole> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "hq" => Some(NodeRole::Hq),
-            "site" => Some(NodeRole::Site),
-            _ => None,
-        }
-    }
-}
-
-impl From<NodeRole> for switchboard_sync::protocol::Role {
-    fn from(r: NodeRole) -> Self {
-        match r {
-            NodeRole::Hq => switchboard_sync::protocol::Role::Hq,
-            NodeRole::Site => switchboard_sync::protocol::Role::Site,
-        }
-    }
-}
-
-impl From<switchboard_sync::protocol::Role> for NodeRole {
-    fn from(r: switchboard_sync::protocol::Role) -> Self {
-        match r {
-            switchboard_sync::protocol::Role::Hq => NodeRole::Hq,
-            switchboard_sync::protocol::Role::Site => NodeRole::Site,
-        }
-    }
-}
-
-impl std::fmt::Display for NodeRole {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use switchboard_sync::protocol::Role;
 
 /// Default sled page cache, MiB.
 /// sled's page cache speeds nothing measurable here (reads go by key, documents are small) but
@@ -86,7 +33,7 @@ pub struct NodeConfig {
     /// Node name (used at `init`; the stored identity wins afterwards).
     pub name: String,
     /// Role used at `init`.
-    pub role: NodeRole,
+    pub role: Role,
     /// Call centers a site serves (used at `init`).
     pub call_centers: Vec<CallCenterId>,
     /// sled page cache size, MiB.
@@ -113,7 +60,7 @@ impl Default for NodeConfig {
             data_dir: PathBuf::from("./switchboard-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
             name: "switchboard".to_string(),
-            role: NodeRole::Hq,
+            role: Role::Hq,
             call_centers: Vec::new(),
             cache_mb: DEFAULT_CACHE_MB,
             doc_cache: DEFAULT_DOC_CACHE,
@@ -170,7 +117,7 @@ impl NodeConfig {
             self.name = v;
         }
         if let Some(v) = get("SWITCHBOARD_ROLE") {
-            self.role = NodeRole::parse(&v).ok_or_else(|| {
+            self.role = Role::parse(&v).ok_or_else(|| {
                 NodeError::Config(format!("SWITCHBOARD_ROLE: expected hq or site, got {v:?}"))
             })?;
         }
@@ -248,7 +195,7 @@ mod tests {
         let c = NodeConfig::default();
         assert_eq!(c.data_dir, PathBuf::from("./switchboard-data"));
         assert_eq!(c.listen.to_string(), "127.0.0.1:7070");
-        assert_eq!(c.role, NodeRole::Hq);
+        assert_eq!(c.role, Role::Hq);
         assert_eq!(c.body_limit, 1024 * 1024);
         assert_eq!(c.cache_mb, DEFAULT_CACHE_MB);
         assert_eq!(c.doc_cache, 1024);
@@ -260,7 +207,7 @@ mod tests {
             "data_dir = \"/tmp/x\"\nrole = \"site\"\ncall_centers = [\"cc-1\"]\ncache_mb = 8\n",
         )
         .expect("toml");
-        assert_eq!(c.role, NodeRole::Site);
+        assert_eq!(c.role, Role::Site);
         assert_eq!(c.cache_mb, 8);
         let env: HashMap<&str, &str> = [
             ("SWITCHBOARD_LISTEN", "0.0.0.0:9000"),
@@ -273,10 +220,30 @@ mod tests {
         c.apply_env(|k| env.get(k).map(|v| v.to_string()))
             .expect("env");
         assert_eq!(c.listen.port(), 9000);
-        assert_eq!(c.role, NodeRole::Hq);
+        assert_eq!(c.role, Role::Hq);
         assert_eq!(c.doc_cache, 10);
         assert_eq!(c.call_centers.len(), 2);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    /// The role is the sync protocol's `Role`; the node's config and its stored records keep the
+    /// format they had with the node's own role type: `hq`/`site` as text, variant index 0/1 in
+    /// bincode records (`NodeMeta`, `PeerConfig`).
+    #[test]
+    fn role_keeps_its_config_and_record_format() {
+        for (role, text, index) in [(Role::Hq, "hq", 0u8), (Role::Site, "site", 1)] {
+            let c = NodeConfig::from_toml_str(&format!("role = \"{text}\"")).expect("toml");
+            assert_eq!(c.role, role);
+            assert_eq!(role.to_string(), text);
+            assert_eq!(Role::parse(&text.to_uppercase()), Some(role));
+            assert_eq!(
+                serde_json::to_value(role).expect("json"),
+                serde_json::json!(text)
+            );
+            let record = crate::store::records::encode(&role).expect("encode");
+            assert_eq!(record, [switchboard_sync::codec::VERSION, index]);
+        }
+        assert_eq!(Role::parse("boss"), None);
     }
 
     #[test]

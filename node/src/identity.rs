@@ -1,7 +1,6 @@
 //! Node identity and `init`: a fresh data dir gets a node id, an automerge actor id, a feed
 //! epoch and its first admin user. Bearer tokens are never stored: only their sha256 (hex).
 
-use crate::config::NodeRole;
 use crate::error::NodeError;
 use crate::store::records::SCHEMA_VERSION;
 use crate::store::sled::{write_identity, SledStore};
@@ -11,6 +10,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use switchboard_domain::config::{Role, User};
 use switchboard_domain::{CallCenterId, NodeId, UserId};
+use switchboard_sync::protocol;
 use uuid::Uuid;
 
 /// Name of the optional admin token file in the data dir (mode 0600).
@@ -46,14 +46,14 @@ pub fn new_token() -> String {
 pub fn init_data_dir(
     dir: &Path,
     name: &str,
-    role: NodeRole,
+    role: protocol::Role,
     call_centers: &[CallCenterId],
     write_token_file: bool,
 ) -> Result<InitOutput, NodeError> {
     if name.trim().is_empty() {
         return Err(NodeError::Config("node name must not be empty".into()));
     }
-    if role == NodeRole::Site && call_centers.is_empty() {
+    if role == protocol::Role::Site && call_centers.is_empty() {
         return Err(NodeError::Config(
             "a site node needs at least one call center".into(),
         ));
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn init_creates_identity_and_admin_and_refuses_twice() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let out = init_data_dir(dir.path(), "hq-1", NodeRole::Hq, &[], true).expect("init");
+        let out = init_data_dir(dir.path(), "hq-1", protocol::Role::Hq, &[], true).expect("init");
         assert_eq!(out.admin_token.len(), 64);
         let file = std::fs::read_to_string(dir.path().join(ADMIN_TOKEN_FILE)).expect("file");
         assert_eq!(file.trim(), out.admin_token);
@@ -144,13 +144,13 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let again = init_data_dir(dir.path(), "hq-1", NodeRole::Hq, &[], false);
+        let again = init_data_dir(dir.path(), "hq-1", protocol::Role::Hq, &[], false);
         assert!(matches!(again, Err(NodeError::AlreadyInitialized(_))));
 
         let store = SledStore::open(dir.path(), 1 << 20).expect("open");
         let id = store.identity().expect("read").expect("identity");
         assert_eq!(id.node_id, out.node_id);
-        assert_eq!(id.role, NodeRole::Hq);
+        assert_eq!(id.role, protocol::Role::Hq);
         let user = store
             .user_by_token_hash(&token_hash(&out.admin_token))
             .expect("read")
@@ -169,6 +169,6 @@ mod tests {
     #[test]
     fn site_needs_call_centers() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(init_data_dir(dir.path(), "s", NodeRole::Site, &[], false).is_err());
+        assert!(init_data_dir(dir.path(), "s", protocol::Role::Site, &[], false).is_err());
     }
 }

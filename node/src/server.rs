@@ -4,7 +4,7 @@
 use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::service::{system_clock, AppState, Clock};
-use crate::sync_driver::{self, SyncHub};
+use crate::sync_driver::SyncHub;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -54,8 +54,8 @@ pub async fn serve(
     let hub = SyncHub::new(state.clone());
     let app = crate::api::app_with(
         state.clone(),
-        sync_driver::api_routes(hub.clone()),
-        sync_driver::peer_routes(hub.clone()),
+        crate::api::sync::router(hub.clone()),
+        crate::api::sync::peer_router(hub.clone()),
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

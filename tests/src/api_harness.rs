@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use switchboard_domain::{CallCenterId, Timestamp};
-use switchboard_node::config::{NodeConfig, NodeRole};
+use switchboard_node::config::NodeConfig;
 use switchboard_node::service::AppState;
+use switchboard_sync::protocol::Role;
 use tower::ServiceExt;
 
 /// 2026-11-28T12:00:00Z, the harness's default "now".
@@ -90,16 +91,16 @@ pub struct ApiNode {
 impl ApiNode {
     /// An HQ node.
     pub fn hq() -> ApiNode {
-        Self::start(NodeRole::Hq, &[], 64 * 1024)
+        Self::start(Role::Hq, &[], 64 * 1024)
     }
 
     /// A site node serving `cc1`.
     pub fn site() -> ApiNode {
-        Self::start(NodeRole::Site, &["cc1"], 64 * 1024)
+        Self::start(Role::Site, &["cc1"], 64 * 1024)
     }
 
     /// A node with a role, call centers and body limit.
-    pub fn start(role: NodeRole, call_centers: &[&str], body_limit: usize) -> ApiNode {
+    pub fn start(role: Role, call_centers: &[&str], body_limit: usize) -> ApiNode {
         let dir = tempfile::tempdir().expect("temp dir");
         let ccs: Vec<CallCenterId> = call_centers
             .iter()

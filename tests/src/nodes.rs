@@ -5,7 +5,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use switchboard_domain::CallCenterId;
-use switchboard_node::config::{NodeConfig, NodeRole};
+use switchboard_node::config::NodeConfig;
+use switchboard_sync::protocol::Role;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -45,14 +46,14 @@ impl Reply {
 impl Node {
     /// Initialises and starts a node (`call_centers` only for sites). Its background sync
     /// loop is kept out of the way: tests drive sessions with `POST /api/v1/sync`.
-    pub async fn start(name: &str, role: NodeRole, call_centers: &[&str]) -> Node {
+    pub async fn start(name: &str, role: Role, call_centers: &[&str]) -> Node {
         Self::start_with_interval(name, role, call_centers, 3600).await
     }
 
     /// Like [`Node::start`], with the background sync loop running every `secs` seconds.
     pub async fn start_with_interval(
         name: &str,
-        role: NodeRole,
+        role: Role,
         call_centers: &[&str],
         secs: u64,
     ) -> Node {

@@ -2,7 +2,7 @@
 
 use axum::http::Method;
 use serde_json::json;
-use switchboard_node::config::NodeRole;
+use switchboard_sync::protocol::Role;
 use switchboard_tests::api_harness::{ApiNode, World};
 
 #[tokio::test]
@@ -98,7 +98,7 @@ async fn malformed_bodies_are_problems() {
 
 #[tokio::test]
 async fn oversized_bodies_are_413() {
-    let node = ApiNode::start(NodeRole::Hq, &[], 1024);
+    let node = ApiNode::start(Role::Hq, &[], 1024);
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(4096));
     let a = node
         .raw(

@@ -3,14 +3,14 @@
 
 use reqwest::Method;
 use serde_json::json;
-use switchboard_node::config::NodeRole;
+use switchboard_sync::protocol::Role;
 use switchboard_tests::nodes::{configure, new_order, wait_until, Node};
 
 const SECRET: &str = "correct horse battery staple";
 
 async fn hq_and_site() -> (Node, Node) {
-    let hq = Node::start("hq", NodeRole::Hq, &[]).await;
-    let site = Node::start("north", NodeRole::Site, &["cc1"]).await;
+    let hq = Node::start("hq", Role::Hq, &[]).await;
+    let site = Node::start("north", Role::Site, &["cc1"]).await;
     hq.add_peer(&site, SECRET).await;
     site.add_peer(&hq, SECRET).await;
     configure(&hq, &["cc1", "cc2"]).await;
@@ -81,10 +81,10 @@ async fn a_site_gets_configuration_from_hq_and_hq_gets_the_sites_orders() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_sites_and_hq_converge_and_sites_keep_to_their_scope() {
     // Step 1: HQ, two sites of cc1 and one of cc2, all peered with HQ.
-    let hq = Node::start("hq", NodeRole::Hq, &[]).await;
-    let a = Node::start("a", NodeRole::Site, &["cc1"]).await;
-    let b = Node::start("b", NodeRole::Site, &["cc1"]).await;
-    let c = Node::start("c", NodeRole::Site, &["cc2"]).await;
+    let hq = Node::start("hq", Role::Hq, &[]).await;
+    let a = Node::start("a", Role::Site, &["cc1"]).await;
+    let b = Node::start("b", Role::Site, &["cc1"]).await;
+    let c = Node::start("c", Role::Site, &["cc2"]).await;
     configure(&hq, &["cc1", "cc2"]).await;
     let t1 = hq.user("cc1", "Agent One", "agent").await;
     let t2 = hq.user("cc2", "Agent Two", "agent").await;
@@ -212,7 +212,7 @@ async fn peers_must_sign_and_unknown_peers_are_refused() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["code"], "unauthorized");
     // A peer with the wrong secret: its sessions fail with 401 and nothing changes.
-    let rogue = Node::start("rogue", NodeRole::Site, &["cc1"]).await;
+    let rogue = Node::start("rogue", Role::Site, &["cc1"]).await;
     rogue.add_peer(&hq, "not the right secret at all").await;
     let r = rogue.post("/api/v1/sync", &rogue.admin, json!({})).await;
     let peers = r.expect(200)["peers"].clone();
@@ -237,8 +237,8 @@ async fn peers_must_sign_and_unknown_peers_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
     // Step 1: HQ and a site whose links run every second; nobody calls POST /api/v1/sync.
-    let hq = Node::start_with_interval("hq", NodeRole::Hq, &[], 1).await;
-    let site = Node::start_with_interval("north", NodeRole::Site, &["cc1"], 1).await;
+    let hq = Node::start_with_interval("hq", Role::Hq, &[], 1).await;
+    let site = Node::start_with_interval("north", Role::Site, &["cc1"], 1).await;
     hq.add_peer(&site, SECRET).await;
     site.add_peer(&hq, SECRET).await;
     configure(&hq, &["cc1"]).await;

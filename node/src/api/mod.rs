@@ -17,6 +17,7 @@ pub mod peers;
 pub mod price_groups;
 pub mod products;
 pub mod source_codes;
+pub mod sync;
 
 use crate::service::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -33,9 +34,9 @@ pub fn app(state: AppState) -> Router {
     app_with(state, Router::new(), Router::new())
 }
 
-/// [`app`] plus routes owned elsewhere: `authed` is nested under `/api/v1` behind bearer auth
-/// (e.g. `POST /api/v1/sync`), `public` is merged at the root with no bearer auth (e.g. the
-/// peer-authenticated `/sync/v1/...`).
+/// [`app`] plus routes that need more than the state: `authed` is nested under `/api/v1` behind
+/// bearer auth (e.g. [`sync::router`]), `public` is merged at the root with no bearer auth (e.g.
+/// the peer-authenticated [`sync::peer_router`]).
 pub fn app_with(state: AppState, authed: Router<AppState>, public: Router<AppState>) -> Router {
     let api = Router::new()
         .merge(node::router())

@@ -26,7 +26,7 @@ use utoipa::{Modify, OpenApi};
         orders::void_payment, orders::add_charge, orders::place_hold, orders::clear_hold, orders::add_note,
         orders::submit, orders::release, orders::cancel, orders::suggestions, orders::history,
         peers::list_peers, peers::add_peer, peers::delete_peer,
-        sync_now_doc, sync_status_doc,
+        sync::sync_now, sync::sync_status,
     ),
     components(schemas(error::Problem, error::FieldProblem)),
     modifiers(&BearerAuth),
@@ -39,40 +39,6 @@ use utoipa::{Modify, OpenApi};
     )
 )]
 pub struct ApiDoc;
-
-/// Answer of `POST /api/v1/sync`.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct SyncRun {
-    /// One result per peer synced.
-    peers: Vec<crate::sync_driver::PeerSyncResult>,
-}
-
-/// Answer of `GET /api/v1/sync/status`.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct SyncStatus {
-    /// One status per configured peer.
-    peers: Vec<crate::sync_driver::PeerStatus>,
-}
-
-// The sync endpoints are served by `crate::sync_driver`; these stubs only describe them here,
-// so that the document covers all of API.md. They are never routed.
-
-/// Runs a sync session with every peer now, or with `?peer=NAME` (admin role).
-#[utoipa::path(post, path = "/api/v1/sync", tag = "sync",
-    params(("peer" = Option<String>, Query, description = "only this peer")),
-    responses((status = 200, body = SyncRun), (status = 403, body = error::Problem), (status = 404, body = error::Problem)),
-    security(("bearer" = [])))]
-#[allow(dead_code)]
-fn sync_now_doc() {}
-
-/// Per-peer sync status (admin role).
-#[utoipa::path(get, path = "/api/v1/sync/status", tag = "sync",
-    responses((status = 200, body = SyncStatus), (status = 403, body = error::Problem)),
-    security(("bearer" = [])))]
-#[allow(dead_code)]
-fn sync_status_doc() {}
 
 struct BearerAuth;
 

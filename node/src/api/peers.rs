@@ -1,5 +1,5 @@
 //! `/api/v1/peers`: the peers this node syncs with (admin role). Running a sync and its status
-//! (`/api/v1/sync`, `/api/v1/sync/status`) belong to the sync driver.
+//! (`/api/v1/sync`, `/api/v1/sync/status`) are in [`super::sync`].
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};

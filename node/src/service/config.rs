@@ -3,7 +3,7 @@
 
 use super::{AppState, ServiceError, ServiceResult};
 use crate::auth::CurrentUser;
-use crate::config::NodeRole;
+use switchboard_sync::protocol::Role;
 use crate::store::{DocKind, DocMeta};
 use crate::views::{NewUserBody, NewUserView};
 use switchboard_domain::config::{CallCenter, User};
@@ -14,7 +14,7 @@ use uuid::Uuid;
 impl AppState {
     /// Configuration is written by admins, at HQ only.
     pub fn require_config_writer(&self, user: &CurrentUser) -> ServiceResult<()> {
-        if self.identity.role == NodeRole::Site {
+        if self.identity.role == Role::Site {
             return Err(ServiceError::forbidden(
                 "configuration is written at HQ and reaches this site node by sync",
             ));

@@ -2,7 +2,7 @@
 //! gauges of `/metrics`, and the token lookup behind authentication.
 
 use super::{AppState, ServiceError, ServiceResult};
-use crate::config::NodeRole;
+use switchboard_sync::protocol::Role;
 use crate::store::records;
 use crate::store::{DocKind, StoreExt, TreeId};
 use crate::views::{DocumentCounts, NodeView};
@@ -31,8 +31,8 @@ impl AppState {
     pub async fn node_view(&self) -> ServiceResult<NodeView> {
         let id = self.identity.clone();
         let ccs = match id.role {
-            NodeRole::Site => id.call_centers.iter().map(|c| c.to_string()).collect(),
-            NodeRole::Hq => self
+            Role::Site => id.call_centers.iter().map(|c| c.to_string()).collect(),
+            Role::Hq => self
                 .configs
                 .call_center_ids()
                 .iter()

@@ -2,12 +2,12 @@
 //! [`switchboard_sync::codec`] (bincode with a version byte and a size limit on decode); keys are
 //! raw bytes laid out so that sled's byte order is the useful order (big-endian numbers).
 
-use crate::config::NodeRole;
 use crate::error::NodeError;
 use automerge::ChangeHash;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use switchboard_domain::config::User;
 use switchboard_domain::{CallCenterId, NodeId, Timestamp};
+use switchboard_sync::protocol::Role;
 use uuid::Uuid;
 
 pub use switchboard_sync::doc::{DocKind, DocMeta};
@@ -36,7 +36,7 @@ pub struct NodeMeta {
     /// Its name.
     pub name: String,
     /// HQ or site.
-    pub role: NodeRole,
+    pub role: Role,
     /// Call centers this node serves (sites); empty at HQ.
     pub call_centers: Vec<CallCenterId>,
     /// The automerge actor id all local changes are written with (16 random bytes). Replaced
@@ -59,7 +59,7 @@ impl NodeMeta {
     pub fn sync_identity(&self) -> switchboard_sync::protocol::NodeIdentity {
         switchboard_sync::protocol::NodeIdentity {
             node_id: self.node_id,
-            role: self.role.into(),
+            role: self.role,
             call_centers: self.call_centers.clone(),
             feed_epoch: self.feed_epoch,
         }
@@ -143,7 +143,7 @@ pub struct PeerConfig {
     /// The peer's node id once learned.
     pub node_id: Option<NodeId>,
     /// The peer's role once learned.
-    pub role: Option<NodeRole>,
+    pub role: Option<Role>,
     /// The peer's call centers once learned.
     pub call_centers: Option<Vec<CallCenterId>>,
 }

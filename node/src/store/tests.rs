@@ -1,12 +1,12 @@
 //! Store and writer tests (real sled stores in temp dirs).
 
 use super::*;
-use crate::config::NodeRole;
 use crate::identity::init_data_dir;
 use automerge::transaction::Transactable;
 use automerge::{ReadDoc, ROOT};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use switchboard_sync::protocol::Role;
 
 fn meta() -> DocMeta {
     DocMeta {
@@ -33,7 +33,7 @@ fn read_field(d: &Automerge, field: &str) -> Option<String> {
 }
 
 fn init(dir: &Path) {
-    init_data_dir(dir, "test-node", NodeRole::Hq, &[], false).expect("init");
+    init_data_dir(dir, "test-node", Role::Hq, &[], false).expect("init");
 }
 
 fn open(dir: &Path, opts: StoreOptions) -> Storage {
@@ -719,7 +719,7 @@ async fn peer_records_round_trip() {
         url: "http://127.0.0.1:7070".into(),
         secret: "s3cret".into(),
         node_id: None,
-        role: Some(NodeRole::Hq),
+        role: Some(Role::Hq),
         call_centers: None,
     };
     let node = NodeId(Uuid::new_v4());

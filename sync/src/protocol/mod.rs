@@ -38,14 +38,43 @@ pub use scope::{may_read, may_write};
 /// The heads of a document (sorted, as `Automerge::get_heads` returns them).
 pub type Heads = Vec<ChangeHash>;
 
-/// Whether a node is a call-center site or the headquarters.
+/// Whether a node is the headquarters or a call-center site: the role of a node's identity, of
+/// its configuration (`role = "hq"` / `"site"`) and of a peer as pinned on first contact.
+///
+/// The variant order is part of the node's stored records (bincode writes the variant index:
+/// `Hq` = 0, `Site` = 1): append new roles, never reorder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// A call-center site: replicates the configuration and its call centers' orders and customers.
-    Site,
     /// Headquarters: replicates and may write everything.
     Hq,
+    /// A call-center site: replicates the configuration and its call centers' orders and customers.
+    Site,
+}
+
+impl Role {
+    /// `hq` or `site` (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Hq => "hq",
+            Role::Site => "site",
+        }
+    }
+
+    /// Parses `hq` or `site` (case-insensitive, surrounding whitespace ignored).
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hq" => Some(Role::Hq),
+            "site" => Some(Role::Site),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a node is and what it replicates: the scope half of its identity, as a peer sees it

@@ -1,0 +1,175 @@
+//! The sync endpoints over HTTP: `POST /api/v1/sync` and `GET /api/v1/sync/status` (admin role,
+//! bearer auth), and the peer-facing `POST /sync/v1/hello` and `POST /sync/v1/frame` (signed by
+//! the peer, no bearer token). The work is the sync driver's ([`crate::sync_driver::SyncHub`]);
+//! this module turns requests into calls on it and maps [`SyncError`] to problems, once.
+
+use super::auth::CurrentUser;
+use super::error::{ApiError, ApiResult, Problem};
+use crate::peer_auth::{H_NODE, H_SIG};
+use crate::service::AppState;
+use crate::sync_driver::{SignedAnswer, SyncError, SyncHub, SyncRun, SyncStatus};
+use crate::sync_driver::{FRAME_PATH, HELLO_PATH};
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+use switchboard_sync::protocol::{self, ReplicaError};
+
+/// Routes under `/api/v1` (bearer auth): `POST /sync`, `GET /sync/status`.
+pub fn router(hub: Arc<SyncHub>) -> Router<AppState> {
+    Router::new()
+        .route("/sync", post(sync_now))
+        .route("/sync/status", get(sync_status))
+        .layer(Extension(hub))
+}
+
+/// Peer routes (peer-signed, no bearer token): `POST /sync/v1/hello`, `POST /sync/v1/frame`.
+pub fn peer_router(hub: Arc<SyncHub>) -> Router<AppState> {
+    Router::new()
+        .route(HELLO_PATH, post(hello))
+        .route(FRAME_PATH, post(frame))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(Extension(hub))
+}
+
+impl From<SyncError> for ApiError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::MissingHeader(_)
+            | SyncError::MalformedNodeId
+            | SyncError::MalformedTimestamp
+            | SyncError::UnknownPeer
+            | SyncError::Replay(_)
+            | SyncError::HelloMismatch => ApiError::unauthorized(e.to_string()),
+            SyncError::MalformedHello(e) => ApiError::malformed_body(e.to_string()),
+            SyncError::NodeChanged { .. }
+            | SyncError::RoleChanged { .. }
+            | SyncError::CallCentersChanged { .. } => ApiError::forbidden(e.to_string()),
+            SyncError::Unidentified => ApiError::conflict(e.to_string()),
+            SyncError::NoSuchPeer(_) => ApiError::not_found(e.to_string()),
+            SyncError::Protocol(e) => engine_error(e),
+            SyncError::Store(e) => e.into(),
+            SyncError::Task(_) | SyncError::Encode(_) => ApiError::internal(e),
+            // Failures reaching a peer end a session this node started: they are reported in
+            // the session's result, never as the answer to a request.
+            SyncError::Unreachable { .. }
+            | SyncError::Timeout { .. }
+            | SyncError::AuthRefused { .. }
+            | SyncError::Remote { .. }
+            | SyncError::UnsignedAnswer
+            | SyncError::AnswerSignature(_)
+            | SyncError::AnswerNodeId
+            | SyncError::WrongNode { .. }
+            | SyncError::HelloAnswer(_)
+            | SyncError::TooManyRounds(_) => ApiError::internal(e),
+        }
+    }
+}
+
+/// A frame the engine refused: the peer's fault (400, 403, 422) unless the store failed.
+fn engine_error(e: protocol::SyncError) -> ApiError {
+    match e {
+        protocol::SyncError::Frame(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "validation",
+            format!("bad frame: {e}"),
+        ),
+        protocol::SyncError::UnexpectedFrame(m) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "validation",
+            format!("unexpected frame: {m}"),
+        ),
+        protocol::SyncError::Remote { code, message } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "validation",
+            format!("peer sent an error frame: {code:?}: {message}"),
+        ),
+        e @ protocol::SyncError::OutOfScope { .. } => ApiError::forbidden(e.to_string()),
+        e @ (protocol::SyncError::Replica(ReplicaError::Refused { .. })
+        | protocol::SyncError::Stuck(_)) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            e.to_string(),
+        ),
+        protocol::SyncError::Replica(e) => ApiError::internal(e),
+    }
+}
+
+/// Query of `POST /api/v1/sync`.
+#[derive(Debug, Deserialize)]
+pub struct SyncQuery {
+    /// Only this peer.
+    pub peer: Option<String>,
+}
+
+/// Runs a sync session with every peer now, or with `?peer=NAME` (admin role).
+#[utoipa::path(post, path = "/api/v1/sync", tag = "sync",
+    params(("peer" = Option<String>, Query, description = "only this peer")),
+    responses((status = 200, body = SyncRun), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn sync_now(
+    Extension(hub): Extension<Arc<SyncHub>>,
+    user: CurrentUser,
+    Query(q): Query<SyncQuery>,
+) -> ApiResult<Json<SyncRun>> {
+    user.require_admin()?;
+    let peers = hub.sync_now(q.peer.as_deref()).await?;
+    Ok(Json(SyncRun { peers }))
+}
+
+/// Per-peer sync status (admin role).
+#[utoipa::path(get, path = "/api/v1/sync/status", tag = "sync",
+    responses((status = 200, body = SyncStatus), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn sync_status(
+    Extension(hub): Extension<Arc<SyncHub>>,
+    user: CurrentUser,
+) -> ApiResult<Json<SyncStatus>> {
+    user.require_admin()?;
+    Ok(Json(SyncStatus {
+        peers: hub.status().await?,
+    }))
+}
+
+/// A peer request's body, up to the largest frame the protocol allows.
+async fn read_body(body: Body) -> ApiResult<Bytes> {
+    let limit = protocol::frames::MAX_FRAME_BYTES as usize;
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::payload_too_large(Some(limit)))
+}
+
+/// `200` with the answer's body, content type, node id and signature.
+fn signed_response(a: SignedAnswer) -> Response {
+    let mut resp = (StatusCode::OK, a.body).into_response();
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(a.content_type));
+    if let (Ok(n), Ok(s)) = (
+        HeaderValue::from_str(&a.node),
+        HeaderValue::from_str(&a.signature),
+    ) {
+        h.insert(H_NODE, n);
+        h.insert(H_SIG, s);
+    }
+    resp
+}
+
+/// `POST /sync/v1/hello`: identities, pinned on first contact.
+async fn hello(Extension(hub): Extension<Arc<SyncHub>>, req: Request) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let body = read_body(body).await?;
+    let answer = hub.answer_hello(&parts.headers, &body).await?;
+    Ok(signed_response(answer))
+}
+
+/// `POST /sync/v1/frame`: one engine frame each way.
+async fn frame(Extension(hub): Extension<Arc<SyncHub>>, req: Request) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let body = read_body(body).await?;
+    let answer = hub.answer_frame(&parts.headers, body).await?;
+    Ok(signed_response(answer))
+}

@@ -1,0 +1,95 @@
+//! The sync driver: runs the `switchboard-sync` engine between this node and its peers over HTTP.
+//!
+//! - [`replica`]: [`NodeReplica`], the engine's IO boundary on this node (reads from the store,
+//!   merges as one writer job).
+//! - [`links`]: [`SyncHub`]'s peer links: the background loop that starts a session with each
+//!   peer when it is due, on-demand sessions (`POST /api/v1/sync`), and each link's status.
+//!   Agent requests never wait on it.
+//! - [`session`]: one session, this node initiating: hellos, then frames until the engine is done.
+//! - [`transport`]: signed HTTP requests to peers and the answers to theirs
+//!   (`/sync/v1/hello`, `/sync/v1/frame`; peer authentication in [`crate::peer_auth`]).
+//! - [`error`]: [`SyncError`], why a session failed or a peer request was refused.
+//!
+//! The HTTP handlers of the sync endpoints live in the API layer (`crate::api::sync`).
+
+pub mod error;
+pub mod links;
+pub mod replica;
+pub mod session;
+pub mod transport;
+
+pub use error::{Stage, SyncError};
+pub use links::{PeerStatus, PeerSyncResult, SyncRun, SyncStatus};
+pub use replica::NodeReplica;
+pub use transport::{Hello, SignedAnswer, FRAME_PATH, HELLO_PATH};
+
+use crate::error::NodeError;
+use crate::peer_auth::ReplayGuard;
+use crate::service::AppState;
+use crate::store::records::PeerConfig;
+use crate::store::{StoreExt, WriteCtx};
+use links::LinkState;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use switchboard_sync::protocol::Backoff;
+
+/// The system clock in Unix milliseconds (peer authentication and link scheduling use the real
+/// clock, never the node's business clock).
+fn real_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The node's peer links, and its side of the sync transport.
+pub struct SyncHub {
+    app: AppState,
+    http: reqwest::Client,
+    replay: ReplayGuard,
+    links: Mutex<BTreeMap<String, LinkState>>,
+    sessions: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    session_seq: AtomicU64,
+    wake: tokio::sync::Notify,
+    backoff: Backoff,
+}
+
+impl SyncHub {
+    /// A hub for a node.
+    pub fn new(app: AppState) -> Arc<SyncHub> {
+        let interval_ms = app.config.sync_interval_secs.max(1).saturating_mul(1000);
+        Arc::new(SyncHub {
+            app,
+            http: transport::http_client(),
+            replay: ReplayGuard::default(),
+            links: Mutex::new(BTreeMap::new()),
+            sessions: tokio::sync::Mutex::new(BTreeMap::new()),
+            session_seq: AtomicU64::new(real_now_ms() as u64),
+            wake: tokio::sync::Notify::new(),
+            backoff: Backoff {
+                base_ms: 500,
+                max_ms: 60_000,
+                interval_ms,
+            },
+        })
+    }
+
+    fn links(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, LinkState>> {
+        self.links.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn peers(&self) -> Result<Vec<PeerConfig>, NodeError> {
+        let store = self.app.storage.store_arc();
+        tokio::task::spawn_blocking(move || store.peers())
+            .await
+            .map_err(|e| NodeError::io("background task", std::io::Error::other(e.to_string())))?
+    }
+
+    async fn put_peer(&self, peer: PeerConfig) -> Result<(), NodeError> {
+        self.app
+            .storage
+            .submit(move |ctx: &mut WriteCtx<'_>| ctx.put_peer(&peer))
+            .await
+    }
+}
