@@ -34,13 +34,13 @@ impl Ctx<'_> {
         }
     }
 
-    /// Agents and supervisors act only in their own call center; admins anywhere. The one check
-    /// of where a user may act, for orders and customers alike.
+    /// [`Actor::acts_in`] the context's call center, or `NotInCallCenter`: the one check of
+    /// where a user may act, for orders and customers alike.
     pub(crate) fn authorize(&self) -> Result<(), OrderError> {
-        match self.actor.role {
-            Role::Admin => Ok(()),
-            _ if self.actor.call_center.as_ref() == Some(&self.cc.id) => Ok(()),
-            _ => Err(OrderError::NotInCallCenter(self.cc.id.clone())),
+        if self.actor.acts_in(&self.cc.id) {
+            Ok(())
+        } else {
+            Err(OrderError::NotInCallCenter(self.cc.id.clone()))
         }
     }
 }

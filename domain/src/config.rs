@@ -65,6 +65,14 @@ pub struct Actor {
     pub call_center: Option<CallCenterId>,
 }
 
+impl Actor {
+    /// The one rule of where a user may act: admins in every call center, agents and
+    /// supervisors only in their own.
+    pub fn acts_in(&self, cc: &CallCenterId) -> bool {
+        self.role == Role::Admin || self.call_center.as_ref() == Some(cc)
+    }
+}
+
 /// How a payment method takes money.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

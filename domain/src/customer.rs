@@ -79,6 +79,12 @@ pub enum CustomerEvent {
     CatalogRequested(CatalogRequest),
 }
 
+/// Fewest digits a phone number has.
+pub const PHONE_MIN_DIGITS: usize = 3;
+/// Longest a phone number is, in characters.
+pub const PHONE_MAX_LEN: usize = 40;
+
+/// Checks contact fields; each refusal names one field and says its rule.
 fn check_fields(f: &CustomerFields) -> Result<(), OrderError> {
     let bad = |field: &'static str, message: &str| OrderError::InvalidText {
         field,
@@ -93,16 +99,22 @@ fn check_fields(f: &CustomerFields) -> Result<(), OrderError> {
         }
     }
     if let Some(Some(phone)) = &f.phone {
-        let digits = phone.chars().filter(|c| c.is_ascii_digit()).count();
-        if digits < 3
-            || phone.len() > 40
-            || !phone
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        if !phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
         {
+            return Err(bad("phone", "may hold only digits, spaces and + - ( ) ."));
+        }
+        if phone.chars().filter(|c| c.is_ascii_digit()).count() < PHONE_MIN_DIGITS {
             return Err(bad(
                 "phone",
-                "must be a phone number of digits, spaces and + - ( ) .",
+                &format!("must have at least {PHONE_MIN_DIGITS} digits"),
+            ));
+        }
+        if phone.len() > PHONE_MAX_LEN {
+            return Err(bad(
+                "phone",
+                &format!("must be at most {PHONE_MAX_LEN} characters"),
             ));
         }
     }

@@ -226,9 +226,14 @@ impl OrderError {
         }
     }
 
-    /// For validation errors, the request field at fault.
+    /// For validation errors, the request field at fault and what is wrong with it. The message
+    /// names the field no second time (`phone` / `must have at least 3 digits`): whoever shows
+    /// both writes `field: message` once.
     pub fn field_error(&self) -> Option<FieldError> {
         use OrderError::*;
+        if let InvalidAmount { field, message } | InvalidText { field, message } = self {
+            return Some(FieldError::new(*field, message.clone()));
+        }
         let field = match self {
             CustomerElsewhere(_) => "customer_id",
             GuidedSalesOff => "source_code",
@@ -236,7 +241,6 @@ impl OrderError {
             ProductUnknown(_) => "product_id",
             OverrideReasonRequired | ReasonCodeUnknown(_) => "override_reason",
             ChargeReasonUnknown(_) => "reason_code",
-            InvalidAmount { field, .. } | InvalidText { field, .. } => field,
             EmptyChange => "body",
             OrderCompletionOff => "call_center.order_completion",
             PaymentMethodUnknown(_) => "method",

@@ -10,9 +10,9 @@ use std::fmt;
 #[serde(transparent)]
 pub struct Currency(String);
 
-/// Why a currency code was refused.
+/// Why a currency code was refused. It says the rule; the caller names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("currency must be a three-letter ISO 4217 code such as EUR")]
+#[error("must be a three-letter ISO 4217 code such as EUR")]
 pub struct CurrencyError;
 
 impl Currency {
@@ -72,9 +72,9 @@ impl fmt::Display for Currency {
 #[serde(transparent)]
 pub struct Quantity(u32);
 
-/// Why a quantity was refused.
+/// Why a quantity was refused. It says the rule; the caller names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("quantity must be a whole number from 1 to 1000000")]
+#[error("must be a whole number from 1 to 1000000")]
 pub struct QuantityError;
 
 impl Quantity {

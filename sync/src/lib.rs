@@ -8,11 +8,10 @@
 //!   nested map created in the first change, collections as maps keyed by fresh ids, tombstones,
 //!   set-once lifecycle facts), conflicts, history, merge-time invariants as system holds, and
 //!   byte-identical continuity children.
-//! - [`merge`]: merging one received payload into a stored document.
 //! - [`protocol`]: the multi-document sync protocol as a sans-IO state machine (change feed,
 //!   per-peer checkpoints, batched `save_after` payloads, scopes), with the [`protocol::Replica`]
-//!   trait as its IO boundary and [`protocol::apply::plan_apply`] as the one merge planner every
-//!   replica uses.
+//!   trait as its IO boundary, [`protocol::apply::plan_apply`] as the one merge planner every
+//!   replica uses and [`protocol::merge`] merging one received payload into a stored document.
 //! - [`codec`]: the one place that knows bincode (version byte, size limit on decode).
 //!
 //! Control loop: a node's driver calls [`protocol::Initiator::new`], sends the frame, feeds each
@@ -22,5 +21,4 @@
 
 pub mod codec;
 pub mod doc;
-pub mod merge;
 pub mod protocol;

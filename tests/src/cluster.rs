@@ -1,9 +1,9 @@
 //! Real nodes as separate processes of the built `switchboard` binary, wired through
 //! fault-injecting proxies.
 //!
-//! - [`binary`] finds the binary next to the test executable (`target/<profile>/switchboard`),
-//!   or takes `SWITCHBOARD_BIN`. It is never built from here: `cargo build -p switchboard-cli`
-//!   (or `cargo test`, which builds it for the CLI tests) comes first.
+//! - The binary is [`crate::bin::switchboard`]: the one next to the test executable
+//!   (`target/<profile>/switchboard`), or `SWITCHBOARD_BIN`. It is never built from here:
+//!   `cargo build -p switchboard-cli` comes first.
 //! - [`Cluster`] owns one temp dir with a data dir and a log file per node. [`Cluster::add`]
 //!   runs `switchboard init` then `switchboard serve --listen 127.0.0.1:0` and reads the
 //!   `listening on http://ADDR` line from stdout (with a deadline); the admin token comes from
@@ -30,26 +30,6 @@ use std::time::{Duration, Instant};
 pub const NODE_DEADLINE: Duration = Duration::from_secs(60);
 /// How long one HTTP request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The `switchboard` binary: `SWITCHBOARD_BIN`, else the one beside the test executable
-/// (`target/debug/deps/all-HASH` → `target/debug/switchboard`).
-pub fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("SWITCHBOARD_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
-    let p = dir.join(format!("switchboard{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        p.exists(),
-        "{} not found: build it first with `cargo build -p switchboard-cli` (or set SWITCHBOARD_BIN)",
-        p.display()
-    );
-    p
-}
 
 /// A size parameter from the environment (`SOAK_*`), with a small default for CI.
 pub fn param(name: &str, default: usize) -> usize {
@@ -188,7 +168,7 @@ fn http_client() -> reqwest::Client {
 
 /// A command of the binary with a clean `SWITCHBOARD_*` environment.
 fn command() -> Command {
-    let mut c = Command::new(binary());
+    let mut c = Command::new(crate::bin::switchboard());
     for (k, _) in std::env::vars() {
         if k.starts_with("SWITCHBOARD_") && k != "SWITCHBOARD_BIN" {
             c.env_remove(k);

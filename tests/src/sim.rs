@@ -6,6 +6,7 @@
 //! It also carries the domain glue the scenarios need: an HQ that writes the configuration, and
 //! agents that run `domain::commands` on a node and write the event with `sync::doc`.
 
+use crate::rng::Rng;
 use automerge::ActorId;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::str::FromStr;
@@ -24,37 +25,6 @@ use switchboard_sync::protocol::{
     SessionReport,
 };
 use uuid::Uuid;
-
-/// A small deterministic generator (xorshift64*), so fault schedules replay from a seed.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// From a seed (any value).
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    /// The next value.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
 
 /// Network faults, as probabilities per message.
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,5 +1,6 @@
 mod api_config;
 mod api_customers;
+mod api_docs;
 mod api_lifecycle;
 mod api_misc;
 mod api_orders;

@@ -124,6 +124,45 @@ async fn customers_create_search_patch() {
     .problem(403, "forbidden");
 }
 
+/// A refusal says the rule and names the field once: `phone: must have …`, never
+/// `phone: phone: …`, in the problem's `detail` and in its `errors`.
+#[tokio::test]
+async fn a_bad_phone_names_the_field_once() {
+    let w = World::new().await;
+    let n = &w.node;
+    for (phone, rule) in [
+        ("12", "must have at least 3 digits"),
+        ("555-CALL-NOW", "may hold only digits, spaces and + - ( ) ."),
+    ] {
+        let a = n
+            .post(
+                "/api/v1/customers",
+                &w.agent,
+                json!({"name": "Dee", "phone": phone}),
+            )
+            .await;
+        a.problem(422, "validation");
+        assert_eq!(
+            a.body["errors"],
+            json!([{"field": "phone", "message": rule}]),
+            "{phone}"
+        );
+        let detail = a.body["detail"].as_str().expect("detail");
+        assert_eq!(detail, format!("phone: {rule}"));
+        assert_eq!(detail.matches("phone").count(), 1, "{detail}");
+    }
+    // The same rule on a change.
+    let p = n
+        .patch(
+            &format!("/api/v1/customers/{}", w.customer),
+            &w.agent,
+            json!({"phone": "12"}),
+        )
+        .await;
+    p.problem(422, "validation");
+    assert_eq!(p.body["detail"], "phone: must have at least 3 digits");
+}
+
 #[tokio::test]
 async fn customer_history_and_catalog_requests() {
     let w = World::new().await;

@@ -112,13 +112,18 @@ async fn order_view_has_lines_charges_totals() {
     )
     .await
     .problem(422, "validation");
-    n.patch(
-        &format!("/api/v1/orders/{id}/lines/{wid}"),
-        &w.agent,
-        json!({"quantity": 0}),
-    )
-    .await
-    .problem(422, "validation");
+    let q = n
+        .patch(
+            &format!("/api/v1/orders/{id}/lines/{wid}"),
+            &w.agent,
+            json!({"quantity": 0}),
+        )
+        .await;
+    q.problem(422, "validation");
+    assert_eq!(
+        q.body["detail"],
+        "quantity: must be a whole number from 1 to 1000000"
+    );
     // Step 6: a manual charge and a note.
     let v = n
         .post(

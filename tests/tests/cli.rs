@@ -1,13 +1,13 @@
 //! The `switchboard` binary, run as a user would: init, serve, admin commands against a real
 //! node, offline verify/backup, the error paths, and the demo.
 //!
-//! The binary is the one `cargo build` put next to this test executable
-//! (`target/debug/switchboard`), or `SWITCHBOARD_BIN`. It is never built from here: build it
-//! first (`cargo build -p switchboard-cli`).
+//! The binary is [`switchboard_tests::bin::switchboard`]: the one `cargo build` put next to this
+//! test executable (`target/debug/switchboard`), or `SWITCHBOARD_BIN`. It is never built from
+//! here: build it first (`cargo build -p switchboard-cli`).
 
 use serde_json::{json, Value};
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -16,25 +16,6 @@ use std::time::{Duration, Instant};
 const CMD_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a node may take to start or stop.
 const NODE_DEADLINE: Duration = Duration::from_secs(60);
-
-fn bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("SWITCHBOARD_BIN") {
-        return PathBuf::from(p);
-    }
-    // target/debug/deps/all-HASH -> target/debug/switchboard
-    let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
-    let p = dir.join(format!("switchboard{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        p.exists(),
-        "{} not found: build it first with `cargo build -p switchboard-cli` (or set SWITCHBOARD_BIN)",
-        p.display()
-    );
-    p
-}
 
 /// A finished command.
 struct Out {
@@ -105,7 +86,7 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Out {
 }
 
 fn run_with_deadline(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Out {
-    let mut cmd = Command::new(bin());
+    let mut cmd = Command::new(switchboard_tests::bin::switchboard());
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -168,7 +149,7 @@ struct Node {
 impl Node {
     /// Starts `serve --data-dir DIR --listen 127.0.0.1:0` and waits for its `listening on` line.
     fn start(dir: &Path) -> Node {
-        let mut child = Command::new(bin())
+        let mut child = Command::new(switchboard_tests::bin::switchboard())
             .args(["serve", "--data-dir"])
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])

@@ -17,41 +17,10 @@ use std::time::{Duration, Instant};
 use switchboard_tests::api_harness::call_center_body;
 use switchboard_tests::cluster::{param, Cluster, Node, NodeSpec, Reply};
 use switchboard_tests::converge::{compare, converge, snapshot, Snapshot};
+use switchboard_tests::rng::Rng;
 
 /// How long a cluster may take to converge after a heal.
 const CONVERGE: Duration = Duration::from_secs(180);
-
-/// A small deterministic generator (xorshift64*), seeded from `SOAK_SEED` or the clock; the seed
-/// is printed so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(test: &str) -> Rng {
-        let seed = std::env::var("SOAK_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(42)
-            });
-        eprintln!("{test}: SOAK_SEED={seed}");
-        Rng(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
 
 /// Tokens of the users created at HQ.
 struct Users {
@@ -443,7 +412,7 @@ impl Writer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s2_sigkill_mid_stream_loses_nothing_acknowledged() {
     let rounds = param("SOAK_ROUNDS", 3);
-    let mut rng = Rng::new("s2");
+    let mut rng = Rng::from_env("s2");
     // Step 1: HQ and a site, configured (small sync frames, so the catch-up of step 6 takes
     // many of them).
     let small_frames = [("SWITCHBOARD_SYNC_FRAME_BYTES", "32768")];
@@ -646,7 +615,7 @@ async fn s3_catch_up_cut_mid_frame_many_times() {
     let total = param("SOAK_CATCHUP", 1200);
     let cuts = param("SOAK_CUTS", 12);
     let frame: u64 = 64 * 1024;
-    let mut rng = Rng::new("s3");
+    let mut rng = Rng::from_env("s3");
     // Step 1: HQ and a site, small frames so a catch-up takes many of them.
     let frame_s = frame.to_string();
     let small_frames = [("SWITCHBOARD_SYNC_FRAME_BYTES", frame_s.as_str())];

@@ -258,3 +258,24 @@ fn serde_round_trips_and_api_shapes() {
     let bad = r#"{"code":"TEN","kind":"percent","value":"10","valid_from":"yesterday"}"#;
     assert!(serde_json::from_str::<Coupon>(bad).is_err());
 }
+
+#[test]
+fn actors_act_in_their_own_call_center_admins_in_every_one() {
+    let (north, south) = (ccid("north"), ccid("south"));
+    for role in [Role::Agent, Role::Supervisor] {
+        let a = actor(role);
+        assert!(a.acts_in(&north), "{role:?} in its own call center");
+        assert!(!a.acts_in(&south), "{role:?} in another call center");
+        let unscoped = Actor {
+            call_center: None,
+            ..a
+        };
+        assert!(!unscoped.acts_in(&north), "{role:?} without a call center");
+    }
+    let admin = Actor {
+        call_center: None,
+        ..actor(Role::Admin)
+    };
+    assert!(admin.acts_in(&north) && admin.acts_in(&south));
+    assert!(actor(Role::Admin).acts_in(&south));
+}

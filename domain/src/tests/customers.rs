@@ -318,3 +318,26 @@ fn catalog_requests() {
         Err(OrderError::GuidedSalesOff),
     );
 }
+
+#[test]
+fn phone_refusals_say_the_rule_and_name_the_field_once() {
+    let w = World::new();
+    let cases = [
+        ("12", "must have at least 3 digits"),
+        ("555-CALL-NOW", "may hold only digits, spaces and + - ( ) ."),
+        (&"1".repeat(41) as &str, "must be at most 40 characters"),
+    ];
+    for (phone, rule) in cases {
+        let err = create_customer(
+            w.ctx(Role::Agent),
+            CustomerId(w.fresh()),
+            fields(Some("Ada"), Some(phone), None),
+        )
+        .unwrap_err();
+        let fe = err
+            .field_error()
+            .expect("a validation error names its field");
+        assert_eq!((fe.field.as_str(), fe.message.as_str()), ("phone", rule));
+        assert_eq!(err.to_string(), format!("phone: {rule}"), "{phone}");
+    }
+}

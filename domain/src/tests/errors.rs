@@ -191,7 +191,18 @@ fn every_error_maps_to_one_kind_and_validation_errors_name_a_field() {
             "validation errors, and only they, name a field: {err:?}"
         );
         if let Some(fe) = fe {
-            assert_eq!(fe.message, err.to_string());
+            // `field: message` is what a client shows: the message must not name the field again.
+            assert!(
+                !fe.message.starts_with(&format!("{}:", fe.field)),
+                "field named twice: {fe:?}"
+            );
+            match err {
+                InvalidAmount { message, .. } | InvalidText { message, .. } => {
+                    assert_eq!(&fe.message, message, "{err:?}");
+                    assert_eq!(err.to_string(), format!("{}: {message}", fe.field));
+                }
+                _ => assert_eq!(fe.message, err.to_string(), "{err:?}"),
+            }
         }
         let msg = err.to_string();
         assert!(

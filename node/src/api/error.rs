@@ -54,6 +54,27 @@ pub struct Problem {
     pub errors: Vec<FieldProblem>,
 }
 
+/// Every `code` the API answers with: the error-code table of `docs/api.md` lists exactly these
+/// (checked by the `api_docs` test), and [`ApiError::new`] takes no other (checked in debug builds).
+pub const CODES: &[&str] = &[
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "order_on_hold",
+    "invalid_transition",
+    "validation",
+    "payment_required",
+    "price_override_not_allowed",
+    "coupon_invalid",
+    "source_code_invalid",
+    "payload_too_large",
+    "rate_limited",
+    "unavailable",
+    "internal",
+];
+
 /// An error answered by the API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
@@ -76,8 +97,9 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl ApiError {
-    /// An error with any status and code.
+    /// An error with any status and a code of [`CODES`].
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        debug_assert!(CODES.contains(&code), "error code {code} is not in CODES");
         ApiError {
             status,
             code,

@@ -6,7 +6,7 @@
 
 use super::{ApplyBatch, ApplyOutcome, DocOutcome, Heads, ReplicaError};
 use crate::doc::{self, Author, DocKind, DocMeta};
-use crate::merge::{self, MergeCtx};
+use crate::protocol::merge::{self, MergeCtx};
 use automerge::{Automerge, ReadDoc};
 use std::collections::{BTreeMap, BTreeSet};
 use switchboard_domain::config::{CallCenter, Catalog};

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::codec::{self, CodecError};
 use crate::doc::{self, Author, DocKind, DocMeta};
-use crate::merge::MergeError;
+use crate::protocol::merge::MergeError;
 use automerge::{ActorId, Automerge};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -15,18 +15,20 @@
 //! the stateless [`engine::respond`]. All storage goes through the [`Replica`] trait, the IO
 //! boundary: the node implements it on sled, the tests on memory ([`mem::MemReplica`]).
 //! [`link::PeerLink`] is the retry schedule of one peer link (capped exponential backoff with
-//! jitter passed in).
+//! jitter passed in). [`merge`] merges one received payload into a stored document, the part of
+//! [`Replica::apply`] every replica shares.
 
 pub mod apply;
 pub mod engine;
 pub mod frames;
 pub mod link;
 pub mod mem;
+pub mod merge;
 pub mod scope;
 
 use crate::doc::DocMeta;
-use crate::merge::MergeError;
 use automerge::ChangeHash;
+use merge::MergeError;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{CallCenterId, NodeId};
 use uuid::Uuid;
