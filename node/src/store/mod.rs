@@ -44,7 +44,9 @@
 //! straight to the engine from any thread; async handlers call them inside `spawn_blocking`.
 
 pub mod cache;
+pub mod ctx;
 mod pending;
+pub mod rebuild;
 pub mod records;
 pub mod sled;
 #[cfg(test)]
@@ -59,12 +61,14 @@ use std::sync::Arc;
 use switchboard_domain::NodeId;
 use uuid::Uuid;
 
+pub use ctx::WriteCtx;
+pub use rebuild::{rebuild_read_model, rebuild_read_model_if_needed};
 pub use records::{
     DocKind, DocMeta, DocRecord, FeedItem, NodeMeta, PeerConfig, PeerErrorRecord, PeerState,
     UserEntry, UserOrigin,
 };
 pub use verify::{verify, verify_store, VerifyReport};
-pub use writer::{WriteCtx, Writer, WriterStats};
+pub use writer::{Writer, WriterStats};
 
 /// A key-value pair.
 pub type Kv = (Vec<u8>, Vec<u8>);
@@ -163,6 +167,26 @@ impl TreeId {
     /// and `users`).
     pub fn is_projectable(self) -> bool {
         TreeId::READ_MODEL.contains(&self) || self == TreeId::Users
+    }
+
+    /// [`TreeId::is_projectable`] as an error for read-model entries aimed elsewhere.
+    pub(crate) fn ensure_projectable(self) -> Result<(), NodeError> {
+        if self.is_projectable() {
+            Ok(())
+        } else {
+            Err(NodeError::Corrupt(format!(
+                "{} is not a read-model tree",
+                self.name()
+            )))
+        }
+    }
+
+    /// The tree at an index into [`TreeId::ALL`] (as stored in `rm_owner`).
+    pub(crate) fn from_index(i: u8) -> Result<TreeId, NodeError> {
+        TreeId::ALL
+            .get(usize::from(i))
+            .copied()
+            .ok_or_else(|| NodeError::Corrupt(format!("bad tree index {i} in rm_owner")))
     }
 }
 
@@ -450,7 +474,7 @@ impl Storage {
         };
         if let Some(p) = &opts.projector {
             report.rebuilt_read_model =
-                writer::rebuild_read_model_if_needed(&*store, p, opts.read_model_version)?;
+                rebuild_read_model_if_needed(&*store, p, opts.read_model_version)?;
         }
         let dyn_store: Arc<dyn Store> = store.clone();
         let writer = Writer::start(dyn_store, &opts)?;
@@ -531,7 +555,7 @@ impl Storage {
         };
         self.writer
             .submit_exclusive(move |ctx: &mut WriteCtx<'_>| {
-                writer::rebuild_read_model(ctx.store(), &p, version)
+                rebuild_read_model(ctx.store(), &p, version)
             })
             .await
     }
