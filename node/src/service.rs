@@ -1252,7 +1252,7 @@ impl AppState {
             if ctx.get(TreeId::Peers, name.as_bytes())?.is_none() {
                 return Err(ApiError::not_found(format!("peer {name} does not exist")));
             }
-            ctx.delete_peer(&name);
+            ctx.delete_peer(&name)?;
             Ok(())
         })
         .await

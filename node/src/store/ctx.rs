@@ -5,10 +5,8 @@
 
 use super::cache::DocCache;
 use super::pending::PendingView;
-use super::records::{self, keys, DocRecord, FeedValue, NodeMeta};
-use super::{
-    DocKind, DocMeta, Kv, Op, PeerConfig, PeerState, Projector, RmEntry, Store, TreeId, UserEntry,
-};
+use super::records::{self, keys, DocRecord, FeedValue};
+use super::{DocKind, DocMeta, Kv, Op, PeerConfig, PeerState, Projector, RmEntry, Store, TreeId};
 use crate::error::NodeError;
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -70,11 +68,6 @@ impl<'a> WriteCtx<'a> {
         &self.view
     }
 
-    /// The last assigned feed seq, including this job's `put_doc`s.
-    pub fn last_seq(&self) -> u64 {
-        self.seq
-    }
-
     /// A value, seeing this job's staged writes.
     pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, NodeError> {
         match self.overlay.get(&(tree, key.to_vec())) {
@@ -103,28 +96,9 @@ impl<'a> WriteCtx<'a> {
         Ok(merged.into_iter().collect())
     }
 
-    /// Number of entries under a prefix, seeing this job's staged writes.
-    pub fn count_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<u64, NodeError> {
-        Ok(self.scan_prefix(tree, prefix)?.len() as u64)
-    }
-
     fn stage(&mut self, tree: TreeId, key: Vec<u8>, value: Option<Vec<u8>>) {
         self.overlay.insert((tree, key.clone()), value.clone());
         self.ops.push(Op { tree, key, value });
-    }
-
-    /// The node identity.
-    pub fn identity(&self) -> Result<Option<NodeMeta>, NodeError> {
-        self.get(TreeId::Meta, keys::IDENTITY)?
-            .map(|b| records::decode(&b))
-            .transpose()
-    }
-
-    /// Replaces the node identity.
-    pub fn set_identity(&mut self, id: &NodeMeta) -> Result<(), NodeError> {
-        let v = records::encode(id)?;
-        self.stage(TreeId::Meta, keys::IDENTITY.to_vec(), Some(v));
-        Ok(())
     }
 
     /// A document record, seeing this job's staged writes.
@@ -135,11 +109,10 @@ impl<'a> WriteCtx<'a> {
     }
 
     /// Loads a document for changing. The job owns what it gets: changing it changes nothing
-    /// until [`WriteCtx::put_doc`] / [`WriteCtx::put_doc_owned`]. The writer's cached copy is
-    /// handed over rather than cloned (a clone of a loaded order costs about as much as the
+    /// until [`WriteCtx::put_doc`] / [`WriteCtx::put_doc_projected`]. The writer's cached copy
+    /// is handed over rather than cloned (a clone of a loaded order costs about as much as the
     /// change itself), so a job that fails or does not put the document back leaves it out of
     /// the cache (never a changed copy in it); the next load reads it from the store.
-    /// Read-only access that keeps the cache warm: [`WriteCtx::with_doc`].
     pub fn load_doc(&mut self, id: Uuid) -> Result<Option<(DocMeta, Automerge)>, NodeError> {
         if let Some((m, d)) = self.docs.get(&id) {
             return Ok(Some((m.clone(), d.clone())));
@@ -158,50 +131,19 @@ impl<'a> WriteCtx<'a> {
         Ok(Some((rec.meta, doc)))
     }
 
-    /// Reads a document without taking it (loads it into the cache when missing).
-    pub fn with_doc<R>(
-        &mut self,
-        id: Uuid,
-        f: impl FnOnce(&DocMeta, &Automerge) -> R,
-    ) -> Result<Option<R>, NodeError> {
-        if let Some((m, d)) = self.docs.get(&id) {
-            return Ok(Some(f(m, d)));
-        }
-        if self.cache.contains(&id) {
-            return Ok(self.cache.peek(&id, f));
-        }
-        let Some((meta, doc)) = self.load_from_store(id)? else {
-            return Ok(None);
-        };
-        let r = f(&meta, &doc);
-        self.cache.insert(id, meta, doc);
-        Ok(Some(r))
-    }
-
     /// Stores a document: saves its bytes, gives it the next feed seq (removing its previous
     /// feed entry) and, with a projector, replaces its read-model entries. Returns the seq.
-    /// Keeps a copy for the cache; [`WriteCtx::put_doc_owned`] avoids the copy.
+    /// Keeps a copy for the cache.
     pub fn put_doc(&mut self, id: Uuid, meta: DocMeta, doc: &Automerge) -> Result<u64, NodeError> {
-        let seq = self.stage_doc(id, &meta, doc)?;
+        let seq = self.stage_doc(id, &meta, doc, None)?;
         self.docs.insert(id, (meta, doc.clone()));
         Ok(seq)
     }
 
-    /// [`WriteCtx::put_doc`] taking the document by value (no copy for the cache).
-    pub fn put_doc_owned(
-        &mut self,
-        id: Uuid,
-        meta: DocMeta,
-        doc: Automerge,
-    ) -> Result<u64, NodeError> {
-        let seq = self.stage_doc(id, &meta, &doc)?;
-        self.docs.insert(id, (meta, doc));
-        Ok(seq)
-    }
-
-    /// [`WriteCtx::put_doc_owned`] with the read-model entries the caller already computed for
-    /// this exact document (what the projector would return for it), so the document is not read
-    /// back a second time on the hot path.
+    /// [`WriteCtx::put_doc`] taking the document by value (no copy for the cache) with the
+    /// read-model entries the caller already computed for this exact document (what the
+    /// projector would return for it), so the document is not read back a second time on the
+    /// hot path.
     pub fn put_doc_projected(
         &mut self,
         id: Uuid,
@@ -209,16 +151,12 @@ impl<'a> WriteCtx<'a> {
         doc: Automerge,
         entries: Vec<RmEntry>,
     ) -> Result<u64, NodeError> {
-        let seq = self.stage_doc_with(id, &meta, &doc, Some(entries))?;
+        let seq = self.stage_doc(id, &meta, &doc, Some(entries))?;
         self.docs.insert(id, (meta, doc));
         Ok(seq)
     }
 
-    fn stage_doc(&mut self, id: Uuid, meta: &DocMeta, doc: &Automerge) -> Result<u64, NodeError> {
-        self.stage_doc_with(id, meta, doc, None)
-    }
-
-    fn stage_doc_with(
+    fn stage_doc(
         &mut self,
         id: Uuid,
         meta: &DocMeta,
@@ -343,32 +281,6 @@ impl<'a> WriteCtx<'a> {
         Ok(())
     }
 
-    /// Puts a read-model entry (read-model trees and `users` only).
-    pub fn rm_put(&mut self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<(), NodeError> {
-        tree.ensure_projectable()?;
-        self.stage(tree, key.to_vec(), Some(value.to_vec()));
-        Ok(())
-    }
-
-    /// Deletes a read-model entry (read-model trees and `users` only).
-    pub fn rm_delete(&mut self, tree: TreeId, key: &[u8]) -> Result<(), NodeError> {
-        tree.ensure_projectable()?;
-        self.stage(tree, key.to_vec(), None);
-        Ok(())
-    }
-
-    /// Indexes a user under the sha256 hex of their token.
-    pub fn put_user(&mut self, token_hash: &str, user: &UserEntry) -> Result<(), NodeError> {
-        let v = records::encode(user)?;
-        self.stage(TreeId::Users, token_hash.as_bytes().to_vec(), Some(v));
-        Ok(())
-    }
-
-    /// Removes a user index entry.
-    pub fn delete_user(&mut self, token_hash: &str) {
-        self.stage(TreeId::Users, token_hash.as_bytes().to_vec(), None);
-    }
-
     /// Adds or replaces a peer.
     pub fn put_peer(&mut self, peer: &PeerConfig) -> Result<(), NodeError> {
         let v = records::encode(peer)?;
@@ -376,28 +288,55 @@ impl<'a> WriteCtx<'a> {
         Ok(())
     }
 
-    /// Removes a peer (its sync state is kept until [`WriteCtx::delete_peer_state`]).
-    pub fn delete_peer(&mut self, name: &str) {
+    /// Removes a configured peer and the sync state kept for it: its status record
+    /// ([`records::peer_status_key`]) and, unless another configured peer has the same node id,
+    /// its checkpoint ([`records::peer_checkpoint_key`]) and the heads it is known to hold, so a
+    /// peer added again later starts from scratch. Returns whether the peer existed.
+    pub fn delete_peer(&mut self, name: &str) -> Result<bool, NodeError> {
+        let Some(bytes) = self.get(TreeId::Peers, name.as_bytes())? else {
+            return Ok(false);
+        };
         self.stage(TreeId::Peers, name.as_bytes().to_vec(), None);
+        self.stage(
+            TreeId::PeerState,
+            records::peer_status_key(name).into_bytes(),
+            None,
+        );
+        // An undecodable record has no node id to clean up after (`verify` reports it).
+        let Some(node) = records::decode::<PeerConfig>(&bytes)
+            .ok()
+            .and_then(|p| p.node_id)
+        else {
+            return Ok(true);
+        };
+        let shared = self
+            .scan_prefix(TreeId::Peers, b"")?
+            .iter()
+            .any(|(_, v)| records::decode::<PeerConfig>(v).is_ok_and(|p| p.node_id == Some(node)));
+        if !shared {
+            self.stage(
+                TreeId::PeerState,
+                records::peer_checkpoint_key(&node).into_bytes(),
+                None,
+            );
+            self.forget_peer_heads(&node)?;
+        }
+        Ok(true)
     }
 
-    /// Records a peer's sync state (checkpoint, last success/error).
+    /// Records a peer's sync state under its key: [`records::peer_checkpoint_key`] for the
+    /// checkpoint, [`records::peer_status_key`] for the last success / last error.
     pub fn put_peer_state(&mut self, key: &str, state: &PeerState) -> Result<(), NodeError> {
         let v = records::encode(state)?;
         self.stage(TreeId::PeerState, key.as_bytes().to_vec(), Some(v));
         Ok(())
     }
 
-    /// Removes a peer's sync state.
-    pub fn delete_peer_state(&mut self, key: &str) {
-        self.stage(TreeId::PeerState, key.as_bytes().to_vec(), None);
-    }
-
     /// Forgets every head recorded for a peer (it was restored from a backup: what it held
     /// before may be gone).
     pub fn forget_peer_heads(&mut self, peer: &NodeId) -> Result<(), NodeError> {
         let keys: Vec<Vec<u8>> = self
-            .scan_prefix(TreeId::PeerHeads, peer.0.as_bytes())?
+            .scan_prefix(TreeId::PeerHeads, &records::peer_heads_prefix(peer))?
             .into_iter()
             .map(|(k, _)| k)
             .collect();

@@ -18,7 +18,7 @@
 //! | `docs` | doc uuid (16) | [`DocRecord`] {meta, seq, heads, snapshot bytes, increments} |
 //! | `feed` | seq (u64 BE) | [`records::FeedValue`] {doc, meta}; exactly one entry per doc |
 //! | `peers` | peer name | [`PeerConfig`] |
-//! | `peer_state` | peer key (name or node id text) | [`PeerState`] {checkpoint, last success/error} |
+//! | `peer_state` | [`records::peer_checkpoint_key`] (node id text) or [`records::peer_status_key`] (`status:` ++ name) | [`PeerState`] {checkpoint, last success/error} |
 //! | `peer_heads` | peer node id (16) ++ doc uuid (16) | codec `Vec<[u8;32]>` heads |
 //! | `users` | sha256 hex of the bearer token | [`UserEntry`] |
 //! | `rm_owner` | doc uuid (16) | read-model keys the projector wrote for that doc |
@@ -35,15 +35,14 @@
 //! from one document to the read-model entries it implies. On every `put_doc` the writer runs it
 //! and replaces that document's previous entries (tracked in `rm_owner`) in the same atomic write,
 //! and records the covered feed seq in `meta`. On open, a read model that is missing, behind, or
-//! built by another projector version is rebuilt from the documents. Jobs may also put and delete
-//! read-model entries directly ([`writer::WriteCtx::rm_put`]).
+//! built by another projector version is rebuilt from the documents ([`rebuild`]).
 //!
 //! # Reads
 //!
 //! Reads that do not need the writer (document bytes, feed scans, read-model lookups) go
 //! straight to the engine from any thread; async handlers call them inside `spawn_blocking`.
 
-pub mod cache;
+mod cache;
 pub mod ctx;
 mod pending;
 pub mod rebuild;
@@ -323,7 +322,7 @@ pub trait StoreExt: Store {
             .transpose()
     }
 
-    /// Sync state of a peer (key chosen by the sync driver).
+    /// Sync state of a peer, by [`records::peer_checkpoint_key`] or [`records::peer_status_key`].
     fn peer_state(&self, key: &str) -> Result<Option<PeerState>, NodeError> {
         self.get(TreeId::PeerState, key.as_bytes())?
             .map(|b| records::decode(&b))

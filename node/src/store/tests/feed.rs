@@ -72,7 +72,7 @@ async fn increments_are_stored_and_compacted() {
     assert!(max_incs <= records::MAX_INCREMENTS);
     // A version that does not descend from the stored one is stored whole.
     storage
-        .submit(move |ctx: &mut WriteCtx<'_>| ctx.put_doc_owned(id, meta(), doc_with("other", "x")))
+        .submit(move |ctx: &mut WriteCtx<'_>| ctx.put_doc(id, meta(), &doc_with("other", "x")))
         .await
         .expect("write");
     let rec = storage.store().doc_record(id).expect("read").expect("rec");

@@ -67,6 +67,18 @@ fn put_job(
     }
 }
 
+/// A configured peer, with its node id once learned.
+fn peer_config(name: &str, node_id: Option<NodeId>) -> PeerConfig {
+    PeerConfig {
+        name: name.into(),
+        url: format!("http://{name}.example:7070"),
+        secret: "s3cret".into(),
+        node_id,
+        role: Some(NodeRole::Hq),
+        call_centers: None,
+    }
+}
+
 /// Polls `cond` until it holds or the deadline passes.
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);

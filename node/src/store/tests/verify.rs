@@ -113,10 +113,15 @@ async fn verify_checks_read_model_and_checkpoints() {
         cp
     );
     assert!(storage.verify().await.expect("verify").is_ok());
-    // Damage: a read-model entry vanishes, a checkpoint is garbage.
+    // Damage: a read-model entry vanishes (behind the writer's back), a checkpoint is garbage.
     storage
-        .submit(move |ctx: &mut WriteCtx<'_>| {
-            ctx.rm_delete(TreeId::OrderSummaries, id.as_bytes())?;
+        .writer()
+        .submit_exclusive(move |ctx: &mut WriteCtx<'_>| {
+            ctx.store().apply(&[Op {
+                tree: TreeId::OrderSummaries,
+                key: id.as_bytes().to_vec(),
+                value: None,
+            }])?;
             ctx.put_peer_state(
                 "bad",
                 &PeerState {
@@ -146,7 +151,7 @@ async fn verify_checks_read_model_and_checkpoints() {
     let catalog = switchboard_sync::doc::new_catalog_doc(&author).expect("catalog");
     let cat_id = Uuid::new_v4();
     storage
-        .submit(move |ctx: &mut WriteCtx<'_>| ctx.put_doc_owned(cat_id, meta(), catalog))
+        .submit(move |ctx: &mut WriteCtx<'_>| ctx.put_doc(cat_id, meta(), &catalog))
         .await
         .expect("w");
     let report = storage.verify().await.expect("verify");

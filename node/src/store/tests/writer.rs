@@ -182,8 +182,13 @@ fn crash_loses_no_acknowledged_write() {
 async fn failed_job_writes_nothing_and_leaves_cache() {
     let dir = tempfile::tempdir().expect("tempdir");
     init(dir.path());
-    let storage = open(dir.path(), StoreOptions::default());
-    let id = Uuid::new_v4();
+    let opts = StoreOptions {
+        projector: Some(projector()),
+        ..StoreOptions::default()
+    };
+    let storage = open(dir.path(), opts);
+    let (id, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let node = NodeId(Uuid::new_v4());
     storage
         .submit(put_job(id, "good".into()))
         .await
@@ -198,20 +203,10 @@ async fn failed_job_writes_nothing_and_leaves_cache() {
             })
             .expect("edit");
             ctx.put_doc(id, m.clone(), &d)?;
-            ctx.put_doc(Uuid::new_v4(), m, &d)?;
-            ctx.rm_put(TreeId::OrderSummaries, b"k", b"v")?;
-            ctx.put_user(
-                "hash",
-                &UserEntry {
-                    user: switchboard_domain::config::User {
-                        id: switchboard_domain::UserId(Uuid::new_v4()),
-                        name: "x".into(),
-                        role: switchboard_domain::config::Role::Agent,
-                        call_center: None,
-                    },
-                    origin: UserOrigin::Local,
-                },
-            )?;
+            ctx.put_doc(other, m, &d)?;
+            ctx.put_peer(&peer_config("hq", Some(node)))?;
+            ctx.put_peer_state(&records::peer_checkpoint_key(&node), &PeerState::default())?;
+            ctx.put_peer_heads(&node, &id, &d.get_heads())?;
             Err(NodeError::Config("refused by the job".into()))
         })
         .await;
@@ -220,39 +215,43 @@ async fn failed_job_writes_nothing_and_leaves_cache() {
     assert_eq!(s.feed_seq().expect("seq"), seq_before);
     assert_eq!(s.count(TreeId::Docs).expect("count"), 1);
     assert_eq!(s.count(TreeId::Feed).expect("count"), 1);
+    assert_eq!(
+        s.rm_get(TreeId::OrderSummaries, id.as_bytes())
+            .expect("get"),
+        Some(b"good".to_vec())
+    );
     assert!(s
-        .rm_get(TreeId::OrderSummaries, b"k")
+        .rm_get(TreeId::OrderSummaries, other.as_bytes())
         .expect("get")
         .is_none());
-    assert!(s.user_by_token_hash("hash").expect("get").is_none());
-    // Inside a job, prefix scans see the job's own staged writes.
+    assert_eq!(s.count(TreeId::IdxStatus).expect("count"), 1);
+    assert!(s.peers().expect("peers").is_empty());
+    assert_eq!(s.count(TreeId::PeerState).expect("count"), 0);
+    assert_eq!(s.count(TreeId::PeerHeads).expect("count"), 0);
+    // Inside a job, prefix scans see the job's own staged writes and deletes.
     let counts = storage
-        .submit(|ctx: &mut WriteCtx<'_>| {
-            let a = records::rm_keys::coupon("SAVE10", &Uuid::new_v4());
-            let b = records::rm_keys::coupon("SAVE10", &Uuid::new_v4());
-            ctx.rm_put(TreeId::IdxCoupon, &a, b"t")?;
-            let prefix = records::rm_keys::status_prefix("SAVE10");
-            let one = ctx.count_prefix(TreeId::IdxCoupon, &prefix)?;
-            ctx.rm_put(TreeId::IdxCoupon, &b, b"t")?;
-            let two = ctx.count_prefix(TreeId::IdxCoupon, &prefix)?;
-            ctx.rm_delete(TreeId::IdxCoupon, &a)?;
-            let back = ctx.count_prefix(TreeId::IdxCoupon, &prefix)?;
-            Ok::<_, NodeError>((one, two, back))
+        .submit(move |ctx: &mut WriteCtx<'_>| {
+            let prefix = records::peer_heads_prefix(&node);
+            let heads = doc_with("a", "b").get_heads();
+            ctx.put_peer_heads(&node, &Uuid::new_v4(), &heads)?;
+            let one = ctx.scan_prefix(TreeId::PeerHeads, &prefix)?.len();
+            ctx.put_peer_heads(&node, &Uuid::new_v4(), &heads)?;
+            let two = ctx.scan_prefix(TreeId::PeerHeads, &prefix)?.len();
+            ctx.forget_peer_heads(&node)?;
+            let none = ctx.scan_prefix(TreeId::PeerHeads, &prefix)?.len();
+            Ok::<_, NodeError>((one, two, none))
         })
         .await
         .expect("scan");
-    assert_eq!(counts, (1, 2, 1));
+    assert_eq!(counts, (1, 2, 0));
     // No changed copy stays in the cache: the next jobs still see "good".
     let seen = storage
         .submit(move |ctx: &mut WriteCtx<'_>| {
-            let peeked = ctx.with_doc(id, |_, d| read_field(d, "v"))?.flatten();
-            let loaded = ctx.load_doc(id)?.and_then(|(_, d)| read_field(&d, "v"));
-            Ok::<_, NodeError>((peeked, loaded))
+            Ok::<_, NodeError>(ctx.load_doc(id)?.and_then(|(_, d)| read_field(&d, "v")))
         })
         .await
         .expect("read");
-    assert_eq!(seen.0.as_deref(), Some("good"));
-    assert_eq!(seen.1.as_deref(), Some("good"));
+    assert_eq!(seen.as_deref(), Some("good"));
     // A panicking job writes nothing and the writer keeps going.
     let panicked: Result<(), NodeError> = storage
         .submit(|_ctx: &mut WriteCtx<'_>| -> Result<(), NodeError> { panic!("job bug") })
@@ -356,7 +355,11 @@ async fn doc_cache_is_bounded() {
 async fn jobs_of_one_batch_see_each_other() {
     let dir = tempfile::tempdir().expect("tempdir");
     init(dir.path());
-    let storage = open(dir.path(), StoreOptions::default());
+    let opts = StoreOptions {
+        projector: Some(projector()),
+        ..StoreOptions::default()
+    };
+    let storage = open(dir.path(), opts);
     let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let gate = tokio::spawn(storage.submit(move |_ctx: &mut WriteCtx<'_>| {
@@ -365,15 +368,11 @@ async fn jobs_of_one_batch_see_each_other() {
     }));
     started_rx.await.expect("gate started");
     let x = Uuid::new_v4();
-    let coupon = records::rm_keys::status_prefix("SAVE10");
-    let first = tokio::spawn(storage.submit(move |ctx: &mut WriteCtx<'_>| {
-        ctx.put_doc_owned(x, meta(), doc_with("v", "first"))?;
-        ctx.rm_put(
-            TreeId::IdxCoupon,
-            &records::rm_keys::coupon("SAVE10", &x),
-            b"t",
-        )
-    }));
+    let status = records::rm_keys::status_prefix("first");
+    let first = tokio::spawn(
+        storage
+            .submit(move |ctx: &mut WriteCtx<'_>| ctx.put_doc(x, meta(), &doc_with("v", "first"))),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while storage.writer().queued() < 1 {
         assert!(Instant::now() < deadline, "first job not queued");
@@ -383,7 +382,7 @@ async fn jobs_of_one_batch_see_each_other() {
         let seen = ctx.load_doc(x)?.and_then(|(_, d)| read_field(&d, "v"));
         let via_store = ctx
             .store()
-            .iter_prefix(TreeId::IdxCoupon, &coupon, false)
+            .iter_prefix(TreeId::IdxStatus, &status, false)
             .count();
         let last_feed = ctx.store().last(TreeId::Feed)?.map(|(k, _)| k);
         let docs = ctx.store().count(TreeId::Docs)?;
