@@ -2,7 +2,9 @@
 //! [`sled::SledStore`]), typed helpers on top ([`StoreExt`]), and the single [`writer::Writer`]
 //! thread that owns every mutation, keeps a bounded cache of loaded automerge documents and
 //! acknowledges writes only after a group-committed flush (one atomic engine write and one
-//! flush per batch of jobs).
+//! flush per batch of jobs). A job reads and stages its writes through [`WriteCtx`] ([`ctx`]);
+//! [`rebuild`] rebuilds the read model; [`records`] holds the record types and key layouts;
+//! [`verify`] checks a store for damage.
 //!
 //! Documents are stored as a snapshot plus `save_after` increments, compacted every
 //! [`records::MAX_INCREMENTS`] changes; per-kind document counters ([`StoreExt::doc_counts`])
