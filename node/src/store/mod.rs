@@ -4,7 +4,7 @@
 //! acknowledges writes only after a group-committed flush (one atomic engine write and one
 //! flush per batch of jobs). A job reads and stages its writes through [`WriteCtx`] ([`ctx`]);
 //! [`rebuild`] rebuilds the read model; [`records`] holds the record types and key layouts;
-//! [`verify`] checks a store for damage.
+//! [`mod@verify`] checks a store for damage.
 //!
 //! Documents are stored as a snapshot plus `save_after` increments, compacted every
 //! [`records::MAX_INCREMENTS`] changes; per-kind document counters ([`StoreExt::doc_counts`])
