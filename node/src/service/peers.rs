@@ -61,7 +61,7 @@ impl AppState {
                     "peer {name} does not exist"
                 )));
             }
-            ctx.delete_peer(&name);
+            ctx.delete_peer(&name)?;
             Ok(())
         })
         .await

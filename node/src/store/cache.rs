@@ -1,6 +1,7 @@
 //! A bounded least-recently-used cache of loaded automerge documents, owned by the writer
 //! thread. A loaded order costs ~22 KiB of heap, so memory is bounded by the capacity, never by
-//! the number of stored documents.
+//! the number of stored documents. A job takes a document out ([`DocCache::take`]) and the writer
+//! puts the version it stored back ([`DocCache::insert`]), which makes it the most recently used.
 
 use super::DocMeta;
 use automerge::Automerge;
@@ -14,25 +15,21 @@ struct Entry {
 }
 
 /// LRU cache keyed by document id.
-pub struct DocCache {
+pub(super) struct DocCache {
     capacity: usize,
     tick: u64,
     map: HashMap<Uuid, Entry>,
     order: BTreeMap<u64, Uuid>,
-    hits: u64,
-    misses: u64,
 }
 
 impl DocCache {
     /// A cache holding at most `capacity` documents (at least 1).
-    pub fn new(capacity: usize) -> DocCache {
+    pub(super) fn new(capacity: usize) -> DocCache {
         DocCache {
             capacity: capacity.max(1),
             tick: 0,
             map: HashMap::new(),
             order: BTreeMap::new(),
-            hits: 0,
-            misses: 0,
         }
     }
 
@@ -41,59 +38,16 @@ impl DocCache {
         self.tick
     }
 
-    /// A copy of a cached document (marks it recently used).
-    pub fn get_clone(&mut self, id: &Uuid) -> Option<(DocMeta, Automerge)> {
-        let tick = self.next_tick();
-        match self.map.get_mut(id) {
-            Some(e) => {
-                self.order.remove(&e.tick);
-                e.tick = tick;
-                self.order.insert(tick, *id);
-                self.hits += 1;
-                Some((e.meta.clone(), e.doc.clone()))
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
-        }
-    }
-
     /// Takes a cached document out (the caller puts it back with [`DocCache::insert`]).
-    pub fn take(&mut self, id: &Uuid) -> Option<(DocMeta, Automerge)> {
-        match self.map.remove(id) {
-            Some(e) => {
-                self.order.remove(&e.tick);
-                self.hits += 1;
-                Some((e.meta, e.doc))
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
-        }
+    pub(super) fn take(&mut self, id: &Uuid) -> Option<(DocMeta, Automerge)> {
+        let e = self.map.remove(id)?;
+        self.order.remove(&e.tick);
+        Some((e.meta, e.doc))
     }
 
-    /// Reads a cached document in place (marks it recently used).
-    pub fn peek<R>(&mut self, id: &Uuid, f: impl FnOnce(&DocMeta, &Automerge) -> R) -> Option<R> {
-        let tick = self.next_tick();
-        match self.map.get_mut(id) {
-            Some(e) => {
-                self.order.remove(&e.tick);
-                e.tick = tick;
-                self.order.insert(tick, *id);
-                self.hits += 1;
-                Some(f(&e.meta, &e.doc))
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
-        }
-    }
-
-    /// Inserts or replaces a document, evicting the least recently used beyond capacity.
-    pub fn insert(&mut self, id: Uuid, meta: DocMeta, doc: Automerge) {
+    /// Inserts or replaces a document as the most recently used, evicting the least recently
+    /// used beyond capacity.
+    pub(super) fn insert(&mut self, id: Uuid, meta: DocMeta, doc: Automerge) {
         let tick = self.next_tick();
         if let Some(old) = self.map.insert(id, Entry { tick, meta, doc }) {
             self.order.remove(&old.tick);
@@ -109,36 +63,16 @@ impl DocCache {
         }
     }
 
-    /// Whether a document is cached.
-    pub fn contains(&self, id: &Uuid) -> bool {
-        self.map.contains_key(id)
-    }
-
     /// Drops a document.
-    pub fn remove(&mut self, id: &Uuid) {
+    pub(super) fn remove(&mut self, id: &Uuid) {
         if let Some(e) = self.map.remove(id) {
             self.order.remove(&e.tick);
         }
     }
 
     /// Documents held.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.map.len()
-    }
-
-    /// Whether empty.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// The bound.
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
-    /// (hits, misses) so far.
-    pub fn hit_stats(&self) -> (u64, u64) {
-        (self.hits, self.misses)
     }
 }
 
@@ -161,14 +95,23 @@ mod tests {
         for id in &ids[..3] {
             c.insert(*id, meta(), Automerge::new());
         }
-        assert!(c.get_clone(&ids[0]).is_some()); // 0 is now most recent
+        // A job takes 0 and puts it back: 0 is now the most recent.
+        let (m, d) = c.take(&ids[0]).expect("cached");
+        c.insert(ids[0], m, d);
         c.insert(ids[3], meta(), Automerge::new()); // evicts 1
-        assert!(c.get_clone(&ids[1]).is_none());
-        assert!(c.get_clone(&ids[0]).is_some());
+        assert!(c.take(&ids[1]).is_none());
+        assert!(c.take(&ids[0]).is_some());
+        assert_eq!(c.len(), 2);
         for id in &ids {
             c.insert(*id, meta(), Automerge::new());
         }
         assert_eq!(c.len(), 3);
         assert_eq!(c.order.len(), 3);
+        // The three most recent stay.
+        for id in &ids[2..] {
+            assert!(c.take(id).is_some());
+        }
+        assert_eq!(c.len(), 0);
+        assert!(c.order.is_empty());
     }
 }

@@ -2,7 +2,9 @@
 //! [`sled::SledStore`]), typed helpers on top ([`StoreExt`]), and the single [`writer::Writer`]
 //! thread that owns every mutation, keeps a bounded cache of loaded automerge documents and
 //! acknowledges writes only after a group-committed flush (one atomic engine write and one
-//! flush per batch of jobs).
+//! flush per batch of jobs). A job reads and stages its writes through [`WriteCtx`] ([`ctx`]);
+//! [`rebuild`] rebuilds the read model; [`records`] holds the record types and key layouts;
+//! [`mod@verify`] checks a store for damage.
 //!
 //! Documents are stored as a snapshot plus `save_after` increments, compacted every
 //! [`records::MAX_INCREMENTS`] changes; per-kind document counters ([`StoreExt::doc_counts`])
@@ -18,7 +20,7 @@
 //! | `docs` | doc uuid (16) | [`DocRecord`] {meta, seq, heads, snapshot bytes, increments} |
 //! | `feed` | seq (u64 BE) | [`records::FeedValue`] {doc, meta}; exactly one entry per doc |
 //! | `peers` | peer name | [`PeerConfig`] |
-//! | `peer_state` | peer key (name or node id text) | [`PeerState`] {checkpoint, last success/error} |
+//! | `peer_state` | [`records::peer_checkpoint_key`] (node id text) or [`records::peer_status_key`] (`status:` ++ name) | [`PeerState`] {checkpoint, last success/error} |
 //! | `peer_heads` | peer node id (16) ++ doc uuid (16) | codec `Vec<[u8;32]>` heads |
 //! | `users` | sha256 hex of the bearer token | [`UserEntry`] |
 //! | `rm_owner` | doc uuid (16) | read-model keys the projector wrote for that doc |
@@ -35,16 +37,17 @@
 //! from one document to the read-model entries it implies. On every `put_doc` the writer runs it
 //! and replaces that document's previous entries (tracked in `rm_owner`) in the same atomic write,
 //! and records the covered feed seq in `meta`. On open, a read model that is missing, behind, or
-//! built by another projector version is rebuilt from the documents. Jobs may also put and delete
-//! read-model entries directly ([`writer::WriteCtx::rm_put`]).
+//! built by another projector version is rebuilt from the documents ([`rebuild`]).
 //!
 //! # Reads
 //!
 //! Reads that do not need the writer (document bytes, feed scans, read-model lookups) go
 //! straight to the engine from any thread; async handlers call them inside `spawn_blocking`.
 
-pub mod cache;
+mod cache;
+pub mod ctx;
 mod pending;
+pub mod rebuild;
 pub mod records;
 pub mod sled;
 #[cfg(test)]
@@ -59,12 +62,14 @@ use std::sync::Arc;
 use switchboard_domain::NodeId;
 use uuid::Uuid;
 
+pub use ctx::WriteCtx;
+pub use rebuild::{rebuild_read_model, rebuild_read_model_if_needed};
 pub use records::{
     DocKind, DocMeta, DocRecord, FeedItem, NodeMeta, PeerConfig, PeerErrorRecord, PeerState,
     UserEntry, UserOrigin,
 };
 pub use verify::{verify, verify_store, VerifyReport};
-pub use writer::{WriteCtx, Writer, WriterStats};
+pub use writer::{Writer, WriterStats};
 
 /// A key-value pair.
 pub type Kv = (Vec<u8>, Vec<u8>);
@@ -163,6 +168,26 @@ impl TreeId {
     /// and `users`).
     pub fn is_projectable(self) -> bool {
         TreeId::READ_MODEL.contains(&self) || self == TreeId::Users
+    }
+
+    /// [`TreeId::is_projectable`] as an error for read-model entries aimed elsewhere.
+    pub(crate) fn ensure_projectable(self) -> Result<(), NodeError> {
+        if self.is_projectable() {
+            Ok(())
+        } else {
+            Err(NodeError::Corrupt(format!(
+                "{} is not a read-model tree",
+                self.name()
+            )))
+        }
+    }
+
+    /// The tree at an index into [`TreeId::ALL`] (as stored in `rm_owner`).
+    pub(crate) fn from_index(i: u8) -> Result<TreeId, NodeError> {
+        TreeId::ALL
+            .get(usize::from(i))
+            .copied()
+            .ok_or_else(|| NodeError::Corrupt(format!("bad tree index {i} in rm_owner")))
     }
 }
 
@@ -299,7 +324,7 @@ pub trait StoreExt: Store {
             .transpose()
     }
 
-    /// Sync state of a peer (key chosen by the sync driver).
+    /// Sync state of a peer, by [`records::peer_checkpoint_key`] or [`records::peer_status_key`].
     fn peer_state(&self, key: &str) -> Result<Option<PeerState>, NodeError> {
         self.get(TreeId::PeerState, key.as_bytes())?
             .map(|b| records::decode(&b))
@@ -450,7 +475,7 @@ impl Storage {
         };
         if let Some(p) = &opts.projector {
             report.rebuilt_read_model =
-                writer::rebuild_read_model_if_needed(&*store, p, opts.read_model_version)?;
+                rebuild_read_model_if_needed(&*store, p, opts.read_model_version)?;
         }
         let dyn_store: Arc<dyn Store> = store.clone();
         let writer = Writer::start(dyn_store, &opts)?;
@@ -531,7 +556,7 @@ impl Storage {
         };
         self.writer
             .submit_exclusive(move |ctx: &mut WriteCtx<'_>| {
-                writer::rebuild_read_model(ctx.store(), &p, version)
+                rebuild_read_model(ctx.store(), &p, version)
             })
             .await
     }

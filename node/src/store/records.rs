@@ -157,7 +157,8 @@ pub struct PeerErrorRecord {
     pub message: String,
 }
 
-/// Sync state of one peer: `peer_state` tree, key = peer name or node id text (caller's choice).
+/// Sync state of one peer: `peer_state` tree, key = [`peer_checkpoint_key`] (the checkpoint with
+/// a peer node) or [`peer_status_key`] (a configured peer's last success / last error).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerState {
     /// The sync checkpoint: a codec-encoded [`switchboard_sync::protocol::PeerCheckpoint`]
@@ -252,9 +253,25 @@ pub fn read_uuid(bytes: &[u8]) -> Result<Uuid, NodeError> {
 /// `peer_heads` key: peer node id ++ doc uuid.
 pub fn peer_heads_key(peer: &NodeId, doc: &Uuid) -> [u8; 32] {
     let mut k = [0u8; 32];
-    k[..16].copy_from_slice(peer.0.as_bytes());
+    k[..16].copy_from_slice(&peer_heads_prefix(peer));
     k[16..].copy_from_slice(doc.as_bytes());
     k
+}
+
+/// `peer_heads` prefix of every head recorded for one peer node.
+pub fn peer_heads_prefix(peer: &NodeId) -> [u8; 16] {
+    *peer.0.as_bytes()
+}
+
+/// `peer_state` key of the sync checkpoint with a peer node: its node id as text, so every
+/// session with that node (outgoing to any configured peer with that id, or incoming) shares it.
+pub fn peer_checkpoint_key(peer: &NodeId) -> String {
+    peer.to_string()
+}
+
+/// `peer_state` key of a configured peer's last success / last error: `status:` ++ its name.
+pub fn peer_status_key(name: &str) -> String {
+    format!("status:{name}")
 }
 
 /// Key helpers for the read-model indexes (layouts documented in [`crate::store`]).
