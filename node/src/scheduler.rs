@@ -8,7 +8,7 @@
 use crate::error::NodeError;
 use crate::service::AppState;
 use crate::store::records::rm_keys;
-use crate::store::writer::WriteCtx;
+use crate::store::WriteCtx;
 use crate::store::{StoreExt, TreeId};
 use std::future::Future;
 use std::time::Duration;

@@ -126,7 +126,7 @@ impl AppState {
         if cache.take_missed() && storage.open_report().rebuilt_read_model.is_some() {
             // Nothing writes yet: the writer has no jobs before the state exists.
             let p = projector(cache.clone());
-            crate::store::writer::rebuild_read_model(store, &p, READ_MODEL_VERSION)?;
+            crate::store::rebuild_read_model(store, &p, READ_MODEL_VERSION)?;
         }
         Ok(AppState {
             storage,

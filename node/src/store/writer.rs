@@ -32,9 +32,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-// The job context and the rebuild lived in this module; these keep their old paths working.
-pub use super::ctx::WriteCtx;
-pub use super::rebuild::{rebuild_read_model, rebuild_read_model_if_needed};
+use super::ctx::WriteCtx;
 
 type Responder = Box<dyn FnOnce(Option<NodeError>) + Send>;
 type Erased = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (bool, Responder) + Send>;

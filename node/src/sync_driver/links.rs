@@ -5,7 +5,7 @@
 //! checkpoint so that it survives a restart.
 
 use super::error::SyncError;
-use super::replica::{checkpoint_key, decode_checkpoint};
+use super::replica::decode_checkpoint;
 use super::{real_now_ms, SyncHub};
 use crate::error::NodeError;
 use crate::store::records::{self, PeerConfig, PeerErrorRecord, PeerState};
@@ -81,11 +81,6 @@ pub(super) struct LinkState {
 
 /// A peer, its checkpoint, its pending count and its saved status.
 type StatusRow = (PeerConfig, PeerCheckpoint, u64, Option<PeerState>);
-
-/// The `peer_state` key of a peer's saved status.
-fn status_key(peer_name: &str) -> String {
-    format!("status:{peer_name}")
-}
 
 impl SyncHub {
     /// Runs the background loop until `shutdown` resolves.
@@ -227,12 +222,17 @@ impl SyncHub {
 
     /// Keeps last success / last error beside the checkpoint, so status survives a restart.
     async fn persist_status(&self, peer: &PeerConfig, r: &PeerSyncResult, now: Timestamp) {
-        let key = status_key(&peer.name);
+        let key = records::peer_status_key(&peer.name);
+        let name = peer.name.clone();
         let (ok, err) = (r.ok, r.error.clone());
         let res = self
             .app
             .storage
             .submit(move |ctx: &mut WriteCtx<'_>| {
+                // A session that outlived its peer (deleted meanwhile) leaves no status behind.
+                if ctx.get(TreeId::Peers, name.as_bytes())?.is_none() {
+                    return Ok(());
+                }
                 let mut st: PeerState = match ctx.get(TreeId::PeerState, key.as_bytes())? {
                     Some(b) => records::decode(&b)?,
                     None => PeerState::default(),
@@ -259,7 +259,7 @@ impl SyncHub {
             let mut out = Vec::new();
             for p in peers {
                 let cp = match p.node_id {
-                    Some(id) => decode_checkpoint(store.peer_state(&checkpoint_key(&id))?)?,
+                    Some(id) => decode_checkpoint(store.peer_state(&records::peer_checkpoint_key(&id))?)?,
                     None => PeerCheckpoint::default(),
                 };
                 let info = PeerInfo {
@@ -275,7 +275,7 @@ impl SyncHub {
                             && protocol::may_write(&me.info(), &f.meta)
                     })
                     .count() as u64;
-                let saved = store.peer_state(&status_key(&p.name))?;
+                let saved = store.peer_state(&records::peer_status_key(&p.name))?;
                 out.push((p, cp, pending, saved));
             }
             Ok(out)

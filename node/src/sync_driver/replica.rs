@@ -26,11 +26,6 @@ impl From<NodeError> for ReplicaError {
     }
 }
 
-/// The `peer_state` key of a peer's checkpoint.
-pub(super) fn checkpoint_key(peer: &NodeId) -> String {
-    peer.to_string()
-}
-
 /// A stored checkpoint, or the empty one.
 pub(super) fn decode_checkpoint(state: Option<PeerState>) -> Result<PeerCheckpoint, NodeError> {
     state
@@ -143,7 +138,7 @@ impl Replica for NodeReplica {
             .app
             .storage
             .store()
-            .peer_state(&checkpoint_key(&peer))?;
+            .peer_state(&records::peer_checkpoint_key(&peer))?;
         Ok(decode_checkpoint(state)?)
     }
 
@@ -168,7 +163,7 @@ impl Replica for NodeReplica {
                 for (id, staged) in plan.staged {
                     ctx.put_doc(id, staged.meta, &staged.doc)?;
                 }
-                let key = checkpoint_key(&batch.peer);
+                let key = records::peer_checkpoint_key(&batch.peer);
                 let mut state: PeerState = match ctx.get(TreeId::PeerState, key.as_bytes())? {
                     Some(b) => records::decode(&b)?,
                     None => PeerState::default(),
