@@ -216,10 +216,7 @@ async fn scenario(
             &json!({"code": "WELCOME10"}),
         )
         .await?;
-    let balance = order_view(&ada_n, &order_a.to_string())
-        .await?
-        .totals
-        .balance;
+    let balance = order_view(&ada_n, order_a).await?.totals.balance;
     ada_n
         .post::<OrderView>(
             &format!("/api/v1/orders/{order_a}/payments"),
@@ -283,7 +280,7 @@ async fn scenario(
         "check convergence: the same orders, with identical views, on all three nodes",
     );
     let converged = compare(out, &[hq, north, south]).await?;
-    let a = order_view(&hq.admin, &order_a.to_string()).await?;
+    let a = order_view(&hq.admin, order_a).await?;
     out.line(format!(
         "order {order_a} at HQ: status {}, {} lines, {} holds, {} notes (edits from both sides merged)",
         a.status.as_str(),
@@ -536,7 +533,7 @@ async fn show(out: &Printer, nodes: &[&DemoNode]) -> Result<()> {
             n.name, info.documents.orders, info.documents.customers
         ));
         for id in all_order_ids(&n.admin).await? {
-            let v = order_view(&n.admin, &id.to_string()).await?;
+            let v = order_view(&n.admin, id).await?;
             let active = v
                 .holds
                 .iter()

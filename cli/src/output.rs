@@ -1,6 +1,6 @@
 //! How the admin commands print what a node answered: as JSON for scripts (`--json`), or as
 //! lines and padded tables for a person. Every command goes through these helpers, so the two
-//! forms look the same everywhere and a closed pipe is handled once (by [`outln!`]).
+//! forms look the same everywhere and a closed pipe is handled once (by `outln!`).
 //!
 //! Text taken from the node (names, reasons, notes) is printed as the node sent it.
 

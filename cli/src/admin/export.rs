@@ -61,7 +61,7 @@ pub async fn run(args: ExportArgs) -> Result<()> {
     let mut pages = OrderPages::new(None, args.status.clone());
     while let Some(page) = pages.next(&c).await? {
         for summary in page {
-            let view = order(&c, &summary.id.to_string()).await?;
+            let view = order(&c, summary.id).await?;
             match args.format {
                 ExportFormat::Jsonl => writeln!(w, "{}", output::json_line(&view)?)?,
                 ExportFormat::Csv => writeln!(w, "{}", csv_row(&view).join(","))?,

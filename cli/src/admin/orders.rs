@@ -6,6 +6,7 @@ use crate::output::{self, opt};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use std::fmt::Display;
 use switchboard_domain::OrderId;
 use switchboard_node::views::{OrderList, OrderSummary, OrderView};
 
@@ -90,9 +91,10 @@ pub async fn run(args: OrdersArgs) -> Result<()> {
     Ok(())
 }
 
-/// `GET /api/v1/orders/{id}`.
-pub async fn order(c: &Client, id: &str) -> Result<OrderView> {
-    c.get(&format!("/api/v1/orders/{}", enc(id))).await
+/// `GET /api/v1/orders/{id}`: an id as typed on the command line or as a node answered it.
+pub async fn order(c: &Client, id: impl Display) -> Result<OrderView> {
+    c.get(&format!("/api/v1/orders/{}", enc(&id.to_string())))
+        .await
 }
 
 /// Pages through `GET /api/v1/orders` by cursor.
