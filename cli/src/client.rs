@@ -7,6 +7,7 @@ use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -85,13 +86,23 @@ impl Client {
     }
 
     /// `POST path` with a JSON body → JSON.
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
-        self.call(Method::POST, path, Some(body)).await
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<T> {
+        let body = encode(&Method::POST, path, body)?;
+        self.call(Method::POST, path, Some(&body)).await
     }
 
     /// `PUT path` with a JSON body → JSON.
-    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
-        self.call(Method::PUT, path, Some(body)).await
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<T> {
+        let body = encode(&Method::PUT, path, body)?;
+        self.call(Method::PUT, path, Some(&body)).await
     }
 
     /// `DELETE path`; the answer body, if any, is ignored.
@@ -152,6 +163,12 @@ impl Client {
             )
         }
     }
+}
+
+/// A request body as JSON (a view type, or a `json!` literal where the node has no serializable
+/// body type).
+fn encode(method: &Method, path: &str, body: &(impl Serialize + ?Sized)) -> Result<Value> {
+    serde_json::to_value(body).with_context(|| format!("cannot encode the body of {method} {path}"))
 }
 
 /// The innermost cause of an error, which names the actual problem ("Connection refused").

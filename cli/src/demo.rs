@@ -6,17 +6,26 @@
 //! concurrent edits of one order), heal the link, sync, and check that all three nodes hold the
 //! same order views. Exits 0 when they converged, 1 when they did not.
 
-use crate::admin::{all_order_ids, items, s, sync_now};
+use crate::admin::orders::{all_order_ids, order as order_view};
+use crate::admin::sync::sync_now;
 use crate::client::Client;
+use crate::output::opt;
 use crate::serve::{start, RunningNode};
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use switchboard_domain::CallCenterId;
+use switchboard_domain::config::{CouponKind, PaymentKind, Role};
+use switchboard_domain::{CallCenterId, CustomerId, OrderId};
 use switchboard_node::config::NodeConfig;
-use switchboard_sync::protocol::Role;
+use switchboard_node::views::{
+    CallCenterDoc, ChargeTierDoc, ContinuityDoc, CouponDoc, CustomerView, DeliveryModeDoc,
+    HoldCodeDoc, NewUserView, NodeView, OrderView, PaymentMethodDoc, PeerView, ProductDoc,
+    ReasonCodeDoc, SourceCodeDoc,
+};
+use switchboard_sync::protocol::Role as NodeRole;
 
 /// Arguments of `switchboard demo`.
 #[derive(Args, Debug)]
@@ -57,9 +66,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "start HQ and two sites (north, south) on loopback with temporary data",
     );
     let cc = CallCenterId::parse(CC).map_err(|e| anyhow!("{e}"))?;
-    let hq = launch("hq", Role::Hq, &[], args.keep).await?;
-    let north = launch("north", Role::Site, std::slice::from_ref(&cc), args.keep).await?;
-    let south = launch("south", Role::Site, std::slice::from_ref(&cc), args.keep).await?;
+    let hq = launch("hq", NodeRole::Hq, &[], args.keep).await?;
+    let north = launch("north", NodeRole::Site, std::slice::from_ref(&cc), args.keep).await?;
+    let south = launch("south", NodeRole::Site, std::slice::from_ref(&cc), args.keep).await?;
     for n in [&hq, &north, &south] {
         out.line(format!("{:<6} {} node {}", n.name, n.url(), n.node_id));
     }
@@ -83,7 +92,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
 async fn launch(
     name: &'static str,
-    role: Role,
+    role: NodeRole,
     ccs: &[CallCenterId],
     keep: bool,
 ) -> Result<DemoNode> {
@@ -134,8 +143,8 @@ async fn scenario(
 ) -> Result<bool> {
     out.step(2, "load the demo call center at HQ over the API");
     load_config(&hq.admin).await?;
-    let agent = new_user(&hq.admin, "Ada (agent)", "agent").await?;
-    let supervisor = new_user(&hq.admin, "Sam (supervisor)", "supervisor").await?;
+    let agent = new_user(&hq.admin, "Ada (agent)", Role::Agent).await?;
+    let supervisor = new_user(&hq.admin, "Sam (supervisor)", Role::Supervisor).await?;
     out.line("call center 'demo': EUR, card/cash, delivery std (5.95 under 50.00, free above) and express 14.95");
     out.line("products: headset (upsell: headset-pro, script), headset-pro, cable (cross-sell), coffee subscription");
     out.line("hold codes fraud/address, coupon WELCOME10, source code SPRING (10% off), users Ada (agent), Sam (supervisor)");
@@ -151,15 +160,15 @@ async fn scenario(
     sync(out, north, "hq").await?;
     sync(out, south, "hq").await?;
     for site in [north, south] {
-        let cc: Value = site
+        let cc: CallCenterDoc = site
             .admin
             .get(&format!("/api/v1/call-centers/{CC}"))
             .await?;
         out.line(format!(
             "{} now holds call center {:?} with {} delivery modes",
             site.name,
-            s(&cc, "name"),
-            items(&cc, "delivery_modes").len()
+            cc.name,
+            cc.delivery_modes.len()
         ));
     }
 
@@ -191,24 +200,20 @@ async fn scenario(
     // North: completes order A (line, coupon, payment) and submits it.
     add_line(&ada_n, &order_a, "cable", 2).await?;
     ada_n
-        .post::<Value>(
+        .post::<OrderView>(
             &format!("/api/v1/orders/{order_a}/coupons"),
             &json!({"code": "WELCOME10"}),
         )
         .await?;
-    let view: Value = ada_n.get(&format!("/api/v1/orders/{order_a}")).await?;
-    let balance = view
-        .get("totals")
-        .map(|t| s(t, "balance"))
-        .unwrap_or_else(|| "0.00".into());
+    let balance = order_view(&ada_n, order_a).await?.totals.balance;
     ada_n
-        .post::<Value>(
+        .post::<OrderView>(
             &format!("/api/v1/orders/{order_a}/payments"),
             &json!({"method": "card", "amount": balance, "reference": "auth-4711"}),
         )
         .await?;
     ada_n
-        .post::<Value>(&format!("/api/v1/orders/{order_a}/submit"), &json!({}))
+        .post::<OrderView>(&format!("/api/v1/orders/{order_a}/submit"), &json!({}))
         .await?;
     out.line(format!(
         "north: order {order_a} paid ({balance}) and submitted"
@@ -219,7 +224,7 @@ async fn scenario(
     add_line(&ada_n, &order_b, "headset-pro", 1).await?;
     sync(out, north, "hq").await?;
     sam_hq
-        .post::<Value>(
+        .post::<OrderView>(
             &format!("/api/v1/orders/{order_b}/holds"),
             &json!({"code": "fraud", "reason": "card country differs from shipping"}),
         )
@@ -229,13 +234,13 @@ async fn scenario(
     ));
     // South, cut off: edits order A concurrently (note + address hold) and takes its own order.
     ada_s
-        .post::<Value>(
+        .post::<OrderView>(
             &format!("/api/v1/orders/{order_a}/notes"),
             &json!({"text": "customer called south: deliver after 5pm"}),
         )
         .await?;
     ada_s
-        .post::<Value>(
+        .post::<OrderView>(
             &format!("/api/v1/orders/{order_a}/holds"),
             &json!({"code": "address", "reason": "confirm the delivery address"}),
         )
@@ -264,97 +269,178 @@ async fn scenario(
         "check convergence: the same orders, with identical views, on all three nodes",
     );
     let converged = compare(out, &[hq, north, south]).await?;
-    let a: Value = hq.admin.get(&format!("/api/v1/orders/{order_a}")).await?;
+    let a = order_view(&hq.admin, order_a).await?;
     out.line(format!(
         "order {order_a} at HQ: status {}, {} lines, {} holds, {} notes (edits from both sides merged)",
-        s(&a, "status"),
-        items(&a, "lines").len(),
-        items(&a, "holds").len(),
-        items(&a, "notes").len()
+        a.status.as_str(),
+        a.lines.len(),
+        a.holds.len(),
+        a.notes.len()
     ));
     Ok(converged)
 }
 
 /// Writes the demo configuration at HQ.
 async fn load_config(hq: &Client) -> Result<()> {
-    hq.put::<Value>(
-        &format!("/api/v1/call-centers/{CC}"),
-        &json!({
-            "name": "Demo Call Center",
-            "currency": "EUR",
-            "order_completion": true,
-            "guided_sales": true,
-            "payment_tolerance": "0.00",
-            "payment_methods": [{"id": "card", "kind": "card"}, {"id": "cash", "kind": "cash"}],
-            "delivery_modes": [
-                {"id": "std", "name": "Standard", "charges": [
-                    {"from": "0.00", "to": "50.00", "amount": "5.95"},
-                    {"from": "50.00", "to": null, "amount": "0.00"}]},
-                {"id": "express", "name": "Express", "charges": [
-                    {"from": "0.00", "to": null, "amount": "14.95"}]}
-            ],
-            "hold_codes": [
-                {"id": "fraud", "name": "Fraud check", "clear_roles": ["supervisor"]},
-                {"id": "address", "name": "Address check", "clear_roles": ["agent", "supervisor"]}
-            ],
-            "reason_codes": [{"id": "match", "name": "Price match"}],
-            "price_override_limits": {"agent": "5", "supervisor": "25"},
-            "financial_dimensions": {"region": "demo"},
-            "price_group": null
-        }),
-    )
-    .await?;
+    let tier = |from: &str, to: Option<&str>, amount: &str| -> Result<ChargeTierDoc> {
+        Ok(ChargeTierDoc {
+            from: dec(from)?,
+            to: to.map(dec).transpose()?,
+            amount: dec(amount)?,
+        })
+    };
+    let cc = CallCenterDoc {
+        id: None,
+        name: "Demo Call Center".into(),
+        currency: "EUR".into(),
+        order_completion: true,
+        guided_sales: true,
+        payment_tolerance: dec("0.00")?,
+        payment_methods: vec![
+            PaymentMethodDoc {
+                id: "card".into(),
+                kind: PaymentKind::Card,
+            },
+            PaymentMethodDoc {
+                id: "cash".into(),
+                kind: PaymentKind::Cash,
+            },
+        ],
+        delivery_modes: vec![
+            DeliveryModeDoc {
+                id: "std".into(),
+                name: "Standard".into(),
+                charges: vec![
+                    tier("0.00", Some("50.00"), "5.95")?,
+                    tier("50.00", None, "0.00")?,
+                ],
+            },
+            DeliveryModeDoc {
+                id: "express".into(),
+                name: "Express".into(),
+                charges: vec![tier("0.00", None, "14.95")?],
+            },
+        ],
+        hold_codes: vec![
+            HoldCodeDoc {
+                id: "fraud".into(),
+                name: "Fraud check".into(),
+                clear_roles: vec![Role::Supervisor],
+            },
+            HoldCodeDoc {
+                id: "address".into(),
+                name: "Address check".into(),
+                clear_roles: vec![Role::Agent, Role::Supervisor],
+            },
+        ],
+        reason_codes: vec![ReasonCodeDoc {
+            id: "match".into(),
+            name: "Price match".into(),
+        }],
+        price_override_limits: BTreeMap::from([
+            (Role::Agent, dec("5")?),
+            (Role::Supervisor, dec("25")?),
+        ]),
+        financial_dimensions: BTreeMap::from([("region".into(), "demo".into())]),
+        price_group: None,
+    };
+    hq.put::<CallCenterDoc>(&format!("/api/v1/call-centers/{CC}"), &cc)
+        .await?;
     let products = [
-        json!({"id": "headset", "name": "Headset", "price": "39.00", "allow_price_override": true,
-               "image_url": null, "upsell": ["headset-pro"], "cross_sell": ["cable"],
-               "script": "Ask whether the customer takes calls all day: the Pro has noise cancelling.",
-               "continuity": null}),
-        json!({"id": "headset-pro", "name": "Headset Pro", "price": "89.00", "allow_price_override": true,
-               "image_url": null, "upsell": [], "cross_sell": ["cable"], "script": null, "continuity": null}),
-        json!({"id": "cable", "name": "Spare cable", "price": "6.50", "allow_price_override": false,
-               "image_url": null, "upsell": [], "cross_sell": [], "script": null, "continuity": null}),
-        json!({"id": "coffee", "name": "Coffee subscription", "price": "12.00", "allow_price_override": false,
-               "image_url": null, "upsell": [], "cross_sell": [],
-               "script": "Mention that the subscription can be paused at any time.",
-               "continuity": {"every_days": 30, "times": 6}}),
+        (
+            "headset",
+            ProductDoc {
+                upsell: vec!["headset-pro".into()],
+                cross_sell: vec!["cable".into()],
+                script: Some(
+                    "Ask whether the customer takes calls all day: the Pro has noise cancelling."
+                        .into(),
+                ),
+                ..product("Headset", "39.00", true)?
+            },
+        ),
+        (
+            "headset-pro",
+            ProductDoc {
+                cross_sell: vec!["cable".into()],
+                ..product("Headset Pro", "89.00", true)?
+            },
+        ),
+        ("cable", product("Spare cable", "6.50", false)?),
+        (
+            "coffee",
+            ProductDoc {
+                script: Some("Mention that the subscription can be paused at any time.".into()),
+                continuity: Some(ContinuityDoc {
+                    every_days: 30,
+                    times: 6,
+                }),
+                ..product("Coffee subscription", "12.00", false)?
+            },
+        ),
     ];
-    for p in products {
-        let id = s(&p, "id");
-        let mut body = p.clone();
-        if let Some(o) = body.as_object_mut() {
-            o.remove("id");
-        }
-        hq.put::<Value>(&format!("/api/v1/products/{id}"), &body)
+    for (id, p) in products {
+        hq.put::<ProductDoc>(&format!("/api/v1/products/{id}"), &p)
             .await?;
     }
-    hq.put::<Value>(
-        "/api/v1/source-codes/SPRING",
-        &json!({"catalog": "spring", "valid_from": null, "valid_to": null, "discount_percent": "10",
-                "free_shipping": false, "script": "Welcome the caller to the spring catalog.",
-                "price_group": null}),
-    )
-    .await?;
-    hq.put::<Value>(
-        "/api/v1/coupons/WELCOME10",
-        &json!({"kind": "amount", "value": "10.00", "min_order": "20.00", "valid_from": null,
-                "valid_to": null, "max_uses": null}),
-    )
-    .await?;
+    let spring = SourceCodeDoc {
+        code: None,
+        catalog: "spring".into(),
+        valid_from: None,
+        valid_to: None,
+        discount_percent: dec("10")?,
+        free_shipping: false,
+        script: Some("Welcome the caller to the spring catalog.".into()),
+        price_group: None,
+    };
+    hq.put::<SourceCodeDoc>("/api/v1/source-codes/SPRING", &spring)
+        .await?;
+    let welcome = CouponDoc {
+        code: None,
+        kind: CouponKind::Amount,
+        value: dec("10.00")?,
+        min_order: dec("20.00")?,
+        valid_from: None,
+        valid_to: None,
+        max_uses: None,
+    };
+    hq.put::<CouponDoc>("/api/v1/coupons/WELCOME10", &welcome)
+        .await?;
     Ok(())
 }
 
-async fn new_user(hq: &Client, name: &str, role: &str) -> Result<String> {
-    let v: Value = hq
+/// A product without suggestions, script or continuity; its id is the PUT's path.
+fn product(name: &str, price: &str, allow_price_override: bool) -> Result<ProductDoc> {
+    Ok(ProductDoc {
+        id: None,
+        name: name.into(),
+        price: dec(price)?,
+        allow_price_override,
+        image_url: None,
+        upsell: Vec::new(),
+        cross_sell: Vec::new(),
+        script: None,
+        continuity: None,
+    })
+}
+
+/// A decimal written as the API writes it ("5.95").
+fn dec(s: &str) -> Result<Decimal> {
+    s.parse()
+        .with_context(|| format!("{s:?} is not a decimal number"))
+}
+
+async fn new_user(hq: &Client, name: &str, role: Role) -> Result<String> {
+    let user: NewUserView = hq
         .post(
             &format!("/api/v1/call-centers/{CC}/users"),
             &json!({"name": name, "role": role}),
         )
         .await?;
-    let token = s(&v, "token");
-    if token.is_empty() {
+    if user.token.is_empty() {
         bail!("HQ created user {name:?} without a token");
     }
-    Ok(token)
+    Ok(user.token)
 }
 
 /// Peers a site with HQ in both directions with one shared secret.
@@ -365,7 +451,7 @@ async fn link(hq: &DemoNode, site: &DemoNode, secret: &str) -> Result<()> {
 
 async fn link_one(from: &DemoNode, to: &DemoNode, name: &str, secret: &str) -> Result<()> {
     from.admin
-        .post::<Value>(
+        .post::<PeerView>(
             "/api/v1/peers",
             &json!({"node_id": to.node_id, "name": name, "url": to.url(), "secret": secret}),
         )
@@ -376,53 +462,50 @@ async fn link_one(from: &DemoNode, to: &DemoNode, name: &str, secret: &str) -> R
 
 /// Runs a session from `node` with `peer`; a failed session is an error.
 async fn sync(out: &Printer, node: &DemoNode, peer: &str) -> Result<()> {
-    let v = sync_now(&node.admin, Some(peer), false)
+    let run = sync_now(&node.admin, Some(peer), false)
         .await
         .with_context(|| format!("{}: sync with {peer}", node.name))?;
-    for p in items(&v, "peers") {
-        if p.get("ok").and_then(Value::as_bool) != Some(true) {
+    for p in &run.peers {
+        if !p.ok {
             bail!(
                 "{}: sync with {} failed: {}",
                 node.name,
-                s(&p, "name"),
-                s(&p, "error")
+                p.name,
+                opt(&p.error)
             );
         }
         out.line(format!(
             "sync {} <-> {}: sent {} docs, received {} docs",
-            node.name,
-            s(&p, "name"),
-            s(&p, "sent_docs"),
-            s(&p, "received_docs")
+            node.name, p.name, p.sent_docs, p.received_docs
         ));
     }
     Ok(())
 }
 
-async fn customer(c: &Client, name: &str, phone: &str) -> Result<String> {
-    let v: Value = c
+async fn customer(c: &Client, name: &str, phone: &str) -> Result<CustomerId> {
+    let v: CustomerView = c
         .post(
             "/api/v1/customers",
             &json!({"name": name, "phone": phone, "email": null,
                     "address": {"street": "1 Main St", "city": "Springfield", "country": "US"}}),
         )
         .await?;
-    id_of(&v, "customer")
+    Ok(v.id)
 }
 
-async fn order(c: &Client, customer: &str, source: Option<&str>) -> Result<String> {
-    let v: Value = c
+async fn order(c: &Client, customer: &CustomerId, source: Option<&str>) -> Result<OrderId> {
+    let v: OrderView = c
         .post(
             "/api/v1/orders",
             &json!({"customer_id": customer, "source_code": source, "delivery_mode": "std",
                     "ship_to": {"street": "1 Main St", "city": "Springfield", "country": "US"}}),
         )
         .await?;
-    id_of(&v, "order")
+    Ok(v.id)
 }
 
-async fn add_line(c: &Client, order: &str, product: &str, qty: u32) -> Result<()> {
-    c.post::<Value>(
+async fn add_line(c: &Client, order: &OrderId, product: &str, qty: u32) -> Result<()> {
+    c.post::<OrderView>(
         &format!("/api/v1/orders/{order}/lines"),
         &json!({"product_id": product, "quantity": qty, "unit_price": null, "override_reason": null}),
     )
@@ -430,38 +513,28 @@ async fn add_line(c: &Client, order: &str, product: &str, qty: u32) -> Result<()
     Ok(())
 }
 
-fn id_of(v: &Value, what: &str) -> Result<String> {
-    let id = s(v, "id");
-    if id.is_empty() {
-        bail!("the node created a {what} without an id");
-    }
-    Ok(id)
-}
-
 /// Prints, per node, its document counts and its orders with status and active holds.
 async fn show(out: &Printer, nodes: &[&DemoNode]) -> Result<()> {
     for n in nodes {
-        let info: Value = n.admin.get("/api/v1/node").await?;
-        let docs = info.get("documents").cloned().unwrap_or(Value::Null);
+        let info: NodeView = n.admin.get("/api/v1/node").await?;
         out.line(format!(
             "{:<6} holds {} orders, {} customers",
-            n.name,
-            s(&docs, "orders"),
-            s(&docs, "customers")
+            n.name, info.documents.orders, info.documents.customers
         ));
         for id in all_order_ids(&n.admin).await? {
-            let v: Value = n.admin.get(&format!("/api/v1/orders/{id}")).await?;
-            let active = items(&v, "holds")
+            let v = order_view(&n.admin, id).await?;
+            let active = v
+                .holds
                 .iter()
-                .filter(|h| h.get("cleared").is_none_or(Value::is_null))
-                .map(|h| s(h, "code"))
+                .filter(|h| h.cleared.is_none())
+                .map(|h| h.code.to_string())
                 .collect::<Vec<_>>();
             out.line(format!(
                 "         {id}  {:<9} total {:>7}  lines {}  notes {}  holds [{}]",
-                s(&v, "status"),
-                v.get("totals").map(|t| s(t, "total")).unwrap_or_default(),
-                items(&v, "lines").len(),
-                items(&v, "notes").len(),
+                v.status.as_str(),
+                v.totals.total.to_string(),
+                v.lines.len(),
+                v.notes.len(),
                 active.join(", ")
             ));
         }
@@ -471,12 +544,14 @@ async fn show(out: &Printer, nodes: &[&DemoNode]) -> Result<()> {
 
 /// Compares every node's orders with HQ's: same ids, identical views.
 async fn compare(out: &Printer, nodes: &[&DemoNode]) -> Result<bool> {
+    // Views are compared whole, as JSON: every field of the view counts.
     let mut views: Vec<BTreeMap<String, Value>> = Vec::new();
     for n in nodes {
         let mut m = BTreeMap::new();
         for id in all_order_ids(&n.admin).await? {
-            let v: Value = n.admin.get(&format!("/api/v1/orders/{id}")).await?;
-            m.insert(id, v);
+            let id = id.to_string();
+            let v = order_view(&n.admin, &id).await?;
+            m.insert(id, serde_json::to_value(&v)?);
         }
         views.push(m);
     }

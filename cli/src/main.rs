@@ -22,6 +22,7 @@ mod client;
 mod demo;
 mod init;
 mod offline;
+mod output;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -46,18 +47,8 @@ enum Command {
     Init(init::InitArgs),
     /// Run HQ and two sites in this process, cut one off, heal, and show they converge.
     Demo(demo::DemoArgs),
-    /// Show a running node's identity and document counts.
-    Node(admin::NodeArgs),
-    /// List, add or remove a running node's sync peers.
-    Peers(admin::PeersArgs),
-    /// Sync now, or show sync status.
-    Sync(admin::SyncArgs),
-    /// Add users to a call center.
-    Users(admin::UsersArgs),
-    /// List or show orders.
-    Orders(admin::OrdersArgs),
-    /// Export every order to a file (jsonl or csv).
-    Export(admin::ExportArgs),
+    #[command(flatten)]
+    Admin(admin::AdminCommand),
     /// Check a stopped node's data dir: documents load, read model and checkpoints agree.
     Verify(offline::VerifyArgs),
     /// Copy a stopped node's data dir consistently, so `serve --data-dir` opens the copy.
@@ -93,12 +84,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => serve::run(a).await,
             Command::Init(a) => init::run(a),
             Command::Demo(a) => demo::run(a).await,
-            Command::Node(a) => admin::node(a).await,
-            Command::Peers(a) => admin::peers(a).await,
-            Command::Sync(a) => admin::sync(a).await,
-            Command::Users(a) => admin::users(a).await,
-            Command::Orders(a) => admin::orders(a).await,
-            Command::Export(a) => admin::export(a).await,
+            Command::Admin(c) => admin::run(c).await,
             Command::Verify(a) => offline::verify(a),
             Command::Backup(a) => offline::backup(a),
         }
