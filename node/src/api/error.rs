@@ -350,3 +350,124 @@ impl From<DocError> for ApiError {
         ServiceError::from(e).into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_domain::order::Status;
+    use switchboard_domain::{CouponCode, OrderId};
+
+    #[test]
+    fn each_service_error_has_one_status_and_code() {
+        let coupon = CouponCode::parse("SPRING").unwrap();
+        let on_hold = OrderError::OnHold;
+        let cases: Vec<(ServiceError, u16, &str, String)> = vec![
+            (
+                ServiceError::not_found("order x does not exist"),
+                404,
+                "not_found",
+                "order x does not exist".into(),
+            ),
+            (ServiceError::forbidden("no"), 403, "forbidden", "no".into()),
+            (
+                ServiceError::Conflict("busy".into()),
+                409,
+                "conflict",
+                "busy".into(),
+            ),
+            (
+                ServiceError::invalid_field("limit", "must be a whole number"),
+                422,
+                "validation",
+                "limit: must be a whole number".into(),
+            ),
+            (
+                ServiceError::Invalid(vec![FieldError::new("a", "x"), FieldError::new("b", "y")]),
+                422,
+                "validation",
+                "2 fields are invalid".into(),
+            ),
+            (
+                ServiceError::Refused(on_hold.clone()),
+                409,
+                "order_on_hold",
+                on_hold.to_string(),
+            ),
+            (
+                ServiceError::Refused(OrderError::InvalidTransition {
+                    from: Status::Canceled,
+                    action: "submit",
+                }),
+                409,
+                "invalid_transition",
+                "cannot submit an order that is canceled".into(),
+            ),
+            (
+                ServiceError::Refused(OrderError::CouponUsedUp(coupon.clone())),
+                422,
+                "coupon_invalid",
+                format!("coupon {coupon} has reached its usage limit"),
+            ),
+            (
+                ServiceError::Refused(OrderError::NoLines),
+                422,
+                "validation",
+                "lines: an order needs at least one line to be submitted".into(),
+            ),
+            (
+                ServiceError::Rule {
+                    kind: ErrorKind::SourceCodeInvalid,
+                    detail: "source code ?! does not exist".into(),
+                },
+                422,
+                "source_code_invalid",
+                "source code ?! does not exist".into(),
+            ),
+            (
+                ServiceError::Busy,
+                429,
+                "rate_limited",
+                "too many writes in flight on this node, retry shortly".into(),
+            ),
+            (
+                ServiceError::Unavailable("store".into()),
+                503,
+                "unavailable",
+                "the node is not available, retry later".into(),
+            ),
+            (
+                ServiceError::Node(NodeError::WriterClosed),
+                503,
+                "unavailable",
+                "the node is not available, retry later".into(),
+            ),
+            (
+                ServiceError::Node(NodeError::Corrupt("x".into())),
+                500,
+                "internal",
+                "internal error".into(),
+            ),
+            (
+                ServiceError::internal(format!("order {}", OrderId(uuid::Uuid::nil()))),
+                500,
+                "internal",
+                "internal error".into(),
+            ),
+            (
+                ServiceError::from(crate::auth::NotAdmin),
+                403,
+                "forbidden",
+                "this needs the admin role".into(),
+            ),
+        ];
+        for (e, status, code, detail) in cases {
+            let what = format!("{e:?}");
+            let api = ApiError::from(e);
+            assert_eq!(
+                (api.status.as_u16(), api.code, api.detail.as_str()),
+                (status, code, detail.as_str()),
+                "{what}"
+            );
+        }
+    }
+}
