@@ -173,3 +173,77 @@ async fn frame(Extension(hub): Extension<Arc<SyncHub>>, req: Request) -> ApiResu
     let answer = hub.answer_frame(&parts.headers, body).await?;
     Ok(signed_response(answer))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_sync::protocol::Role;
+
+    fn problem(e: SyncError) -> (u16, &'static str, String) {
+        let a = ApiError::from(e);
+        (a.status.as_u16(), a.code, a.detail)
+    }
+
+    /// What a peer (or an admin) gets back for each way a sync request is refused.
+    #[test]
+    fn sync_errors_map_to_problems() {
+        assert_eq!(
+            problem(SyncError::UnknownPeer),
+            (401, "unauthorized", "unknown peer or bad signature".into())
+        );
+        assert_eq!(
+            problem(SyncError::MissingHeader(H_SIG)),
+            (
+                401,
+                "unauthorized",
+                "missing x-switchboard-sig header".into()
+            )
+        );
+        assert_eq!(
+            problem(SyncError::HelloMismatch),
+            (
+                401,
+                "unauthorized",
+                "hello names another node than its signature".into()
+            )
+        );
+        assert_eq!(
+            problem(SyncError::RoleChanged {
+                peer: "north".into(),
+                claimed: Role::Hq,
+                pinned: Role::Site,
+            }),
+            (
+                403,
+                "forbidden",
+                "peer north now claims role Hq, pinned Site".into()
+            )
+        );
+        assert_eq!(
+            problem(SyncError::Unidentified),
+            (
+                409,
+                "conflict",
+                "unknown peer identity: POST /sync/v1/hello first".into()
+            )
+        );
+        assert_eq!(
+            problem(SyncError::NoSuchPeer("west".into())),
+            (404, "not_found", "no peer named west".into())
+        );
+        let bad_json = serde_json::from_slice::<crate::sync_driver::Hello>(b"{").unwrap_err();
+        let (status, code, detail) = problem(SyncError::MalformedHello(bad_json));
+        assert_eq!((status, code), (400, "validation"));
+        assert!(detail.starts_with("malformed JSON body: "), "{detail}");
+        assert_eq!(
+            problem(SyncError::Protocol(protocol::SyncError::UnexpectedFrame(
+                "ack".into()
+            ))),
+            (400, "validation", "unexpected frame: ack".into())
+        );
+        assert_eq!(
+            problem(SyncError::Store(crate::error::NodeError::WriterClosed)).0,
+            503
+        );
+    }
+}

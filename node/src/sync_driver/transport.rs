@@ -2,7 +2,7 @@
 //! centers; pinned on first contact), `POST /sync/v1/frame` carries one engine frame each way.
 //! Both requests and their answers are signed with the per-peer secret ([`crate::peer_auth`]).
 //!
-//! The client half ([`SyncHub::post`]) sends a signed request and checks the signed answer; the
+//! The client half (`SyncHub::post`) sends a signed request and checks the signed answer; the
 //! responder half ([`SyncHub::answer_hello`], [`SyncHub::answer_frame`]) authenticates a peer's
 //! request and produces the [`SignedAnswer`] that the API layer (`crate::api::sync`) sends back.
 
