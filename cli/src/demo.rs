@@ -67,8 +67,20 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
     let cc = CallCenterId::parse(CC).map_err(|e| anyhow!("{e}"))?;
     let hq = launch("hq", NodeRole::Hq, &[], args.keep).await?;
-    let north = launch("north", NodeRole::Site, std::slice::from_ref(&cc), args.keep).await?;
-    let south = launch("south", NodeRole::Site, std::slice::from_ref(&cc), args.keep).await?;
+    let north = launch(
+        "north",
+        NodeRole::Site,
+        std::slice::from_ref(&cc),
+        args.keep,
+    )
+    .await?;
+    let south = launch(
+        "south",
+        NodeRole::Site,
+        std::slice::from_ref(&cc),
+        args.keep,
+    )
+    .await?;
     for n in [&hq, &north, &south] {
         out.line(format!("{:<6} {} node {}", n.name, n.url(), n.node_id));
     }

@@ -3,12 +3,12 @@
 
 use super::{AppState, ServiceError, ServiceResult};
 use crate::auth::CurrentUser;
-use switchboard_sync::protocol::Role;
 use crate::store::{DocKind, DocMeta};
 use crate::views::{NewUserBody, NewUserView};
 use switchboard_domain::config::{CallCenter, User};
 use switchboard_domain::{CallCenterId, UserId};
 use switchboard_sync::doc::{self as sdoc, UserRecord};
+use switchboard_sync::protocol::Role;
 use uuid::Uuid;
 
 impl AppState {

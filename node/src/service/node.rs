@@ -2,12 +2,12 @@
 //! gauges of `/metrics`, and the token lookup behind authentication.
 
 use super::{AppState, ServiceError, ServiceResult};
-use switchboard_sync::protocol::Role;
 use crate::store::records;
 use crate::store::{DocKind, StoreExt, TreeId};
 use crate::views::{DocumentCounts, NodeView};
 use std::collections::BTreeMap;
 use switchboard_domain::config::User;
+use switchboard_sync::protocol::Role;
 
 impl AppState {
     /// The user holding a token hash.

@@ -259,7 +259,9 @@ impl SyncHub {
             let mut out = Vec::new();
             for p in peers {
                 let cp = match p.node_id {
-                    Some(id) => decode_checkpoint(store.peer_state(&records::peer_checkpoint_key(&id))?)?,
+                    Some(id) => {
+                        decode_checkpoint(store.peer_state(&records::peer_checkpoint_key(&id))?)?
+                    }
                     None => PeerCheckpoint::default(),
                 };
                 let info = PeerInfo {

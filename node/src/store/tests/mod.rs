@@ -1,11 +1,11 @@
 //! Store and writer tests (real sled stores in temp dirs), by topic; shared fixtures here.
 
 use super::*;
-use switchboard_sync::protocol::Role;
 use crate::identity::init_data_dir;
 use automerge::transaction::Transactable;
 use automerge::{ReadDoc, ROOT};
 use std::time::{Duration, Instant};
+use switchboard_sync::protocol::Role;
 
 mod data_dir;
 mod feed;
