@@ -41,7 +41,9 @@ pub enum Error {
     /// The node's stored position is not the one the batch starts after: another process of the
     /// node applied batches, or the warehouse was reset. Read [`crate::Warehouse::position`] again
     /// and resume from there; nothing of the batch was written.
-    #[error("feed position of node {node} is {stored:?}, not {expected:?}: read it again and resume")]
+    #[error(
+        "feed position of node {node} is {stored:?}, not {expected:?}: read it again and resume"
+    )]
     PositionMoved {
         /// The node.
         node: NodeId,

@@ -81,7 +81,11 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<i32> {
             &[&m.version, &m.name, &checksum(m.sql)],
         )
         .await?;
-        tracing::info!(version = m.version, name = m.name, "warehouse migration applied");
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "warehouse migration applied"
+        );
     }
     tx.commit().await?;
     Ok(latest())

@@ -4,7 +4,7 @@
 //! column fails loudly). Money goes as decimal strings and times as RFC 3339 strings, which
 //! PostgreSQL reads exactly into `numeric` and `timestamptz`.
 
-use crate::model::{ContactField, DocValue, OrderDoc, Options};
+use crate::model::{ContactField, DocValue, Options, OrderDoc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use switchboard_domain::config::Catalog;

@@ -3,13 +3,15 @@
 
 use crate::error::{Error, Result};
 use crate::migrate;
-use crate::model::{Applied, DocOutcome, DocUpdate, DocValue, NodePosition, Options, Position, Status};
+use crate::model::{
+    Applied, DocOutcome, DocUpdate, DocValue, NodePosition, Options, Position, Status,
+};
 use crate::rows::{self, Rows};
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::collections::BTreeMap;
 use switchboard_domain::NodeId;
 use switchboard_sync::doc::{call_center_doc_id, DocKind};
-use deadpool_postgres::GenericClient;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
@@ -70,8 +72,9 @@ impl Warehouse {
     /// builds the pool and brings the schema to the latest migration. Fails if the server cannot
     /// be reached within `options.connect_timeout`.
     pub async fn connect(url: &str, options: Options) -> Result<Warehouse> {
-        let mut cfg: tokio_postgres::Config =
-            url.parse().map_err(|e: tokio_postgres::Error| Error::Url(e.to_string()))?;
+        let mut cfg: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| Error::Url(e.to_string()))?;
         cfg.connect_timeout(options.connect_timeout);
         if cfg.get_application_name().is_none() {
             cfg.application_name("switchboard-warehouse");
@@ -373,23 +376,20 @@ impl Warehouse {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let tables = rows::TABLES.join(", ");
-        tx.batch_execute(&format!(
-            "TRUNCATE documents, feed_positions, {tables}"
-        ))
-        .await?;
+        tx.batch_execute(&format!("TRUNCATE documents, feed_positions, {tables}"))
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
 async fn read_position(c: &impl GenericClient, node: NodeId) -> Result<Option<Position>> {
-    Ok(c
-        .query_opt(
-            "SELECT feed_epoch, seq FROM feed_positions WHERE node_id = $1",
-            &[&node.0],
-        )
-        .await?
-        .map(|r| pos_from(r.get(0), r.get(1))))
+    Ok(c.query_opt(
+        "SELECT feed_epoch, seq FROM feed_positions WHERE node_id = $1",
+        &[&node.0],
+    )
+    .await?
+    .map(|r| pos_from(r.get(0), r.get(1))))
 }
 
 fn same_heads(a: &[String], b: &[String]) -> bool {
