@@ -33,7 +33,7 @@
 //! }
 //! ```
 //!
-//! With the `testing` feature, [`testing::PgServer`] runs a throwaway PostgreSQL server for tests.
+//! With the `testing` feature, `testing::PgServer` runs a throwaway PostgreSQL server for tests.
 
 mod error;
 mod migrate;

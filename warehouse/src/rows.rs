@@ -53,6 +53,25 @@ pub(crate) fn delete_sql(kind: DocKind) -> &'static str {
     }
 }
 
+/// PostgreSQL text cannot hold U+0000, and one such character would refuse the whole batch (and
+/// every retry of it): in a value or a key (addresses are free-form maps) it becomes U+FFFD.
+fn scrub_nul(v: &mut Value) {
+    match v {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        Value::Array(a) => a.iter_mut().for_each(scrub_nul),
+        Value::Object(o) => {
+            if o.keys().any(|k| k.contains('\0')) {
+                *o = std::mem::take(o)
+                    .into_iter()
+                    .map(|(k, v)| (k.replace('\0', "\u{FFFD}"), v))
+                    .collect();
+            }
+            o.values_mut().for_each(scrub_nul)
+        }
+        _ => {}
+    }
+}
+
 /// Rows to insert, by table.
 #[derive(Debug, Default)]
 pub(crate) struct Rows {
@@ -60,8 +79,9 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
-    fn push(&mut self, table: &'static str, row: Value) {
+    fn push(&mut self, table: &'static str, mut row: Value) {
         debug_assert!(TABLES.contains(&table), "unknown table {table}");
+        scrub_nul(&mut row);
         self.tables.entry(table).or_default().push(row);
     }
 

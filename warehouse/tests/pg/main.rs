@@ -16,6 +16,21 @@ use switchboard_warehouse::{
 };
 use uuid::Uuid;
 
+/// order_lines: id, product, quantity, unit price, amount, override reason, removed.
+type LineRow = (Uuid, String, i32, Decimal, Decimal, Option<String>, bool);
+/// order_holds: id, code, system, placed by, cleared by, clear reason.
+type HoldRow = (Uuid, String, bool, Uuid, Option<Uuid>, Option<String>);
+/// orders_per_source_code: call center, source code, catalog, orders, submitted, canceled, revenue.
+type SourceRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    Decimal,
+);
+
 fn node(n: u128) -> NodeId {
     NodeId(id(9000 + n))
 }
@@ -53,7 +68,8 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
         Warehouse::connect(&url, Options::default()),
         Warehouse::connect(&url, Options::default()),
     );
-    let (a, _b) = (a.unwrap(), b.unwrap());
+    a.expect("first migrator");
+    b.expect("second migrator");
     // And again later.
     let c = Warehouse::connect(&url, Options::default()).await.unwrap();
     let db = client(&url).await;
@@ -131,7 +147,6 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
         ),
         "{err}"
     );
-    drop(a);
 }
 
 #[tokio::test]
@@ -207,7 +222,7 @@ async fn a_full_order_and_its_configuration_map_to_the_right_rows() {
         )
         .await
         .unwrap();
-    let lines: Vec<(Uuid, String, i32, Decimal, Decimal, Option<String>, bool)> = lines
+    let lines: Vec<LineRow> = lines
         .iter()
         .map(|r| {
             (
@@ -320,7 +335,7 @@ async fn a_full_order_and_its_configuration_map_to_the_right_rows() {
     );
 
     // Holds: who placed and cleared them, and the system hold.
-    let holds: Vec<(Uuid, String, bool, Uuid, Option<Uuid>, Option<String>)> = db
+    let holds: Vec<HoldRow> = db
         .query(
             "SELECT hold_id, hold_code, system, placed_by, cleared_by, clear_reason
              FROM order_holds WHERE order_id = $1 ORDER BY hold_id",
@@ -1176,15 +1191,7 @@ async fn the_reporting_views_answer_from_the_orders() {
     );
 
     // Orders per source code.
-    let per_source: Vec<(
-        String,
-        Option<String>,
-        Option<String>,
-        i64,
-        i64,
-        i64,
-        Decimal,
-    )> = db
+    let per_source: Vec<SourceRow> = db
         .query(
             "SELECT call_center_id, source_code, catalog_id, orders, submitted_orders,
                     canceled_orders, revenue
@@ -1325,4 +1332,44 @@ async fn a_bad_url_or_an_unreachable_server_is_a_clear_error() {
         "{msg}"
     );
     assert!(!msg.contains("secret"), "{msg}");
+}
+
+#[tokio::test]
+async fn text_postgresql_cannot_hold_does_not_block_the_feed() {
+    let (_pg, url, wh) = setup(Options::default()).await;
+    let mut c = customer(500, "east");
+    c.name = "Nul\0Name".into();
+    c.address.insert("odd\0key".into(), "v\0".into());
+    let mut o = order(100, "east", 500, ts("2026-03-02T10:00:00Z"));
+    let note = Note {
+        id: NoteId(id(101)),
+        added: stamp(1, ts("2026-03-02T10:01:00Z")),
+        text: "a\0b".into(),
+    };
+    o.notes.insert(note.id, note);
+    let doc = order_doc(&o);
+    wh.apply_batch(
+        node(1),
+        None,
+        pos(1, 1),
+        vec![customer_update(&c), order_update(&doc)],
+    )
+    .await
+    .unwrap();
+    let db = client(&url).await;
+    let r = db
+        .query_one("SELECT name, address FROM customers", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, String>(0), "Nul\u{FFFD}Name");
+    assert_eq!(
+        r.get::<_, serde_json::Value>(1),
+        serde_json::json!({"city": "Berlin", "odd\u{FFFD}key": "v\u{FFFD}"})
+    );
+    let text: String = db
+        .query_one("SELECT text FROM order_notes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(text, "a\u{FFFD}b");
 }
