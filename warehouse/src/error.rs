@@ -62,6 +62,14 @@ pub enum Error {
         /// Where it would end.
         to: Position,
     },
+    /// The position's sequence number does not fit PostgreSQL's `bigint`.
+    #[error("feed position {to} of node {node} is beyond what the warehouse can store")]
+    SeqOutOfRange {
+        /// The node.
+        node: NodeId,
+        /// The position.
+        to: Position,
+    },
     /// A document of the batch does not fit the warehouse: a value whose id is not the document
     /// id, or a document stored under another kind.
     #[error("document {doc}: {reason}")]

@@ -162,11 +162,7 @@ impl Warehouse {
                 return Err(Error::PositionBackwards { node, from, to });
             }
         }
-        let seq = i64::try_from(to.seq).map_err(|_| Error::PositionBackwards {
-            node,
-            from: after.unwrap_or(to),
-            to,
-        })?;
+        let seq = i64::try_from(to.seq).map_err(|_| Error::SeqOutOfRange { node, to })?;
         let mut by_id: BTreeMap<Uuid, DocUpdate> = BTreeMap::new();
         for d in docs {
             check_id(&d)?;

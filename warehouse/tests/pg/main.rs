@@ -883,6 +883,11 @@ async fn the_position_is_stored_with_the_rows_and_resumed() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::PositionBackwards { .. }), "{err}");
+    let err = wh
+        .apply_batch(n, Some(pos(1, 3)), pos(1, u64::MAX), vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SeqOutOfRange { .. }), "{err}");
     wh.apply_batch(n, Some(pos(1, 3)), pos(2, 1), vec![order_update(&doc)])
         .await
         .unwrap();
