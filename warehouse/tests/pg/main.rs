@@ -894,8 +894,9 @@ async fn the_position_is_stored_with_the_rows_and_resumed() {
     assert_eq!(wh.position(n).await.unwrap(), Some(pos(2, 1)));
     assert_eq!(count(&db, "orders").await, 1);
 
-    // PostgreSQL down: the batch fails, nothing changes; back up: the same batch applies.
-    pg.stop().unwrap();
+    // PostgreSQL crashes: the batch fails, nothing changes; back up (after crash recovery): the
+    // same batch applies.
+    pg.kill().unwrap();
     let o3 = order(300, "east", 500, ts("2026-03-04T11:00:00Z"));
     let d3 = order_doc(&o3);
     let err = wh
