@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The README's test command: installs the system parts the tests need when they are missing
+# (Debian's `postgresql` for the warehouse tests), then runs the whole test suite.
+#
+#   scripts/test.sh            # everything CI runs after fmt and clippy
+#   scripts/test.sh -- cli     # extra arguments go to `cargo test --workspace`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
+
+missing=()
+have_postgres || missing+=(postgresql)
+
+if ((${#missing[@]})); then
+    echo "==> installing ${missing[*]}"
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "error: ${missing[*]} missing; run as root or: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    timeout 600 apt-get update -q
+    # The package's own cluster is not used: the tests start their own servers on temp dirs.
+    timeout 900 apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The real-process tests run target/debug/switchboard; build it in the same profile first.
+timeout 1800 cargo build -p switchboard-cli
+exec cargo test --workspace "$@"
