@@ -1,7 +1,10 @@
 //! Tidy checks, in the spirit of rust-analyzer's `tidy.rs`: the architecture invariants of
 //! ARCHITECTURE.md that a compiler cannot see. `domain` and `sync` stay pure — no IO crates in
 //! their `[dependencies]`, no file, socket, thread or clock calls in their sources — so that the
-//! rules and the protocol can be run deterministically in one process by the tests.
+//! rules and the protocol can be run deterministically in one process by the tests. Inside `node`,
+//! HTTP stays at the edge: the service, views, store, sync driver and read model name nothing of
+//! axum, `http` or `crate::api`; and no file under `node/src` grows past ~600 lines unless its
+//! `//!` says why it has one reason to change.
 
 use std::path::{Path, PathBuf};
 
@@ -108,8 +111,18 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Every `file:line: call` in `src` that names an IO call outside a comment.
 fn io_calls(src: &Path) -> Vec<String> {
+    mentions(src, IO_CALLS)
+}
+
+/// Every `file:line: pattern` in `src` (a directory or one file) that names one of `patterns`
+/// outside a comment.
+fn mentions(src: &Path, patterns: &[&str]) -> Vec<String> {
     let mut files = Vec::new();
-    rust_files(src, &mut files);
+    if src.is_dir() {
+        rust_files(src, &mut files);
+    } else {
+        files.push(src.to_path_buf());
+    }
     files.sort();
     let mut found = Vec::new();
     for file in files {
@@ -121,7 +134,7 @@ fn io_calls(src: &Path) -> Vec<String> {
                 continue;
             }
             let code = code.split("//").next().unwrap_or("");
-            for call in IO_CALLS.iter().filter(|c| code.contains(*c)) {
+            for call in patterns.iter().filter(|c| code.contains(*c)) {
                 found.push(format!("{}:{}: {call}", file.display(), i + 1));
             }
         }
@@ -162,6 +175,84 @@ fn domain_and_sync_do_no_io_and_read_no_clock() {
         found.is_empty(),
         "domain and sync do no IO and take `now` as an argument; found:\n{}",
         found.join("\n")
+    );
+}
+
+/// What the node's inner layers may not name: HTTP belongs to `api` (and `server`).
+const HTTP_NAMES: &[&str] = &["axum", "http::", "crate::api", "hyper"];
+
+/// The node modules that speak domain and store, not HTTP (ARCHITECTURE.md, `node`).
+const NODE_INNER: &[&str] = &[
+    "service",
+    "views",
+    "store",
+    "sync_driver",
+    "read_model.rs",
+    "auth.rs",
+    "scheduler.rs",
+    "warehouse.rs",
+];
+
+#[test]
+fn node_keeps_http_at_the_edge() {
+    let src = repo_root().join("node/src");
+    let mut found = Vec::new();
+    for module in NODE_INNER {
+        let path = src.join(module);
+        if path.exists() {
+            found.extend(mentions(&path, HTTP_NAMES));
+        }
+    }
+    assert!(
+        src.join("service").is_dir() && src.join("views").is_dir(),
+        "node/src/service and node/src/views are expected to be directories"
+    );
+    assert!(
+        found.is_empty(),
+        "only node/src/api and node/src/server.rs speak HTTP; found:\n{}",
+        found.join("\n")
+    );
+}
+
+/// Past this many lines a node source file must say in its `//!` why it has one reason to change.
+const LONG_FILE: usize = 600;
+
+#[test]
+fn node_files_stay_small_or_say_why() {
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("node/src"), &mut files);
+    files.sort();
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(f).expect("read a node source file");
+            let lines = text.lines().count();
+            let says_why = text
+                .lines()
+                .take_while(|l| l.starts_with("//!"))
+                .any(|l| l.contains("One reason to change:"));
+            (lines > LONG_FILE && !says_why).then(|| format!("{}: {lines} lines", f.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "split these files, or say in their `//!` \"One reason to change: …\":\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn the_warehouse_does_not_depend_on_the_node() {
+    let deps = manifest_deps("warehouse");
+    assert!(
+        deps.iter().any(|d| d == "switchboard-domain"),
+        "parser out of date?"
+    );
+    assert!(
+        !deps
+            .iter()
+            .any(|d| d == "switchboard-node" || d == "switchboard-cli"),
+        "the warehouse maps documents to rows; the node feeds it, not the other way: {deps:?}"
     );
 }
 
@@ -233,4 +324,14 @@ sled = "0.34"
         .map(|f| f.rsplit_once(": ").unwrap().1)
         .collect();
     assert_eq!(found, ["SystemTime::now", "std::net"]);
+
+    let file = std::env::temp_dir().join(format!("switchboard-tidy-{}.rs", std::process::id()));
+    std::fs::write(
+        &file,
+        "//! crate::api in a doc comment is fine\nuse crate::api::error::ApiError;\nuse axum::Json;\n",
+    )
+    .unwrap();
+    let found = mentions(&file, HTTP_NAMES);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
 }
