@@ -47,8 +47,9 @@ impl SledStore {
     pub fn open(data_dir: &Path, cache_capacity_bytes: u64) -> Result<SledStore, NodeError> {
         let lock = lock_data_dir(data_dir)?;
         // Holding LOCK, sled's own lock can only be held by an instance of this process that is
-        // still releasing its files (sled lets go in background threads): wait for it briefly.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        // still releasing its files (sled lets go in its flusher thread, which a loaded machine
+        // may not schedule for seconds): wait for it, boundedly.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let mut s = loop {
             match Self::open_db(&data_dir.join(DB_DIR), cache_capacity_bytes) {
                 Err(NodeError::DataDirInUse(_)) if std::time::Instant::now() < deadline => {
