@@ -314,8 +314,10 @@ pub fn apply(order: &mut Order, event: &OrderEvent) {
 
 /// Normalises and checks a text field by its rule (see [`crate::text`]); a refusal names it.
 fn check_text(field: &'static str, text: String, rule: Rule) -> Result<String, OrderError> {
-    rule.apply(text)
-        .map_err(|e| OrderError::InvalidText { field, message: e.0 })
+    rule.apply(text).map_err(|e| OrderError::InvalidText {
+        field,
+        message: e.0,
+    })
 }
 
 /// Checks an amount entered in the call center's currency (see [`money::check_amount`]).
@@ -799,9 +801,7 @@ pub fn add_payment(order: &Order, ctx: Ctx<'_>, cmd: AddPayment) -> Result<Order
     let totals = order
         .try_totals(ctx.cc, ctx.catalog)
         .map_err(|_| overflow("amount"))?;
-    let room = totals
-        .balance
-        .saturating_add(ctx.cc.payment_tolerance);
+    let room = totals.balance.saturating_add(ctx.cc.payment_tolerance);
     if cmd.amount > room {
         let message = if room > Decimal::ZERO {
             format!("must be at most {room}, the balance plus the payment tolerance")

@@ -94,8 +94,10 @@ fn clean_fields(f: CustomerFields) -> Result<CustomerFields, OrderError> {
         message: message.into(),
     };
     let clean = |field: &'static str, rule: text::Rule, s: String| {
-        rule.apply(s)
-            .map_err(|e| OrderError::InvalidText { field, message: e.0 })
+        rule.apply(s).map_err(|e| OrderError::InvalidText {
+            field,
+            message: e.0,
+        })
     };
     let name = f.name.map(|n| clean("name", text::NAME, n)).transpose()?;
     if let Some(Some(phone)) = &f.phone {

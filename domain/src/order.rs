@@ -506,7 +506,11 @@ impl Order {
     }
 
     /// [`Order::pricing`], or [`AmountOverflow`] if any step overflows.
-    pub fn try_pricing(&self, cc: &CallCenter, catalog: &Catalog) -> Result<Pricing, AmountOverflow> {
+    pub fn try_pricing(
+        &self,
+        cc: &CallCenter,
+        catalog: &Catalog,
+    ) -> Result<Pricing, AmountOverflow> {
         let mut calc = Calc::default();
         let p = self.pricing_in(cc, catalog, &mut calc);
         if calc.overflowed {

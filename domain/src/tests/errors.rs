@@ -174,9 +174,7 @@ fn every_error_maps_to_one_kind_and_validation_errors_name_a_field() {
             Some("charges"),
         ),
         (
-            Overpaid {
-                excess: d("0.01"),
-            },
+            Overpaid { excess: d("0.01") },
             K::Validation,
             Some("payments"),
         ),

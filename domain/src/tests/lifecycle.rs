@@ -67,9 +67,7 @@ fn submit_rules() {
         (
             "overpaid",
             &overpaid,
-            Err(OrderError::Overpaid {
-                excess: d("3.50"),
-            }),
+            Err(OrderError::Overpaid { excess: d("3.50") }),
         ),
         ("two payments", &split, Ok(())),
         ("no lines", &empty, Err(OrderError::NoLines)),
@@ -130,7 +128,10 @@ fn submit_rules() {
     let over = |cents: i64| {
         let mut o = lines_only.clone();
         let extra = w.add(&mut o, "sticker", cents);
-        w.pay(&mut o, &(d("10.00") + Decimal::new(5 * cents, 2)).to_string());
+        w.pay(
+            &mut o,
+            &(d("10.00") + Decimal::new(5 * cents, 2)).to_string(),
+        );
         w.run(&mut o, |x| remove_line(x, w.ctx(Role::Agent), extra));
         submit(&o, w.ctx(Role::Agent))
     };
@@ -138,9 +139,7 @@ fn submit_rules() {
     check(
         "overpaid beyond the tolerance",
         over(2),
-        Err(OrderError::Overpaid {
-            excess: d("0.10"),
-        }),
+        Err(OrderError::Overpaid { excess: d("0.10") }),
     );
 
     // Without order completion, neither payments nor the balance matter.
