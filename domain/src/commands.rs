@@ -367,7 +367,6 @@ fn check_bounds(
     let new = after
         .try_totals(ctx.cc, ctx.catalog)
         .map_err(|_| overflow(field))?;
-    let old = order.try_totals(ctx.cc, ctx.catalog).ok();
     let parts = |t: &Totals| {
         [
             ("subtotal", t.subtotal),
@@ -376,6 +375,10 @@ fn check_bounds(
             ("paid", t.paid),
         ]
     };
+    if parts(&new).iter().all(|(_, v)| *v <= MAX_AMOUNT) {
+        return Ok(());
+    }
+    let old = order.try_totals(ctx.cc, ctx.catalog).ok();
     for (i, (name, value)) in parts(&new).into_iter().enumerate() {
         let before = old.as_ref().map(|t| parts(t)[i].1);
         if value > MAX_AMOUNT && before.is_none_or(|b| value > b) {

@@ -81,7 +81,9 @@ pub enum OrderError {
         /// The role.
         role: &'static str,
     },
-    /// A money amount is negative, zero where it must be positive, or too precise.
+    /// A money amount is negative, zero where it must be positive, more precise than the
+    /// currency, beyond [`crate::money::MAX_AMOUNT`] (entered, or in the totals it would make),
+    /// or more than the balance plus the payment tolerance (a payment).
     #[error("{field}: {message}")]
     InvalidAmount {
         /// The field.
@@ -89,7 +91,7 @@ pub enum OrderError {
         /// What is wrong.
         message: String,
     },
-    /// Free text is empty or too long.
+    /// Free text is empty, too long, or breaks a rule of [`crate::text`].
     #[error("{field}: {message}")]
     InvalidText {
         /// The field.
