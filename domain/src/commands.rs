@@ -7,8 +7,9 @@ use crate::config::{Actor, CallCenter, Catalog, Product, Role, WindowCheck};
 use crate::customer::Customer;
 use crate::error::OrderError;
 use crate::ids::*;
-use crate::money::Quantity;
+use crate::money::{self, Quantity, Sign, MAX_AMOUNT, MAX_CHARGES, MAX_LINES, MAX_PAYMENTS};
 use crate::order::*;
+use crate::text::{self, Rule};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -311,55 +312,83 @@ pub fn apply(order: &mut Order, event: &OrderEvent) {
     }
 }
 
-fn check_text(
-    field: &'static str,
-    text: &str,
-    max: usize,
-    required: bool,
-) -> Result<(), OrderError> {
-    if required && text.trim().is_empty() {
-        return Err(OrderError::InvalidText {
-            field,
-            message: "must not be empty".into(),
-        });
-    }
-    if text.chars().count() > max {
-        return Err(OrderError::InvalidText {
-            field,
-            message: format!("must be at most {max} characters"),
-        });
-    }
-    Ok(())
+/// Normalises and checks a text field by its rule (see [`crate::text`]); a refusal names it.
+fn check_text(field: &'static str, text: String, rule: Rule) -> Result<String, OrderError> {
+    rule.apply(text).map_err(|e| OrderError::InvalidText {
+        field,
+        message: e.0,
+    })
 }
 
+/// Checks an amount entered in the call center's currency (see [`money::check_amount`]).
 fn check_amount(
     field: &'static str,
     amount: Decimal,
     cc: &CallCenter,
-    positive: bool,
+    sign: Sign,
 ) -> Result<(), OrderError> {
-    if amount < Decimal::ZERO || (positive && amount.is_zero()) {
-        let message = if positive {
-            "must be positive"
-        } else {
-            "must not be negative"
-        };
-        return Err(OrderError::InvalidAmount {
-            field,
-            message: message.into(),
-        });
+    money::check_amount(amount, sign, [&cc.currency]).map_err(|e| OrderError::InvalidAmount {
+        field,
+        message: e.0,
+    })
+}
+
+/// The refusal of an order whose amounts overflow (only an out-of-bounds document makes one).
+fn overflow(field: &'static str) -> OrderError {
+    OrderError::InvalidAmount {
+        field,
+        message: "would make the order's amounts overflow".into(),
     }
-    if !cc.currency.fits(amount) {
-        return Err(OrderError::InvalidAmount {
+}
+
+/// A line's total, refused beyond [`MAX_AMOUNT`] (naming `field`, what made it so large).
+fn check_line_total(line: &Line, cc: &CallCenter, field: &'static str) -> Result<(), OrderError> {
+    match Order::try_line_total(line, cc) {
+        None => Err(overflow(field)),
+        Some(t) if t > MAX_AMOUNT => Err(OrderError::InvalidAmount {
             field,
-            message: format!("has more decimals than {} allows", cc.currency),
-        });
+            message: format!("makes the line total {t}, more than the maximum {MAX_AMOUNT}"),
+        }),
+        Some(_) => Ok(()),
     }
-    if amount > Decimal::from(1_000_000_000_i64) {
-        return Err(OrderError::InvalidAmount {
-            field,
-            message: "is too large".into(),
-        });
+}
+
+/// Refuses an event that would take the order's subtotal, charges, total or paid beyond
+/// [`MAX_AMOUNT`] (or overflow), naming the request field that did it. An amount already beyond
+/// the bound (concurrent edits merged) only refuses what would raise it further.
+fn check_bounds(
+    order: &Order,
+    ctx: Ctx<'_>,
+    event: &OrderEvent,
+    field: &'static str,
+) -> Result<(), OrderError> {
+    let mut after = order.clone();
+    apply(&mut after, event);
+    let new = after
+        .try_totals(ctx.cc, ctx.catalog)
+        .map_err(|_| overflow(field))?;
+    let parts = |t: &Totals| {
+        [
+            ("subtotal", t.subtotal),
+            ("charges", t.charges),
+            ("total", t.total),
+            ("paid", t.paid),
+        ]
+    };
+    if parts(&new).iter().all(|(_, v)| *v <= MAX_AMOUNT) {
+        return Ok(());
+    }
+    let old = order.try_totals(ctx.cc, ctx.catalog).ok();
+    for (i, (name, value)) in parts(&new).into_iter().enumerate() {
+        let before = old.as_ref().map(|t| parts(t)[i].1);
+        if value > MAX_AMOUNT && before.is_none_or(|b| value > b) {
+            return Err(OrderError::InvalidAmount {
+                field,
+                message: format!(
+                    "would bring the order {name} to {value}, more than the maximum {MAX_AMOUNT}"
+                ),
+            });
+        }
     }
     Ok(())
 }
@@ -428,14 +457,14 @@ pub fn create_order(ctx: Ctx<'_>, new: NewOrder) -> Result<Order, OrderError> {
             return Err(OrderError::DeliveryModeUnknown(dm.clone()));
         }
     }
-    for (k, v) in &new.ship_to {
-        check_text("ship_to", k, 64, true)?;
-        check_text("ship_to", v, 500, false)?;
-    }
+    let ship_to = text::apply_map(new.ship_to).map_err(|e| OrderError::InvalidText {
+        field: "ship_to",
+        message: e.0,
+    })?;
     Ok(Order {
         source_code: new.source_code,
         delivery_mode: new.delivery_mode,
-        ship_to: new.ship_to,
+        ship_to,
         financial_dimensions: ctx.cc.financial_dimensions.clone(),
         ..Order::new(new.id, ctx.cc.id.clone(), new.customer.id, ctx.stamp())
     })
@@ -454,7 +483,7 @@ fn price_line(
     let Some(price) = unit_price.filter(|p| *p != list_price) else {
         return Ok((list_price, None));
     };
-    check_amount("unit_price", price, ctx.cc, false)?;
+    check_amount("unit_price", price, ctx.cc, Sign::NonNegative)?;
     if !product.allow_price_override {
         return Err(OrderError::OverrideNotAllowedForProduct(product.id.clone()));
     }
@@ -467,7 +496,12 @@ fn price_line(
             // Any price above a zero list price is a mark-up, never a discount.
             Decimal::ZERO
         } else {
-            (list_price - price) * Decimal::ONE_HUNDRED / list_price
+            // `price` is within the bounds; a list price beyond them (an out-of-bounds
+            // document) takes the other, overflow-free form of the same percent.
+            (list_price - price)
+                .checked_mul(Decimal::ONE_HUNDRED)
+                .map(|x| x / list_price)
+                .unwrap_or_else(|| Decimal::ONE_HUNDRED - price * Decimal::ONE_HUNDRED / list_price)
         };
         if percent > limit {
             return Err(OrderError::OverrideBeyondLimit {
@@ -501,7 +535,10 @@ pub struct AddLine {
     pub override_reason: Option<ReasonCode>,
 }
 
-/// Adds a line at the list price, or at an overridden price.
+/// Adds a line at the list price, or at an overridden price. The list price must be within
+/// the bounds and the currency's precision (a catalog price of `0.005` is refused in EUR, not
+/// rounded to `0.00`); the line total and the order's totals stay within [`MAX_AMOUNT`]; an
+/// order has at most [`MAX_LINES`] active lines.
 pub fn add_line(order: &Order, ctx: Ctx<'_>, cmd: AddLine) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     require_open(order, "add a line to")?;
@@ -510,9 +547,16 @@ pub fn add_line(order: &Order, ctx: Ctx<'_>, cmd: AddLine) -> Result<OrderEvent,
         .products
         .get(&cmd.product_id)
         .ok_or_else(|| OrderError::ProductUnknown(cmd.product_id.clone()))?;
-    let list_price = ctx
+    let price = ctx
         .catalog
-        .list_price(product, order.source_code.as_ref(), ctx.cc);
+        .catalog_price(product, order.source_code.as_ref(), ctx.cc);
+    money::check_amount(price, Sign::NonNegative, [&ctx.cc.currency]).map_err(|e| {
+        OrderError::InvalidAmount {
+            field: "product_id",
+            message: format!("the list price {price} of product {} {e}", product.id),
+        }
+    })?;
+    let list_price = ctx.cc.currency.round(price);
     let (unit_price, price_override) = price_line(
         ctx,
         product,
@@ -520,7 +564,13 @@ pub fn add_line(order: &Order, ctx: Ctx<'_>, cmd: AddLine) -> Result<OrderEvent,
         cmd.unit_price,
         cmd.override_reason,
     )?;
-    Ok(OrderEvent::LineAdded(Line {
+    if order.active_lines().count() >= MAX_LINES {
+        return Err(OrderError::TooMany {
+            field: "lines",
+            max: MAX_LINES,
+        });
+    }
+    let line = Line {
         id: cmd.id,
         product_id: cmd.product_id,
         quantity: cmd.quantity,
@@ -529,7 +579,16 @@ pub fn add_line(order: &Order, ctx: Ctx<'_>, cmd: AddLine) -> Result<OrderEvent,
         price_override,
         added: ctx.stamp(),
         removed: None,
-    }))
+    };
+    let field = if cmd.unit_price.is_some() {
+        "unit_price"
+    } else {
+        "quantity"
+    };
+    check_line_total(&line, ctx.cc, field)?;
+    let event = OrderEvent::LineAdded(line);
+    check_bounds(order, ctx, &event, field)?;
+    Ok(event)
 }
 
 /// A price change on an existing line.
@@ -572,6 +631,11 @@ pub fn change_line(order: &Order, ctx: Ctx<'_>, cmd: ChangeLine) -> Result<Order
     ctx.authorize()?;
     require_open(order, "change a line of")?;
     let line = active_line(order, cmd.line_id)?;
+    let field = if matches!(cmd.price, Some(PriceChange::Set { .. })) {
+        "unit_price"
+    } else {
+        "quantity"
+    };
     let (unit_price, price_override) = match cmd.price {
         None if cmd.quantity.is_none() => return Err(OrderError::EmptyChange),
         None => (None, None),
@@ -598,12 +662,30 @@ pub fn change_line(order: &Order, ctx: Ctx<'_>, cmd: ChangeLine) -> Result<Order
             (Some(p), Some(o))
         }
     };
-    Ok(OrderEvent::LineChanged {
+    let event = OrderEvent::LineChanged {
         line_id: cmd.line_id,
         quantity: cmd.quantity,
         unit_price,
         price_override,
-    })
+    };
+    let changed = Line {
+        quantity: cmd.quantity.unwrap_or(line.quantity),
+        unit_price: unit_price.unwrap_or(line.unit_price),
+        ..line.clone()
+    };
+    // A line already beyond the bound (merged) may still shrink.
+    let grows = match (
+        Order::try_line_total(&changed, ctx.cc),
+        Order::try_line_total(line, ctx.cc),
+    ) {
+        (Some(new), Some(old)) => new > old,
+        _ => true,
+    };
+    if grows {
+        check_line_total(&changed, ctx.cc, field)?;
+    }
+    check_bounds(order, ctx, &event, field)?;
+    Ok(event)
 }
 
 /// Removes a line (tombstone).
@@ -694,6 +776,11 @@ pub struct AddPayment {
 }
 
 /// Records a payment with a configured method (order completion on; allowed after submit).
+///
+/// Overpayment is refused: a payment may take what is paid to at most the order total plus the
+/// call center's `payment_tolerance` (the same tolerance that lets payments fall short at
+/// submit), so an order never carries change due. An order records at most [`MAX_PAYMENTS`]
+/// payments, voided ones included.
 pub fn add_payment(order: &Order, ctx: Ctx<'_>, cmd: AddPayment) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     require_not_canceled(order, "record a payment on")?;
@@ -703,18 +790,42 @@ pub fn add_payment(order: &Order, ctx: Ctx<'_>, cmd: AddPayment) -> Result<Order
     if ctx.cc.payment_method(&cmd.method).is_none() {
         return Err(OrderError::PaymentMethodUnknown(cmd.method));
     }
-    check_amount("amount", cmd.amount, ctx.cc, true)?;
-    if let Some(r) = &cmd.reference {
-        check_text("reference", r, 200, false)?;
+    check_amount("amount", cmd.amount, ctx.cc, Sign::Positive)?;
+    let reference = cmd
+        .reference
+        .map(|r| check_text("reference", r, text::REFERENCE))
+        .transpose()?;
+    if order.payments.len() >= MAX_PAYMENTS {
+        return Err(OrderError::TooMany {
+            field: "payments",
+            max: MAX_PAYMENTS,
+        });
     }
-    Ok(OrderEvent::PaymentAdded(Payment {
+    let totals = order
+        .try_totals(ctx.cc, ctx.catalog)
+        .map_err(|_| overflow("amount"))?;
+    let room = totals.balance.saturating_add(ctx.cc.payment_tolerance);
+    if cmd.amount > room {
+        let message = if room > Decimal::ZERO {
+            format!("must be at most {room}, the balance plus the payment tolerance")
+        } else {
+            "the order is already paid in full".to_string()
+        };
+        return Err(OrderError::InvalidAmount {
+            field: "amount",
+            message,
+        });
+    }
+    let event = OrderEvent::PaymentAdded(Payment {
         id: cmd.id,
         method: cmd.method,
         amount: ctx.cc.currency.round(cmd.amount),
-        reference: cmd.reference,
+        reference,
         added: ctx.stamp(),
         voided: None,
-    }))
+    });
+    check_bounds(order, ctx, &event, "amount")?;
+    Ok(event)
 }
 
 /// Voids a payment.
@@ -753,21 +864,30 @@ pub struct AddCharge {
     pub reason_code: ReasonCode,
 }
 
-/// Adds a manual charge with a configured reason code.
+/// Adds a manual charge with a configured reason code; the order's charges and total stay
+/// within [`MAX_AMOUNT`]; an order has at most [`MAX_CHARGES`] manual charges.
 pub fn add_charge(order: &Order, ctx: Ctx<'_>, cmd: AddCharge) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     require_open(order, "add a charge to")?;
-    check_amount("amount", cmd.amount, ctx.cc, false)?;
+    check_amount("amount", cmd.amount, ctx.cc, Sign::NonNegative)?;
     if !ctx.cc.has_reason_code(&cmd.reason_code) {
         return Err(OrderError::ChargeReasonUnknown(cmd.reason_code));
     }
-    Ok(OrderEvent::ChargeAdded(Charge {
+    if order.charges.len() >= MAX_CHARGES {
+        return Err(OrderError::TooMany {
+            field: "charges",
+            max: MAX_CHARGES,
+        });
+    }
+    let event = OrderEvent::ChargeAdded(Charge {
         id: cmd.id,
         code: cmd.code,
         amount: ctx.cc.currency.round(cmd.amount),
         reason_code: cmd.reason_code,
         added: ctx.stamp(),
-    }))
+    });
+    check_bounds(order, ctx, &event, "amount")?;
+    Ok(event)
 }
 
 /// Places a hold with a configured hold code; any user may.
@@ -790,7 +910,7 @@ pub fn place_hold(
     if ctx.cc.hold_code(&code).is_none() {
         return Err(OrderError::HoldCodeUnknown(code));
     }
-    check_text("reason", &reason, 1000, false)?;
+    let reason = check_text("reason", reason, text::REASON)?;
     Ok(OrderEvent::HoldPlaced(Hold {
         id,
         code,
@@ -819,7 +939,7 @@ pub fn clear_hold(
             role: ctx.actor.role.as_str(),
         });
     }
-    check_text("reason", &reason, 1000, false)?;
+    let reason = check_text("reason", reason, text::REASON)?;
     Ok(OrderEvent::HoldCleared {
         id,
         clear: HoldClear {
@@ -838,7 +958,7 @@ pub fn add_note(
     text: String,
 ) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
-    check_text("text", &text, 4000, true)?;
+    let text = check_text("text", text, text::NOTE)?;
     Ok(OrderEvent::NoteAdded(Note {
         id,
         added: ctx.stamp(),
@@ -847,7 +967,8 @@ pub fn add_note(
 }
 
 /// Submits an open order: no active hold, at least one line, and with order completion on at
-/// least one payment with payments covering the total within the tolerance.
+/// least one payment with payments covering the total within the tolerance, and exceeding it by
+/// no more than the tolerance (the total may have fallen since they were recorded).
 pub fn submit(order: &Order, ctx: Ctx<'_>) -> Result<OrderEvent, OrderError> {
     ctx.authorize()?;
     if order.lifecycle.canceled.is_some() || order.lifecycle.submitted.is_some() {
@@ -863,10 +984,17 @@ pub fn submit(order: &Order, ctx: Ctx<'_>) -> Result<OrderEvent, OrderError> {
         return Err(OrderError::NoLines);
     }
     if ctx.cc.order_completion {
-        let totals = order.totals(ctx.cc, ctx.catalog);
+        let totals = order
+            .try_totals(ctx.cc, ctx.catalog)
+            .map_err(|_| overflow("lines"))?;
         if order.active_payments().next().is_none() || totals.balance > ctx.cc.payment_tolerance {
             return Err(OrderError::PaymentRequired {
                 balance: totals.balance,
+            });
+        }
+        if -totals.balance > ctx.cc.payment_tolerance {
+            return Err(OrderError::Overpaid {
+                excess: -totals.balance,
             });
         }
     }
@@ -902,7 +1030,7 @@ pub fn cancel(order: &Order, ctx: Ctx<'_>, reason: String) -> Result<OrderEvent,
     if l.submitted.is_some() && ctx.actor.role == Role::Agent {
         return Err(OrderError::CancelNeedsSupervisor);
     }
-    check_text("reason", &reason, 1000, false)?;
+    let reason = check_text("reason", reason, text::REASON)?;
     Ok(OrderEvent::Canceled {
         stamp: ctx.stamp(),
         reason,

@@ -1,7 +1,8 @@
 //! Configuration written at HQ: call centers, users, products, price groups, source codes, coupons.
 
 use crate::ids::*;
-use crate::money::Currency;
+use crate::money::{self, Currency, Sign};
+use crate::text::{self, Rule};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -205,15 +206,66 @@ impl FieldError {
     }
 }
 
+/// Checks a text field; a refusal names it.
+fn check_text(errs: &mut Vec<FieldError>, field: impl Into<String>, rule: Rule, text: &str) {
+    if let Err(e) = rule.check(text) {
+        errs.push(FieldError::new(field, e.0));
+    }
+}
+
+/// Checks an amount (see [`money::check_amount`]); a refusal names the field.
+fn check_money<'a>(
+    errs: &mut Vec<FieldError>,
+    field: impl Into<String>,
+    amount: Decimal,
+    sign: Sign,
+    currencies: impl IntoIterator<Item = &'a Currency>,
+) {
+    if let Err(e) = money::check_amount(amount, sign, currencies) {
+        errs.push(FieldError::new(field, e.0));
+    }
+}
+
 impl CallCenter {
-    /// Cross-field checks that serde cannot express: unique ids, non-negative money, tiers in order.
+    /// Cross-field checks that serde cannot express: unique ids, money within bounds and in the
+    /// currency's precision, tiers in order, text by the rules of [`crate::text`].
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        if self.name.trim().is_empty() {
-            errs.push(FieldError::new("name", "must not be empty"));
+        check_text(&mut errs, "name", text::NAME, &self.name);
+        let cur = [&self.currency];
+        check_money(
+            &mut errs,
+            "payment_tolerance",
+            self.payment_tolerance,
+            Sign::NonNegative,
+            cur,
+        );
+        for (i, m) in self.delivery_modes.iter().enumerate() {
+            check_text(
+                &mut errs,
+                format!("delivery_modes[{i}].name"),
+                Rule::line(200),
+                &m.name,
+            );
         }
-        if self.payment_tolerance < Decimal::ZERO {
-            errs.push(FieldError::new("payment_tolerance", "must not be negative"));
+        for (i, h) in self.hold_codes.iter().enumerate() {
+            check_text(
+                &mut errs,
+                format!("hold_codes[{i}].name"),
+                Rule::line(200),
+                &h.name,
+            );
+        }
+        for (i, r) in self.reason_codes.iter().enumerate() {
+            check_text(
+                &mut errs,
+                format!("reason_codes[{i}].name"),
+                Rule::line(200),
+                &r.name,
+            );
+        }
+        if let Err(e) = text::check_map(&self.financial_dimensions) {
+            errs.push(FieldError::new("financial_dimensions", e.0));
         }
         fn dupes<'a>(ids: impl Iterator<Item = &'a str>, field: &str, errs: &mut Vec<FieldError>) {
             let mut seen = std::collections::BTreeSet::new();
@@ -246,20 +298,26 @@ impl CallCenter {
         for (i, m) in self.delivery_modes.iter().enumerate() {
             for (j, t) in m.charges.iter().enumerate() {
                 let f = format!("delivery_modes[{i}].charges[{j}]");
-                if t.amount < Decimal::ZERO || t.from < Decimal::ZERO {
-                    errs.push(FieldError::new(&f, "amounts must not be negative"));
-                }
+                check_money(
+                    &mut errs,
+                    format!("{f}.from"),
+                    t.from,
+                    Sign::NonNegative,
+                    cur,
+                );
                 if let Some(to) = t.to {
+                    check_money(&mut errs, format!("{f}.to"), to, Sign::NonNegative, cur);
                     if to <= t.from {
                         errs.push(FieldError::new(&f, "'to' must be above 'from'"));
                     }
                 }
-                if !self.currency.fits(t.amount) {
-                    errs.push(FieldError::new(
-                        &f,
-                        format!("amount has more decimals than {} allows", self.currency),
-                    ));
-                }
+                check_money(
+                    &mut errs,
+                    format!("{f}.amount"),
+                    t.amount,
+                    Sign::NonNegative,
+                    cur,
+                );
             }
             let mut tiers: Vec<&ChargeTier> = m.charges.iter().collect();
             tiers.sort_by_key(|t| t.from);
@@ -281,6 +339,23 @@ impl CallCenter {
             }
         }
         errs
+    }
+
+    /// The same call center with its text in the stored form (NFC, see [`crate::text`]): what
+    /// a writer stores, validated after normalising.
+    pub fn normalized(mut self) -> Self {
+        self.name = text::normalize(self.name, false);
+        for m in &mut self.delivery_modes {
+            m.name = text::normalize(std::mem::take(&mut m.name), false);
+        }
+        for h in &mut self.hold_codes {
+            h.name = text::normalize(std::mem::take(&mut h.name), false);
+        }
+        for r in &mut self.reason_codes {
+            r.name = text::normalize(std::mem::take(&mut r.name), false);
+        }
+        self.financial_dimensions = normalized_map(self.financial_dimensions);
+        self
     }
 
     /// The payment method with this id.
@@ -377,20 +452,51 @@ pub struct Product {
 }
 
 impl Product {
-    /// Field checks.
+    /// Field checks: text by [`crate::text`], the price within [`money::MAX_AMOUNT`] with at
+    /// most [`money::MAX_MINOR_UNITS`] decimals. See [`Product::validate_for`] for the
+    /// precision of the currencies that sell it.
     pub fn validate(&self) -> Vec<FieldError> {
+        self.validate_for(&[])
+    }
+
+    /// [`Product::validate`], with the price in the precision of each of `currencies` (the
+    /// currencies of the call centers that may sell it): `0.005` is refused where EUR is one.
+    pub fn validate_for(&self, currencies: &[Currency]) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        if self.name.trim().is_empty() {
-            errs.push(FieldError::new("name", "must not be empty"));
+        check_text(&mut errs, "name", text::NAME, &self.name);
+        check_money(
+            &mut errs,
+            "price",
+            self.price,
+            Sign::NonNegative,
+            currencies,
+        );
+        if let Some(url) = &self.image_url {
+            check_text(&mut errs, "image_url", text::URL, url);
         }
-        if self.price < Decimal::ZERO {
-            errs.push(FieldError::new("price", "must not be negative"));
+        if let Some(script) = &self.script {
+            check_text(&mut errs, "script", text::SCRIPT, script);
         }
         if let Some(c) = &self.continuity {
             errs.extend(c.validate());
         }
         errs
     }
+
+    /// The same product with its text in the stored form (NFC, see [`crate::text`]).
+    pub fn normalized(mut self) -> Self {
+        self.name = text::normalize(self.name, false);
+        self.image_url = self.image_url.map(|u| text::normalize(u, false));
+        self.script = self.script.map(|s| text::normalize(s, true));
+        self
+    }
+}
+
+/// A string map with keys and values in NFC. Keys that become equal keep the last value.
+fn normalized_map(m: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    m.into_iter()
+        .map(|(k, v)| (text::normalize(k, false), text::normalize(v, false)))
+        .collect()
 }
 
 /// A named price list.
@@ -405,13 +511,32 @@ pub struct PriceGroup {
 }
 
 impl PriceGroup {
-    /// Field checks.
+    /// Field checks: the name by [`crate::text`], every price as a product's
+    /// ([`Product::validate`]).
     pub fn validate(&self) -> Vec<FieldError> {
-        self.prices
-            .iter()
-            .filter(|(_, p)| **p < Decimal::ZERO)
-            .map(|(id, _)| FieldError::new(format!("prices.{id}"), "must not be negative"))
-            .collect()
+        self.validate_for(&[])
+    }
+
+    /// [`PriceGroup::validate`], with prices in the precision of each of `currencies`.
+    pub fn validate_for(&self, currencies: &[Currency]) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        check_text(&mut errs, "name", Rule::line(200), &self.name);
+        for (id, price) in &self.prices {
+            check_money(
+                &mut errs,
+                format!("prices.{id}"),
+                *price,
+                Sign::NonNegative,
+                currencies,
+            );
+        }
+        errs
+    }
+
+    /// The same price group with its name in NFC.
+    pub fn normalized(mut self) -> Self {
+        self.name = text::normalize(self.name, false);
+        self
     }
 }
 
@@ -493,7 +618,16 @@ impl SourceCodeDef {
                 "must be a percent from 0 to 100",
             ));
         }
+        if let Some(script) = &self.script {
+            check_text(&mut errs, "script", text::SCRIPT, script);
+        }
         errs
+    }
+
+    /// The same source code with its script in NFC.
+    pub fn normalized(mut self) -> Self {
+        self.script = self.script.map(|s| text::normalize(s, true));
+        self
     }
 }
 
@@ -528,18 +662,35 @@ pub struct Coupon {
 }
 
 impl Coupon {
-    /// Field checks.
+    /// Field checks: a percent above 0 and at most 100, or an amount and minimum within
+    /// [`money::MAX_AMOUNT`] with at most [`money::MAX_MINOR_UNITS`] decimals.
     pub fn validate(&self) -> Vec<FieldError> {
+        self.validate_for(&[])
+    }
+
+    /// [`Coupon::validate`], with the amount and minimum in the precision of each of
+    /// `currencies`.
+    pub fn validate_for(&self, currencies: &[Currency]) -> Vec<FieldError> {
         let mut errs = self.window.validate();
-        if self.value <= Decimal::ZERO {
-            errs.push(FieldError::new("value", "must be positive"));
+        match self.kind {
+            CouponKind::Percent if self.value <= Decimal::ZERO => {
+                errs.push(FieldError::new("value", "must be positive"));
+            }
+            CouponKind::Percent if self.value > Decimal::ONE_HUNDRED => {
+                errs.push(FieldError::new("value", "a percent must not exceed 100"));
+            }
+            CouponKind::Percent => {}
+            CouponKind::Amount => {
+                check_money(&mut errs, "value", self.value, Sign::Positive, currencies);
+            }
         }
-        if self.kind == CouponKind::Percent && self.value > Decimal::ONE_HUNDRED {
-            errs.push(FieldError::new("value", "a percent must not exceed 100"));
-        }
-        if self.min_order < Decimal::ZERO {
-            errs.push(FieldError::new("min_order", "must not be negative"));
-        }
+        check_money(
+            &mut errs,
+            "min_order",
+            self.min_order,
+            Sign::NonNegative,
+            currencies,
+        );
         errs
     }
 }
@@ -559,8 +710,21 @@ pub struct Catalog {
 
 impl Catalog {
     /// A line's list price: the price in the source code's price group, else in the call
-    /// center's price group, else the product's own price.
+    /// center's price group, else the product's own price; in the currency's scale.
     pub fn list_price(
+        &self,
+        product: &Product,
+        source_code: Option<&SourceCode>,
+        call_center: &CallCenter,
+    ) -> Decimal {
+        call_center
+            .currency
+            .round(self.catalog_price(product, source_code, call_center))
+    }
+
+    /// The price [`Catalog::list_price`] starts from, as configured (not rounded): what
+    /// `add_line` checks against the bounds and the currency's precision.
+    pub fn catalog_price(
         &self,
         product: &Product,
         source_code: Option<&SourceCode>,
@@ -574,9 +738,8 @@ impl Catalog {
         let sc_group = source_code
             .and_then(|c| self.source_codes.get(c))
             .and_then(|c| c.price_group.as_ref());
-        let price = from_group(sc_group)
+        from_group(sc_group)
             .or_else(|| from_group(call_center.price_group.as_ref()))
-            .unwrap_or(product.price);
-        call_center.currency.round(price)
+            .unwrap_or(product.price)
     }
 }

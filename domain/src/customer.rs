@@ -5,6 +5,7 @@ use crate::config::WindowCheck;
 use crate::error::OrderError;
 use crate::ids::*;
 use crate::order::{Address, Note, Stamp};
+use crate::text;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -84,20 +85,21 @@ pub const PHONE_MIN_DIGITS: usize = 3;
 /// Longest a phone number is, in characters.
 pub const PHONE_MAX_LEN: usize = 40;
 
-/// Checks contact fields; each refusal names one field and says its rule.
-fn check_fields(f: &CustomerFields) -> Result<(), OrderError> {
+/// Normalises and checks contact fields; each refusal names one field and says its rule. Text
+/// follows [`crate::text`]; the phone holds only digits and `+ - ( ) .`; the email is an address
+/// with a dotted domain.
+fn clean_fields(f: CustomerFields) -> Result<CustomerFields, OrderError> {
     let bad = |field: &'static str, message: &str| OrderError::InvalidText {
         field,
         message: message.into(),
     };
-    if let Some(name) = &f.name {
-        if name.trim().is_empty() {
-            return Err(bad("name", "must not be empty"));
-        }
-        if name.chars().count() > 200 {
-            return Err(bad("name", "must be at most 200 characters"));
-        }
-    }
+    let clean = |field: &'static str, rule: text::Rule, s: String| {
+        rule.apply(s).map_err(|e| OrderError::InvalidText {
+            field,
+            message: e.0,
+        })
+    };
+    let name = f.name.map(|n| clean("name", text::NAME, n)).transpose()?;
     if let Some(Some(phone)) = &f.phone {
         if !phone
             .chars()
@@ -118,33 +120,40 @@ fn check_fields(f: &CustomerFields) -> Result<(), OrderError> {
             ));
         }
     }
-    if let Some(Some(email)) = &f.email {
-        let ok = email.len() <= 254
-            && !email.contains(char::is_whitespace)
-            && email.split_once('@').is_some_and(|(l, d)| {
-                !l.is_empty()
-                    && !d.contains('@')
-                    && d.contains('.')
-                    && !d.starts_with('.')
-                    && !d.ends_with('.')
-            });
-        if !ok {
-            return Err(bad("email", "must be an email address"));
+    let email = match f.email {
+        Some(Some(email)) => {
+            let email = clean("email", text::Rule::line(254), email)?;
+            let ok = email.len() <= 254
+                && !email.contains(char::is_whitespace)
+                && email.split_once('@').is_some_and(|(l, d)| {
+                    !l.is_empty()
+                        && !d.contains('@')
+                        && d.contains('.')
+                        && !d.starts_with('.')
+                        && !d.ends_with('.')
+                });
+            if !ok {
+                return Err(bad("email", "must be an email address"));
+            }
+            Some(Some(email))
         }
-    }
-    if let Some(addr) = &f.address {
-        if addr.len() > 20
-            || addr
-                .iter()
-                .any(|(k, v)| k.is_empty() || k.len() > 64 || v.chars().count() > 500)
-        {
-            return Err(bad(
-                "address",
-                "at most 20 fields, keys of 1 to 64 and values of at most 500 characters",
-            ));
-        }
-    }
-    Ok(())
+        other => other,
+    };
+    let address = f
+        .address
+        .map(|a| {
+            text::apply_map(a).map_err(|e| OrderError::InvalidText {
+                field: "address",
+                message: e.0,
+            })
+        })
+        .transpose()?;
+    Ok(CustomerFields {
+        name,
+        phone: f.phone,
+        email,
+        address,
+    })
 }
 
 /// Creates a customer in the actor's call center.
@@ -160,7 +169,7 @@ pub fn create_customer(
             message: "is required".into(),
         });
     }
-    check_fields(&fields)?;
+    let fields = clean_fields(fields)?;
     Ok(Customer {
         id,
         call_center_id: ctx.cc.id.clone(),
@@ -187,7 +196,7 @@ pub fn update_customer(
     if fields == CustomerFields::default() {
         return Err(OrderError::EmptyChange);
     }
-    check_fields(&fields)?;
+    let fields = clean_fields(fields)?;
     Ok(CustomerEvent::Updated {
         name: fields.name,
         phone: fields.phone,
@@ -204,12 +213,12 @@ pub fn add_customer_note(
     text: String,
 ) -> Result<CustomerEvent, OrderError> {
     ctx.authorize()?;
-    if text.trim().is_empty() || text.chars().count() > 4000 {
-        return Err(OrderError::InvalidText {
+    let text = text::NOTE
+        .apply(text)
+        .map_err(|e| OrderError::InvalidText {
             field: "text",
-            message: "must be 1 to 4000 characters".into(),
-        });
-    }
+            message: e.0,
+        })?;
     Ok(CustomerEvent::NoteAdded(Note {
         id,
         added: Stamp {

@@ -81,7 +81,9 @@ pub enum OrderError {
         /// The role.
         role: &'static str,
     },
-    /// A money amount is negative, zero where it must be positive, or too precise.
+    /// A money amount is negative, zero where it must be positive, more precise than the
+    /// currency, beyond [`crate::money::MAX_AMOUNT`] (entered, or in the totals it would make),
+    /// or more than the balance plus the payment tolerance (a payment).
     #[error("{field}: {message}")]
     InvalidAmount {
         /// The field.
@@ -89,7 +91,7 @@ pub enum OrderError {
         /// What is wrong.
         message: String,
     },
-    /// Free text is empty or too long.
+    /// Free text is empty, too long, or breaks a rule of [`crate::text`].
     #[error("{field}: {message}")]
     InvalidText {
         /// The field.
@@ -158,6 +160,21 @@ pub enum OrderError {
         /// The role.
         role: &'static str,
     },
+    /// The order already has as many lines, charges or payments as it may.
+    #[error("an order may have at most {max} {field}")]
+    TooMany {
+        /// What there are too many of: `lines`, `charges` or `payments`.
+        field: &'static str,
+        /// The limit.
+        max: usize,
+    },
+    /// Payments exceed the total by more than the tolerance (the total fell after they were
+    /// recorded).
+    #[error("payments exceed the total by {excess}, more than the payment tolerance; void a payment first")]
+    Overpaid {
+        /// By how much payments exceed the total.
+        excess: Decimal,
+    },
     /// Submit with no lines.
     #[error("an order needs at least one line to be submitted")]
     NoLines,
@@ -222,6 +239,8 @@ impl OrderError {
             | OrderCompletionOff
             | PaymentMethodUnknown(_)
             | HoldCodeUnknown(_)
+            | TooMany { .. }
+            | Overpaid { .. }
             | NoLines => ErrorKind::Validation,
         }
     }
@@ -246,6 +265,8 @@ impl OrderError {
             PaymentMethodUnknown(_) => "method",
             HoldCodeUnknown(_) => "code",
             NoLines => "lines",
+            TooMany { field, .. } => field,
+            Overpaid { .. } => "payments",
             _ => return None,
         };
         Some(FieldError::new(field, self.to_string()))

@@ -87,21 +87,38 @@ uuid_id!(
 #[error("{0}")]
 pub struct CodeError(pub String);
 
-/// Checks the shape shared by every admin-chosen identifier: 1 to 64 characters of ASCII letters,
-/// digits, `-`, `_` and `.`, so it is safe in URLs, keys and logs.
+/// Most characters a code has.
+pub const CODE_MAX_LEN: usize = 64;
+
+/// The one shape of every admin-chosen identifier, as a regular expression (with
+/// [`CODE_MAX_LEN`] as its maximum length): segments of ASCII letters, digits, `-` and `_`, each
+/// starting with a letter or digit, separated by single dots. So `north`, `spring-26`,
+/// `system.released_while_held` and `2.0` are codes; `..`, `.a.`, `a.`, `a..b` and `-a` are not.
+pub const CODE_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$";
+
+/// The rule of [`CODE_PATTERN`] in words: what a refusal says.
+pub const CODE_RULE: &str = "must be 1 to 64 ASCII letters, digits, '-', '_' and '.', starting \
+     with a letter or digit, with a letter or digit after each '.'";
+
+/// Checks the shape shared by every admin-chosen identifier ([`CODE_PATTERN`], 1 to
+/// [`CODE_MAX_LEN`] characters), so it is safe in URLs, keys, file names and logs.
 pub fn check_code(s: &str) -> Result<(), CodeError> {
-    if s.is_empty() || s.len() > 64 {
-        return Err(CodeError("must be 1 to 64 characters".into()));
+    let b = s.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= CODE_MAX_LEN
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
+        && b.iter().enumerate().all(|(i, &c)| {
+            // The first character and each one after a dot is a letter or digit.
+            let starts_segment = i == 0 || b[i - 1] == b'.';
+            !starts_segment || c.is_ascii_alphanumeric()
+        })
+        && b.last() != Some(&b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(CodeError(CODE_RULE.into()))
     }
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    {
-        return Err(CodeError(
-            "may hold only ASCII letters, digits, '-', '_' and '.'".into(),
-        ));
-    }
-    Ok(())
 }
 
 macro_rules! code_id {

@@ -25,6 +25,7 @@ pub mod ids;
 pub mod invariants;
 pub mod money;
 pub mod order;
+pub mod text;
 pub mod time;
 
 pub use error::{ErrorKind, OrderError};

@@ -1,9 +1,89 @@
 //! Money and quantities. Money is `rust_decimal::Decimal`, one currency per call center, rounded
 //! half-even to the currency's minor unit at each line and at the totals. Never `f64`.
+//!
+//! **Bounds.** Every amount is at most [`MAX_AMOUNT`] (one billion): what is entered (unit
+//! prices, list prices in products and price groups, delivery-charge tiers, manual charges, coupon
+//! amounts and minimums, payments, the payment tolerance) and what an order derives from them
+//! (line totals, subtotal, discount, charges, total, paid). An order holds at most [`MAX_LINES`]
+//! active lines, [`MAX_CHARGES`] manual charges and [`MAX_PAYMENTS`] payments, and a line at most
+//! [`Quantity::MAX`] units. So even summed without any check, `MAX_LINES × Quantity::MAX ×
+//! MAX_AMOUNT` = 10^18 with at most 3 decimals (a mantissa of 10^21) stays far below what a
+//! `Decimal` holds (a 96-bit mantissa, about 7.9 × 10^28); the domain computes with checked
+//! arithmetic all the same, so an order that arrives out of bounds (from an older node's
+//! document) is refused by commands, never a panic.
+//!
+//! **Precision.** An amount has no more decimals than its currency's minor unit
+//! ([`Currency::fits`]); where no currency is known (catalog prices, which every call center
+//! reads), no more than [`MAX_MINOR_UNITS`].
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// The largest amount of money anywhere: 1,000,000,000 in the currency's major unit. See the
+/// module documentation for what it bounds and why sums of bounded amounts cannot overflow.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// Most active (not removed) lines an order may have.
+pub const MAX_LINES: usize = 1_000;
+
+/// Most manual charges an order may have.
+pub const MAX_CHARGES: usize = 100;
+
+/// Most payments an order may record, voided ones included.
+pub const MAX_PAYMENTS: usize = 100;
+
+/// The most decimals any currency has ([`Currency::minor_units`]): the precision of amounts
+/// whose currency is not known where they are entered (catalog prices).
+pub const MAX_MINOR_UNITS: u32 = 3;
+
+/// Whether zero is an acceptable amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sign {
+    /// Zero or more (prices, charges, minimums, tolerances).
+    NonNegative,
+    /// More than zero (payments, amount coupons).
+    Positive,
+}
+
+/// Why an amount was refused. It says the rule; the caller names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AmountError(pub String);
+
+/// Checks an amount: its sign, at most [`MAX_AMOUNT`], and no more decimals than each currency
+/// in `currencies` allows (no more than [`MAX_MINOR_UNITS`] when `currencies` is empty).
+pub fn check_amount<'a>(
+    amount: Decimal,
+    sign: Sign,
+    currencies: impl IntoIterator<Item = &'a Currency>,
+) -> Result<(), AmountError> {
+    match sign {
+        Sign::Positive if amount <= Decimal::ZERO => {
+            return Err(AmountError("must be positive".into()))
+        }
+        Sign::NonNegative if amount < Decimal::ZERO => {
+            return Err(AmountError("must not be negative".into()))
+        }
+        _ => {}
+    }
+    if amount > MAX_AMOUNT {
+        return Err(AmountError(format!("must be at most {MAX_AMOUNT}")));
+    }
+    let mut any = false;
+    for c in currencies {
+        any = true;
+        if !c.fits(amount) {
+            return Err(AmountError(format!("has more decimals than {c} allows")));
+        }
+    }
+    if !any && amount.normalize().scale() > MAX_MINOR_UNITS {
+        return Err(AmountError(format!(
+            "must have at most {MAX_MINOR_UNITS} decimals"
+        )));
+    }
+    Ok(())
+}
 
 /// An ISO 4217 currency code with its minor unit.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -321,6 +321,46 @@ pub struct Pricing {
     pub source_discount: Decimal,
 }
 
+/// An order's amounts overflow what a `Decimal` holds: only an order that came from outside the
+/// bounds (an older node's document) can; commands refuse to build on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the order's amounts overflow")]
+pub struct AmountOverflow;
+
+/// Checked arithmetic for pricing: an operation that overflows saturates, so a view of such an
+/// order still renders, and is remembered, so a command refuses it.
+#[derive(Default)]
+struct Calc {
+    overflowed: bool,
+}
+
+impl Calc {
+    fn or_saturate(&mut self, r: Option<Decimal>, saturated: Decimal) -> Decimal {
+        r.unwrap_or_else(|| {
+            self.overflowed = true;
+            saturated
+        })
+    }
+
+    fn add(&mut self, a: Decimal, b: Decimal) -> Decimal {
+        self.or_saturate(a.checked_add(b), a.saturating_add(b))
+    }
+
+    fn sub(&mut self, a: Decimal, b: Decimal) -> Decimal {
+        self.or_saturate(a.checked_sub(b), a.saturating_sub(b))
+    }
+
+    fn mul(&mut self, a: Decimal, b: Decimal) -> Decimal {
+        self.or_saturate(a.checked_mul(b), a.saturating_mul(b))
+    }
+
+    /// `percent` % of `amount`.
+    fn percent(&mut self, amount: Decimal, percent: Decimal) -> Decimal {
+        let product = self.mul(amount, percent);
+        self.or_saturate(product.checked_div(Decimal::ONE_HUNDRED), product)
+    }
+}
+
 impl Order {
     /// A new order with no lines, charges, coupons, payments, holds or notes yet: the header
     /// fields that a caller knows are set with struct update syntax (`..Order::new(..)`).
@@ -434,47 +474,87 @@ impl Order {
         }
     }
 
-    /// A line's total: unit price × quantity, rounded to the currency.
+    /// A line's total: unit price × quantity, rounded to the currency. Never panics: a product
+    /// beyond what a `Decimal` holds (only an out-of-bounds document can carry one) saturates;
+    /// [`Order::try_line_total`] says so instead.
     pub fn line_total(line: &Line, cc: &CallCenter) -> Decimal {
+        Self::line_total_in(line, cc, &mut Calc::default())
+    }
+
+    /// A line's total, or `None` if it overflows.
+    pub fn try_line_total(line: &Line, cc: &CallCenter) -> Option<Decimal> {
+        let mut calc = Calc::default();
+        let t = Self::line_total_in(line, cc, &mut calc);
+        (!calc.overflowed).then_some(t)
+    }
+
+    fn line_total_in(line: &Line, cc: &CallCenter, calc: &mut Calc) -> Decimal {
         cc.currency
-            .round(line.unit_price * line.quantity.as_decimal())
+            .round(calc.mul(line.unit_price, line.quantity.as_decimal()))
     }
 
     /// Derives the totals. Each line is rounded, then the source-code discount (percent of the
     /// subtotal), then each coupon in code order (percent of what is left, or a fixed amount,
     /// never more than what is left), then the delivery mode's tier charge for the amount after
     /// discounts (none with free shipping), plus manual charges.
+    ///
+    /// Never panics: arithmetic is checked, and an order whose amounts overflow a `Decimal`
+    /// (which commands never make, see [`crate::money`]) gets saturated amounts here; commands
+    /// use [`Order::try_pricing`], which refuses it.
     pub fn pricing(&self, cc: &CallCenter, catalog: &Catalog) -> Pricing {
+        self.pricing_in(cc, catalog, &mut Calc::default())
+    }
+
+    /// [`Order::pricing`], or [`AmountOverflow`] if any step overflows.
+    pub fn try_pricing(
+        &self,
+        cc: &CallCenter,
+        catalog: &Catalog,
+    ) -> Result<Pricing, AmountOverflow> {
+        let mut calc = Calc::default();
+        let p = self.pricing_in(cc, catalog, &mut calc);
+        if calc.overflowed {
+            Err(AmountOverflow)
+        } else {
+            Ok(p)
+        }
+    }
+
+    fn pricing_in(&self, cc: &CallCenter, catalog: &Catalog, calc: &mut Calc) -> Pricing {
         let cur = &cc.currency;
-        let subtotal: Decimal = self.active_lines().map(|l| Self::line_total(l, cc)).sum();
+        let mut subtotal = Decimal::ZERO;
+        for l in self.active_lines() {
+            let t = Self::line_total_in(l, cc, calc);
+            subtotal = calc.add(subtotal, t);
+        }
         let subtotal = cur.round(subtotal);
         let source = self
             .source_code
             .as_ref()
             .and_then(|c| catalog.source_codes.get(c));
         let source_discount = source
-            .map(|s| cur.round(subtotal * s.discount_percent / Decimal::ONE_HUNDRED))
+            .map(|s| cur.round(calc.percent(subtotal, s.discount_percent)))
             .unwrap_or(Decimal::ZERO)
             .min(subtotal);
-        let mut remaining = subtotal - source_discount;
+        let mut remaining = calc.sub(subtotal, source_discount);
         let mut coupon_discounts = Vec::new();
         for use_ in self.active_coupons() {
             let discount = match catalog.coupons.get(&use_.code) {
                 Some(c) => match c.kind {
-                    CouponKind::Percent => cur.round(remaining * c.value / Decimal::ONE_HUNDRED),
+                    CouponKind::Percent => cur.round(calc.percent(remaining, c.value)),
                     CouponKind::Amount => cur.round(c.value),
                 },
                 // A coupon deleted from the catalog after it was applied gives nothing.
                 None => Decimal::ZERO,
             }
             .min(remaining);
-            remaining -= discount;
+            remaining = calc.sub(remaining, discount);
             coupon_discounts.push(CouponDiscount {
                 code: use_.code.clone(),
                 discount: cur.round(discount),
             });
         }
-        let discount = cur.round(subtotal - remaining);
+        let discount = cur.round(calc.sub(subtotal, remaining));
         let free_shipping = source.is_some_and(|s| s.free_shipping);
         let auto_charge = match (&self.delivery_mode, free_shipping) {
             (Some(dm), false) => cc
@@ -487,10 +567,18 @@ impl Order {
                 }),
             _ => None,
         };
-        let manual: Decimal = self.charges.values().map(|c| c.amount).sum();
-        let charges = cur.round(manual + auto_charge.as_ref().map_or(Decimal::ZERO, |a| a.amount));
-        let total = cur.round(remaining + charges);
-        let paid = cur.round(self.active_payments().map(|p| p.amount).sum());
+        let mut charges = auto_charge.as_ref().map_or(Decimal::ZERO, |a| a.amount);
+        for c in self.charges.values() {
+            charges = calc.add(charges, c.amount);
+        }
+        let charges = cur.round(charges);
+        let total = cur.round(calc.add(remaining, charges));
+        let mut paid = Decimal::ZERO;
+        for p in self.active_payments() {
+            paid = calc.add(paid, p.amount);
+        }
+        let paid = cur.round(paid);
+        let balance = cur.round(calc.sub(total, paid));
         Pricing {
             totals: Totals {
                 subtotal,
@@ -498,7 +586,7 @@ impl Order {
                 charges,
                 total,
                 paid,
-                balance: cur.round(total - paid),
+                balance,
             },
             coupon_discounts,
             auto_charge,
@@ -509,6 +597,11 @@ impl Order {
     /// Just the totals.
     pub fn totals(&self, cc: &CallCenter, catalog: &Catalog) -> Totals {
         self.pricing(cc, catalog).totals
+    }
+
+    /// Just the totals, or [`AmountOverflow`].
+    pub fn try_totals(&self, cc: &CallCenter, catalog: &Catalog) -> Result<Totals, AmountOverflow> {
+        self.try_pricing(cc, catalog).map(|p| p.totals)
     }
 
     /// Whether a role may clear a hold: admins always; system holds also supervisors; otherwise

@@ -13,8 +13,15 @@ const IO_CRATES: &[&str] = &[
     "tokio", "axum", "sled", "hyper", "reqwest", "mio", "socket2", "tower",
 ];
 
-/// Everything `domain` may depend on (DESIGN.md §3).
-const DOMAIN_DEPS: &[&str] = &["serde", "rust_decimal", "uuid", "thiserror"];
+/// Everything `domain` may depend on (DESIGN.md §3, plus unicode-normalization for the NFC of
+/// free text, issue 14: a pure function, no IO).
+const DOMAIN_DEPS: &[&str] = &[
+    "serde",
+    "rust_decimal",
+    "uuid",
+    "thiserror",
+    "unicode-normalization",
+];
 
 /// Calls that do IO, spawn threads or read the clock.
 const IO_CALLS: &[&str] = &[

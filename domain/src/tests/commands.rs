@@ -479,13 +479,68 @@ fn list_price_comes_from_source_code_group_then_call_center_group_then_product()
         assert_eq!(line.unit_price, line.list_price, "{case}");
         assert_eq!(line.price_override, None, "{case}");
     }
-    // The list price is rounded half-even to the currency.
+    // The list price takes the currency's scale; a catalog price with more decimals than the
+    // currency allows, or beyond the bound, is refused, never rounded (0.005 would be 0.00).
     w.cc.price_group = None;
-    for (price, want) in [("10.005", "10.00"), ("10.015", "10.02"), ("7", "7.00")] {
+    let cases = [
+        ("7", "EUR", Ok("7.00")),
+        ("7.5", "KWD", Ok("7.500")),
+        ("7", "JPY", Ok("7")),
+        (
+            "10.005",
+            "EUR",
+            Err("the list price 10.005 of product cable has more decimals than EUR allows"),
+        ),
+        (
+            "0.005",
+            "EUR",
+            Err("the list price 0.005 of product cable has more decimals than EUR allows"),
+        ),
+        (
+            "0.5",
+            "JPY",
+            Err("the list price 0.5 of product cable has more decimals than JPY allows"),
+        ),
+        (
+            "1000000000.01",
+            "EUR",
+            Err("the list price 1000000000.01 of product cable must be at most 1000000000"),
+        ),
+        (
+            "79228162514264337593543950335",
+            "EUR",
+            Err("the list price 79228162514264337593543950335 of product cable must be at most 1000000000"),
+        ),
+    ];
+    for (price, currency, want) in cases {
         w.catalog.products.get_mut(&pid("cable")).unwrap().price = d(price);
-        let mut o = w.order();
-        let id = w.add(&mut o, "cable", 1);
-        assert_eq!(o.lines[&id].list_price.to_string(), want, "{price}");
+        w.cc.currency = Currency::parse(currency).unwrap();
+        let o = w.order();
+        let got = add_line(
+            &o,
+            w.ctx(Role::Agent),
+            AddLine {
+                id: LineId(w.fresh()),
+                product_id: pid("cable"),
+                quantity: Quantity::new(1).unwrap(),
+                unit_price: None,
+                override_reason: None,
+            },
+        );
+        let got = match got {
+            Ok(OrderEvent::LineAdded(l)) => Ok(l.list_price.to_string()),
+            Ok(other) => panic!("{other:?}"),
+            Err(OrderError::InvalidAmount {
+                field: "product_id",
+                message,
+            }) => Err(message),
+            Err(e) => panic!("{price} {currency}: {e:?}"),
+        };
+        assert_eq!(
+            got,
+            want.map(String::from).map_err(String::from),
+            "{price} {currency}"
+        );
     }
 }
 
@@ -980,7 +1035,7 @@ fn coupon_rules() {
 fn payment_rules() {
     let mut w = World::new();
     let mut o = w.order();
-    w.add(&mut o, "widget", 1);
+    w.add(&mut o, "widget", 200); // 2,000.00
     let invalid = |message: &str| {
         Err(OrderError::InvalidAmount {
             field: "amount",
@@ -1010,7 +1065,14 @@ fn payment_rules() {
             "too large",
             "card",
             "1000000000.01",
-            invalid("is too large"),
+            invalid("must be at most 1000000000"),
+        ),
+        ("the balance", "card", "2000.00", Ok("2000.00")),
+        (
+            "more than the balance",
+            "card",
+            "2000.01",
+            invalid("must be at most 2000.00, the balance plus the payment tolerance"),
         ),
     ];
     for (case, method, amount, want) in cases {
@@ -1065,26 +1127,30 @@ fn payment_rules() {
         Err(OrderError::PaymentAlreadyVoided(paid)),
     );
 
-    // Payments stay open after submit, until release / cancel.
+    // Payments stay open after submit, until release / cancel (within the total).
     let mut submitted = w.submitted();
     let first = *submitted.payments.keys().next().unwrap();
+    let cash = |amount: &str| AddPayment {
+        id: PaymentId(w.fresh()),
+        method: pmethod("cash"),
+        amount: d(amount),
+        reference: None,
+    };
     check(
-        "pay after submit",
-        add_payment(
-            &submitted,
-            w.ctx(Role::Agent),
-            AddPayment {
-                id: PaymentId(w.fresh()),
-                method: pmethod("cash"),
-                amount: d("1"),
-                reference: None,
-            },
-        ),
-        Ok(()),
+        "pay after submit, beyond the total",
+        add_payment(&submitted, w.ctx(Role::Agent), cash("1")),
+        invalid("the order is already paid in full").map(|_| ()),
     );
     check(
         "void after submit",
         void_payment(&submitted, w.ctx(Role::Agent), first),
+        Ok(()),
+    );
+    let mut repaid = submitted.clone();
+    w.run(&mut repaid, |x| void_payment(x, w.ctx(Role::Agent), first));
+    check(
+        "pay after submit",
+        add_payment(&repaid, w.ctx(Role::Agent), cash("10.00")),
         Ok(()),
     );
     w.run(&mut submitted, |x| release(x, w.ctx(Role::Agent)));

@@ -100,12 +100,12 @@ fn call_center_validation() {
         (
             "negative charge",
             Box::new(move |cc| tiers(cc, &[("0", None, "-1")])),
-            vec!["delivery_modes[0].charges[0]"],
+            vec!["delivery_modes[0].charges[0].amount"],
         ),
         (
             "charge too precise",
             Box::new(move |cc| tiers(cc, &[("0", None, "1.001")])),
-            vec!["delivery_modes[0].charges[0]"],
+            vec!["delivery_modes[0].charges[0].amount"],
         ),
         (
             "limit of 100%",

@@ -66,7 +66,7 @@ fn parent(w: &World) -> (Order, LineId) {
     let mut o = w.order_with(None, Some("std"));
     let line = w.add(&mut o, "vitamins", 2);
     w.add(&mut o, "widget", 1);
-    w.pay(&mut o, "100.00");
+    w.pay_balance(&mut o);
     w.run(&mut o, |x| submit(x, w.ctx(Role::Agent)));
     (o, line)
 }

@@ -48,9 +48,11 @@ fn variant(e: &OrderError) -> usize {
         InvalidTransition { .. } => 34,
         CancelNeedsSupervisor => 35,
         ChargeReasonUnknown(_) => 36,
+        TooMany { .. } => 37,
+        Overpaid { .. } => 38,
     }
 }
-const VARIANTS: usize = 37;
+const VARIANTS: usize = 39;
 
 #[test]
 fn every_error_maps_to_one_kind_and_validation_errors_name_a_field() {
@@ -163,6 +165,19 @@ fn every_error_maps_to_one_kind_and_validation_errors_name_a_field() {
             None,
         ),
         (NoLines, K::Validation, Some("lines")),
+        (
+            TooMany {
+                field: "charges",
+                max: 100,
+            },
+            K::Validation,
+            Some("charges"),
+        ),
+        (
+            Overpaid { excess: d("0.01") },
+            K::Validation,
+            Some("payments"),
+        ),
         (
             PaymentRequired { balance: d("1.00") },
             K::PaymentRequired,

@@ -431,6 +431,13 @@ impl World {
         id
     }
 
+    /// Pays what the order still owes, by card.
+    #[track_caller]
+    pub fn pay_balance(&self, order: &mut Order) -> PaymentId {
+        let balance = order.totals(&self.cc, &self.catalog).balance;
+        self.pay(order, &balance.to_string())
+    }
+
     /// Places a hold as the agent.
     #[track_caller]
     pub fn hold(&self, order: &mut Order, code: &str) -> HoldId {

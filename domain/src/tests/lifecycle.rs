@@ -14,8 +14,11 @@ fn submit_rules() {
     w.add(&mut lines_only, "widget", 1);
     let mut paid = lines_only.clone();
     w.pay(&mut paid, "10.00");
+    // Paid in full, then a line removed: the total fell below what was paid.
     let mut overpaid = lines_only.clone();
-    w.pay(&mut overpaid, "10.01");
+    let cable = w.add(&mut overpaid, "cable", 1);
+    w.pay(&mut overpaid, "13.50");
+    w.run(&mut overpaid, |x| remove_line(x, w.ctx(Role::Agent), cable));
     let mut split = lines_only.clone();
     w.pay(&mut split, "4.00");
     w.pay(&mut split, "6.00");
@@ -26,8 +29,8 @@ fn submit_rules() {
     w.run(&mut voided, |x| void_payment(x, w.ctx(Role::Agent), p));
     let mut removed_line = w.order();
     let l = w.add(&mut removed_line, "widget", 1);
-    w.run(&mut removed_line, |x| remove_line(x, w.ctx(Role::Agent), l));
     w.pay(&mut removed_line, "1.00");
+    w.run(&mut removed_line, |x| remove_line(x, w.ctx(Role::Agent), l));
     let mut held = paid.clone();
     w.hold(&mut held, "credit");
     let mut hold_cleared = held.clone();
@@ -61,7 +64,11 @@ fn submit_rules() {
     };
     let cases: Vec<(&str, &Order, Result<(), OrderError>)> = vec![
         ("paid in full", &paid, Ok(())),
-        ("overpaid", &overpaid, Ok(())),
+        (
+            "overpaid",
+            &overpaid,
+            Err(OrderError::Overpaid { excess: d("3.50") }),
+        ),
         ("two payments", &split, Ok(())),
         ("no lines", &empty, Err(OrderError::NoLines)),
         (
@@ -113,6 +120,26 @@ fn submit_rules() {
         "tolerance does not waive the payment",
         submit(&lines_only, w.ctx(Role::Agent)),
         required("10.00"),
+    );
+    // Overpaid by the tolerance passes, one cent more fails (the order lost a 0.05 line).
+    w.catalog
+        .products
+        .insert(pid("sticker"), product("sticker", "0.05", false));
+    let over = |cents: i64| {
+        let mut o = lines_only.clone();
+        let extra = w.add(&mut o, "sticker", cents);
+        w.pay(
+            &mut o,
+            &(d("10.00") + Decimal::new(5 * cents, 2)).to_string(),
+        );
+        w.run(&mut o, |x| remove_line(x, w.ctx(Role::Agent), extra));
+        submit(&o, w.ctx(Role::Agent))
+    };
+    check("overpaid by the tolerance", over(1), Ok(()));
+    check(
+        "overpaid beyond the tolerance",
+        over(2),
+        Err(OrderError::Overpaid { excess: d("0.10") }),
     );
 
     // Without order completion, neither payments nor the balance matter.
@@ -336,7 +363,16 @@ fn a_submitted_order_refuses_edits_except_holds_notes_and_payments() {
         add_note(&o, ctx, NoteId(w.fresh()), "called".into()),
         Ok(()),
     );
-    check("add payment", add_payment(&o, ctx, payment), Ok(()));
+    // The coupon made the order overpaid: a payment is refused until one is voided.
+    let mut voided = o.clone();
+    apply(
+        &mut voided,
+        &OrderEvent::PaymentVoided {
+            id: pay,
+            stamp: w.stamp(),
+        },
+    );
+    check("add payment", add_payment(&voided, ctx, payment), Ok(()));
     check("void payment", void_payment(&o, ctx, pay), Ok(()));
 
     // Holds may be cleared after submit, and on a canceled order an edit names that status.

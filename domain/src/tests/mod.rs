@@ -6,6 +6,7 @@
 // would only move the columns away from the rows.
 #![allow(clippy::type_complexity)]
 
+mod bounds;
 mod commands;
 mod config;
 mod continuity;
@@ -16,5 +17,6 @@ mod guided;
 mod invariants;
 mod lifecycle;
 mod props;
+mod text;
 mod time;
 mod totals;
