@@ -80,6 +80,12 @@ pub enum SyncError {
         /// The node expected.
         expected: NodeId,
     },
+    /// The peer's answer is larger than any answer may be; it was not read further.
+    #[error("the answer is larger than {limit} bytes")]
+    AnswerTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
     /// The peer's answer to `/sync/v1/hello` is not a hello.
     #[error("bad hello answer: {0}")]
     HelloAnswer(serde_json::Error),
@@ -109,6 +115,15 @@ pub enum SyncError {
     /// The body of a `/sync/v1/hello` is not a hello.
     #[error("{0}")]
     MalformedHello(serde_json::Error),
+    /// A request body larger than the endpoint takes (or with an unreadable length).
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// Peer requests already hold every byte this node buffers for them; retry shortly.
+    #[error("too many peer requests in flight on this node, retry shortly")]
+    Busy,
     /// A frame from a peer whose identity is not known yet.
     #[error("unknown peer identity: POST /sync/v1/hello first")]
     Unidentified,
