@@ -350,3 +350,109 @@ async fn peer_requests_are_refused_on_their_headers() {
     let line = head_only(&hq.url, &head(&stranger, now - 3_600_000, 10)).await;
     assert!(line.contains(" 401 "), "{line}");
 }
+
+/// A client that sends half a request line and waits is cut off by the header-read timeout,
+/// while another client is served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_header_client_is_cut_off_while_others_are_served() {
+    let node =
+        Node::start_configured("hq", Role::Hq, &[], |c| c.header_read_timeout_secs = 1).await;
+    let addr = node.url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /healthz HTT")
+        .await
+        .expect("half a line");
+    let started = Instant::now();
+    // Others are served while the slow one hangs.
+    let r = reqwest::Client::new()
+        .get(format!("{}/healthz", node.url))
+        .send()
+        .await
+        .expect("served");
+    assert_eq!(r.status().as_u16(), 200);
+    // The slow one is closed after about a second, without an answer.
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buf))
+        .await
+        .expect("cut off within the timeout")
+        .unwrap_or(0);
+    let waited = started.elapsed();
+    assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&buf[..n]));
+    assert!(waited >= Duration::from_millis(800), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+}
+
+/// Beyond the connection cap, new connections wait (in the listen backlog) until a slot frees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_for_a_slot() {
+    let node = Node::start_configured("hq", Role::Hq, &[], |c| {
+        c.max_connections = 2;
+        c.header_read_timeout_secs = 30;
+    })
+    .await;
+    let addr = node.url.trim_start_matches("http://").to_string();
+    // Two idle connections (the harness may hold a pooled one too): the cap is reached.
+    let a = tokio::net::TcpStream::connect(&addr).await.expect("a");
+    let b = tokio::net::TcpStream::connect(&addr).await.expect("b");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let fresh = || {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client")
+    };
+    let blocked = fresh()
+        .get(format!("{}/healthz", node.url))
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await;
+    assert!(
+        blocked.as_ref().err().is_some_and(|e| e.is_timeout()),
+        "a connection beyond the cap is not served: {blocked:?}"
+    );
+    // A request waiting for a slot is served once the idle connections go.
+    let url = format!("{}/healthz", node.url);
+    let waiting = tokio::spawn(async move {
+        fresh()
+            .get(url)
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "served while the cap was reached");
+    drop(a);
+    drop(b);
+    assert_eq!(waiting.await.expect("task").expect("served"), 200);
+}
+
+/// A request whose body never arrives is answered 503 once the request timeout passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_never_finishes_its_body_times_out() {
+    let node = Node::start_configured("hq", Role::Hq, &[], |c| c.request_timeout_secs = 1).await;
+    let addr = node.url.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/customers HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\":",
+        node.admin
+    );
+    sock.write_all(head.as_bytes()).await.expect("write");
+    let started = Instant::now();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), sock.read(&mut buf))
+        .await
+        .expect("an answer")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains("did not finish within 1 seconds"),
+        "{answer}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
