@@ -17,7 +17,9 @@ cleanup() { [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null; wait 2>/dev/null
 trap cleanup EXIT
 
 start_node() {
-  "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/node.out" 2>"$WORK/node.err" &
+  # One synthetic agent stands for many: no per-user write limit.
+  SWITCHBOARD_USER_WRITES_PER_SEC=0 \
+    "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/node.out" 2>"$WORK/node.err" &
   NODE_PID=$!
   local t0=$(date +%s.%N)
   for _ in $(seq 1 600); do

@@ -456,3 +456,69 @@ async fn a_request_that_never_finishes_its_body_times_out() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// Each user has a write budget of their own (a token bucket): past it, 429 `rate_limited` with
+/// `Retry-After`, nothing written, other users unaffected, reads still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_writing_too_fast_gets_429_with_retry_after() {
+    let hq = Node::start_configured("hq", Role::Hq, &[], |c| {
+        c.user_writes_per_sec = 1;
+        c.user_write_burst = 10;
+    })
+    .await;
+    configure(&hq, &["cc1"]).await;
+    let agnes = hq.user("cc1", "Agnes", "agent").await;
+    let bert = hq.user("cc1", "Bert", "agent").await;
+    let customer = serde_json::json!({"name": "Rate Limited", "phone": "+1 555 0100", "email": "r@example.com", "address": {}});
+    let mut written = 0;
+    let mut refused = None;
+    for _ in 0..20 {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/customers", hq.url))
+            .bearer_auth(&agnes)
+            .json(&customer)
+            .send()
+            .await
+            .expect("send");
+        if r.status().as_u16() == 201 {
+            written += 1;
+            continue;
+        }
+        refused = Some(r);
+        break;
+    }
+    // The burst, give or take the token that refilled while writing.
+    assert!(
+        (10..=12).contains(&written),
+        "{written} writes before a refusal"
+    );
+    let r = refused.expect("a write was refused");
+    assert_eq!(r.status().as_u16(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&retry), "retry-after {retry}");
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: Value = r.json().await.expect("problem");
+    assert_eq!(body["code"], "rate_limited");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("this user"),
+        "{body}"
+    );
+    // Nothing written by the refused request; reads still answer; another user still writes.
+    let listed = hq.get("/api/v1/customers?q=rate", &agnes).await;
+    assert_eq!(
+        listed.expect(200)["items"].as_array().expect("items").len(),
+        written
+    );
+    hq.post("/api/v1/customers", &bert, customer.clone())
+        .await
+        .expect(201);
+    // After the wait it asked for, the user writes again.
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    hq.post("/api/v1/customers", &agnes, customer)
+        .await
+        .expect(201);
+}

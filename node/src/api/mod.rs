@@ -16,6 +16,7 @@ pub mod orders;
 pub mod peers;
 pub mod price_groups;
 pub mod products;
+pub mod rate_limit;
 pub mod source_codes;
 pub mod sync;
 
@@ -49,6 +50,14 @@ pub fn app_with(state: AppState, authed: Router<AppState>, public: Router<AppSta
         .merge(orders::router())
         .merge(peers::router())
         .merge(authed)
+        // Inside authentication: the per-user write limit needs the user.
+        .route_layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(rate_limit::UserRateLimiter::new(
+                state.config.user_writes_per_sec,
+                state.config.user_write_burst,
+            )),
+            rate_limit::limit_user_writes,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_user,
