@@ -68,6 +68,7 @@ impl From<SyncError> for ApiError {
             | SyncError::AnswerSignature(_)
             | SyncError::AnswerNodeId
             | SyncError::AnswerTooLarge { .. }
+            | SyncError::NoSecret { .. }
             | SyncError::WrongNode { .. }
             | SyncError::HelloAnswer(_)
             | SyncError::TooManyRounds(_) => ApiError::internal(e),

@@ -80,6 +80,12 @@ pub enum SyncError {
         /// The node expected.
         expected: NodeId,
     },
+    /// The peer has no secret here (this node was restored from a backup made without keys).
+    #[error("peer {peer} has no secret (restored from a backup without keys): add it again with its secret (switchboard peers add)")]
+    NoSecret {
+        /// The peer's name.
+        peer: String,
+    },
     /// The peer's answer is larger than any answer may be; it was not read further.
     #[error("the answer is larger than {limit} bytes")]
     AnswerTooLarge {
@@ -187,7 +193,10 @@ impl SyncError {
     pub fn reached(&self) -> bool {
         !matches!(
             self,
-            SyncError::Unreachable { .. } | SyncError::Timeout { .. } | SyncError::Encode(_)
+            SyncError::Unreachable { .. }
+                | SyncError::Timeout { .. }
+                | SyncError::Encode(_)
+                | SyncError::NoSecret { .. }
         )
     }
 }

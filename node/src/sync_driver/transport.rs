@@ -175,6 +175,11 @@ impl SyncHub {
         body: Vec<u8>,
         expect_node: Option<NodeId>,
     ) -> Result<(Vec<u8>, NodeId), SyncError> {
+        if peer.secret.is_empty() {
+            return Err(SyncError::NoSecret {
+                peer: peer.name.clone(),
+            });
+        }
         let (headers, nonce) = self.sign_headers(peer, path, &body);
         let url = format!("{}{}", peer.url.trim_end_matches('/'), path);
         let resp = self
