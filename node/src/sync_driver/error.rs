@@ -254,5 +254,16 @@ mod tests {
             assert!(e.reached(), "{e:?}");
             assert_eq!(e.to_string(), text);
         }
+        // A peer restored without its secret is never contacted: the session says why.
+        let e = SyncError::NoSecret { peer: "hq".into() };
+        assert!(!e.reached());
+        assert_eq!(
+            e.to_string(),
+            "peer hq has no secret (restored from a backup without keys): add it again with its secret (switchboard peers add)"
+        );
+        assert_eq!(
+            SyncError::AnswerTooLarge { limit: 65536 }.to_string(),
+            "the answer is larger than 65536 bytes"
+        );
     }
 }
