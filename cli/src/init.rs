@@ -1,7 +1,10 @@
-//! `switchboard init`: create a node's data dir with a node id and print the first admin token.
+//! `switchboard init`: create a node's data dir with a node id and its first admin token, kept in
+//! `DATA_DIR/admin-token` (0600). The token itself is printed only when stdout is a terminal, so
+//! that it never lands in a pipe, a file or the journal; otherwise the file's path is.
 
 use anyhow::{anyhow, Result};
 use clap::{Args, ValueEnum};
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use switchboard_domain::CallCenterId;
 use switchboard_node::NodeError;
@@ -26,7 +29,8 @@ pub struct InitArgs {
         default_value = "./switchboard-data"
     )]
     data_dir: PathBuf,
-    /// Print `{"node_id","admin_token","data_dir"}` as JSON.
+    /// Print `{"node_id","admin_token_file","data_dir"}` as JSON (plus `admin_token` when stdout
+    /// is a terminal).
     #[arg(long)]
     json: bool,
 }
@@ -55,14 +59,15 @@ pub fn run(args: InitArgs) -> Result<()> {
     }
     let out = create(&args.data_dir, &args.name, role, &ccs)?;
     if args.json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "node_id": out.node_id.to_string(),
-                "admin_token": out.admin_token,
-                "data_dir": args.data_dir.display().to_string(),
-            })
-        );
+        let mut v = serde_json::json!({
+            "node_id": out.node_id.to_string(),
+            "admin_token_file": token_path(&args.data_dir).display().to_string(),
+            "data_dir": args.data_dir.display().to_string(),
+        });
+        if std::io::stdout().is_terminal() {
+            v["admin_token"] = serde_json::Value::String(out.admin_token.clone());
+        }
+        outln!("{v}");
     } else {
         outln!(
             "initialised {} node {:?} ({}) in {}",
@@ -104,13 +109,21 @@ pub fn try_create(
     })
 }
 
-/// Prints the token once, with where it is kept.
+/// Prints the token once, with where it is kept, when stdout is a terminal; otherwise only where
+/// it is kept (a token in a pipe ends up in logs and journals).
 pub fn print_token(token: &str, dir: &Path) {
-    outln!("admin token: {token}");
-    outln!(
-        "(shown once; also written to {} with mode 0600)",
-        token_path(dir).display()
-    );
+    if std::io::stdout().is_terminal() {
+        outln!("admin token: {token}");
+        outln!(
+            "(shown once; also written to {} with mode 0600)",
+            token_path(dir).display()
+        );
+    } else {
+        outln!(
+            "admin token written to {} (mode 0600; printed only to a terminal)",
+            token_path(dir).display()
+        );
+    }
 }
 
 /// `DATA_DIR/admin-token`.

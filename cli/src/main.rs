@@ -43,7 +43,8 @@ struct Cli {
 enum Command {
     /// Run a node (initialises an empty data dir as a standalone HQ first).
     Serve(serve::ServeArgs),
-    /// Create a node's data dir and print its first admin token.
+    /// Create a node's data dir and its first admin token (DATA_DIR/admin-token, 0600; printed
+    /// only to a terminal).
     Init(init::InitArgs),
     /// Run HQ and two sites in this process, cut one off, heal, and show they converge.
     Demo(demo::DemoArgs),

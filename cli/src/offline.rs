@@ -38,6 +38,10 @@ pub struct BackupArgs {
     /// Where to write the copy (must not exist yet, or be empty).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Also copy the keys and secrets (peer secrets, the admin token file); without it they are
+    /// left out, so a stolen backup cannot act as this node.
+    #[arg(long)]
+    include_keys: bool,
 }
 
 /// Runs `switchboard verify`: a report on stdout, exit 1 when it found problems.
@@ -101,19 +105,53 @@ pub fn backup(args: BackupArgs) -> Result<()> {
     if store.identity().with_context(what)?.is_none() {
         return Err(NodeError::NotInitialized(args.data_dir.clone())).with_context(what);
     }
-    let docs = store.backup(&args.out).with_context(what)?;
+    let report = store
+        .backup(&args.out, args.include_keys)
+        .with_context(what)?;
     drop(store);
-    // The admin token is not part of the store; keep it with the copy so the copy is usable.
-    let token = crate::init::token_path(&args.data_dir);
-    if token.exists() {
-        let dst = crate::init::token_path(&args.out);
-        std::fs::copy(&token, &dst).with_context(|| format!("cannot copy {}", token.display()))?;
+    // Key files live next to the store, not in it.
+    let mut files = Vec::new();
+    for name in switchboard_node::identity::KEY_FILES {
+        let src = args.data_dir.join(name);
+        if !src.exists() {
+            continue;
+        }
+        files.push(*name);
+        if args.include_keys {
+            let dst = args.out.join(name);
+            let text = std::fs::read_to_string(&src)
+                .with_context(|| format!("cannot read {}", src.display()))?;
+            switchboard_node::store::perms::write_private_file(&dst, text.trim_end())
+                .with_context(|| format!("cannot write {}", dst.display()))?;
+        }
     }
     outln!(
-        "backed up {docs} documents from {} to {} (serve it with: switchboard serve --data-dir {})",
+        "backed up {} documents from {} to {} (serve it with: switchboard serve --data-dir {})",
+        report.docs,
         args.data_dir.display(),
         args.out.display(),
         args.out.display()
     );
+    let mut keys: Vec<String> = files.iter().map(|f| format!("the {f} file")).collect();
+    let secrets = report.peer_secrets;
+    if secrets > 0 {
+        keys.push(format!(
+            "{secrets} peer secret{}",
+            if secrets == 1 { "" } else { "s" }
+        ));
+    }
+    let keys = if keys.is_empty() {
+        "none held".to_string()
+    } else {
+        keys.join(" and ")
+    };
+    if args.include_keys {
+        outln!("keys included ({keys}): keep this copy as secret as the node itself");
+    } else {
+        outln!(
+            "keys left out ({keys}); pass --include-keys to keep them. After restoring, add each \
+             peer again with its secret (switchboard peers add); the admin token still works"
+        );
+    }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //!
 //! On an empty (or missing) data dir the node is first initialised as `init` would, from the
 //! configuration's name/role/call centers (by default a standalone HQ), and the admin token is
-//! printed once. The bound address is printed as `listening on http://ADDR`, so a caller that
+//! written to `DATA_DIR/admin-token` (printed once only when stdout is a terminal). The bound address is printed as `listening on http://ADDR`, so a caller that
 //! asked for port 0 learns the real port from stdout.
 
 use anyhow::{Context as _, Result};
@@ -90,7 +90,8 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode> {
     Ok(RunningNode { addr, stop, task })
 }
 
-/// Initialises a data dir that holds no node yet, as `init` would, and prints the token once.
+/// Initialises a data dir that holds no node yet, as `init` would, and tells where the token is
+/// (printing it once only to a terminal).
 /// A dir that already holds a node is left alone; one in use fails here ("data dir in use").
 fn ensure_initialised(cfg: &NodeConfig) -> Result<()> {
     // A site without call centers cannot be initialised; an existing site node does not need

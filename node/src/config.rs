@@ -4,7 +4,10 @@
 //! Environment overrides: `SWITCHBOARD_DATA_DIR`, `SWITCHBOARD_LISTEN`, `SWITCHBOARD_NAME`,
 //! `SWITCHBOARD_ROLE` (`hq`|`site`), `SWITCHBOARD_CALL_CENTERS` (comma separated),
 //! `SWITCHBOARD_CACHE_MB`, `SWITCHBOARD_DOC_CACHE`, `SWITCHBOARD_SYNC_INTERVAL_SECS`,
-//! `SWITCHBOARD_LOG`.
+//! `SWITCHBOARD_LOG`, and the limits on hostile clients: `SWITCHBOARD_HEADER_READ_TIMEOUT_SECS`,
+//! `SWITCHBOARD_REQUEST_TIMEOUT_SECS`, `SWITCHBOARD_MAX_CONNECTIONS`,
+//! `SWITCHBOARD_USER_WRITES_PER_SEC`, `SWITCHBOARD_USER_WRITE_BURST`,
+//! `SWITCHBOARD_PUBLIC_METRICS`.
 
 use crate::error::NodeError;
 use serde::{Deserialize, Serialize};
@@ -21,6 +24,18 @@ pub const DEFAULT_CACHE_MB: u64 = 16;
 pub const DEFAULT_DOC_CACHE: usize = 1024;
 /// Default HTTP body limit, bytes.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Default time a client has to send a request's headers (also how long an idle keep-alive
+/// connection stays open), seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 15;
+/// Default time a request may take from its headers to its answer, seconds (`POST /api/v1/sync`
+/// excepted: its sessions have their own timeouts).
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+/// Default number of connections served at once; more wait to be accepted.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default sustained writes per second one user may make.
+pub const DEFAULT_USER_WRITES_PER_SEC: u32 = 200;
+/// Default burst of writes one user may make above the sustained rate.
+pub const DEFAULT_USER_WRITE_BURST: u32 = 400;
 
 /// The node's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +67,21 @@ pub struct NodeConfig {
     /// Byte budget of one sync frame (`None`: the protocol's target). Small values make a
     /// catch-up span many frames, which the fault tests use to cut sessions mid-way.
     pub sync_frame_bytes: Option<usize>,
+    /// Seconds a client has to send a request's headers; a connection idle that long between
+    /// requests is closed too.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request may take from its headers to its answer (body upload included);
+    /// `POST /api/v1/sync` is bounded by its sessions' own timeouts instead.
+    pub request_timeout_secs: u64,
+    /// Connections served at once; further connections wait to be accepted.
+    pub max_connections: usize,
+    /// Sustained API writes per second per user (a token bucket next to the node-wide limit on
+    /// writes in flight); 0 turns the per-user limit off.
+    pub user_writes_per_sec: u32,
+    /// Writes a user may make at once above the sustained rate (the bucket's size).
+    pub user_write_burst: u32,
+    /// Serve `/metrics` and `/openapi.json` without a token (by default they need one).
+    pub public_metrics: bool,
 }
 
 impl Default for NodeConfig {
@@ -69,6 +99,12 @@ impl Default for NodeConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             clock_offset_secs: 0,
             sync_frame_bytes: None,
+            header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            user_writes_per_sec: DEFAULT_USER_WRITES_PER_SEC,
+            user_write_burst: DEFAULT_USER_WRITE_BURST,
+            public_metrics: false,
         }
     }
 }
@@ -142,6 +178,32 @@ impl NodeConfig {
         if let Some(v) = get("SWITCHBOARD_LOG") {
             self.log = v;
         }
+        if let Some(v) = get("SWITCHBOARD_HEADER_READ_TIMEOUT_SECS") {
+            self.header_read_timeout_secs = num("SWITCHBOARD_HEADER_READ_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_REQUEST_TIMEOUT_SECS") {
+            self.request_timeout_secs = num("SWITCHBOARD_REQUEST_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_MAX_CONNECTIONS") {
+            self.max_connections = num("SWITCHBOARD_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_USER_WRITES_PER_SEC") {
+            self.user_writes_per_sec = num("SWITCHBOARD_USER_WRITES_PER_SEC", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_USER_WRITE_BURST") {
+            self.user_write_burst = num("SWITCHBOARD_USER_WRITE_BURST", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_PUBLIC_METRICS") {
+            self.public_metrics = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => {
+                    return Err(NodeError::Config(format!(
+                        "SWITCHBOARD_PUBLIC_METRICS: expected true or false, got {v:?}"
+                    )))
+                }
+            };
+        }
         self.validate()
     }
 
@@ -160,6 +222,20 @@ impl NodeConfig {
         }
         if self.body_limit == 0 {
             return Err(NodeError::Config("body_limit must be at least 1".into()));
+        }
+        for (key, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("max_connections", self.max_connections as u64),
+        ] {
+            if v == 0 {
+                return Err(NodeError::Config(format!("{key} must be at least 1")));
+            }
+        }
+        if self.user_writes_per_sec > 0 && self.user_write_burst == 0 {
+            return Err(NodeError::Config(
+                "user_write_burst must be at least 1 when user_writes_per_sec is set".into(),
+            ));
         }
         Ok(())
     }
@@ -199,6 +275,41 @@ mod tests {
         assert_eq!(c.body_limit, 1024 * 1024);
         assert_eq!(c.cache_mb, DEFAULT_CACHE_MB);
         assert_eq!(c.doc_cache, 1024);
+        assert_eq!(c.header_read_timeout_secs, 15);
+        assert_eq!(c.request_timeout_secs, 60);
+        assert_eq!(c.max_connections, 1024);
+        assert_eq!((c.user_writes_per_sec, c.user_write_burst), (200, 400));
+        assert!(!c.public_metrics);
+    }
+
+    #[test]
+    fn limits_from_toml_and_env() {
+        let mut c = NodeConfig::from_toml_str(
+            "header_read_timeout_secs = 5\nmax_connections = 8\npublic_metrics = true\n",
+        )
+        .expect("toml");
+        assert_eq!((c.header_read_timeout_secs, c.max_connections), (5, 8));
+        assert!(c.public_metrics);
+        let env: HashMap<&str, &str> = [
+            ("SWITCHBOARD_REQUEST_TIMEOUT_SECS", "9"),
+            ("SWITCHBOARD_USER_WRITES_PER_SEC", "0"),
+            ("SWITCHBOARD_PUBLIC_METRICS", "false"),
+        ]
+        .into_iter()
+        .collect();
+        c.apply_env(|k| env.get(k).map(|v| v.to_string()))
+            .expect("env");
+        assert_eq!(c.request_timeout_secs, 9);
+        assert_eq!(c.user_writes_per_sec, 0);
+        assert!(!c.public_metrics);
+        let mut c = NodeConfig::default();
+        assert!(c
+            .apply_env(|k| (k == "SWITCHBOARD_MAX_CONNECTIONS").then(|| "0".to_string()))
+            .is_err());
+        let mut c = NodeConfig::default();
+        assert!(c
+            .apply_env(|k| (k == "SWITCHBOARD_PUBLIC_METRICS").then(|| "maybe".to_string()))
+            .is_err());
     }
 
     #[test]

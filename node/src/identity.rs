@@ -16,6 +16,10 @@ use uuid::Uuid;
 /// Name of the optional admin token file in the data dir (mode 0600).
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
+/// Files of the data dir that hold keys or secrets: `switchboard backup` copies them only with
+/// `--include-keys`.
+pub const KEY_FILES: &[&str] = &[ADMIN_TOKEN_FILE];
+
 /// What `init` created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InitOutput {
@@ -84,7 +88,7 @@ pub fn init_data_dir(
     };
     let token_file = if write_token_file {
         let path = dir.join(ADMIN_TOKEN_FILE);
-        write_secret_file(&path, &admin_token)?;
+        crate::store::perms::write_private_file(&path, &admin_token)?;
         Some(path)
     } else {
         None
@@ -104,24 +108,6 @@ pub fn init_data_dir(
         admin_token,
         token_file,
     })
-}
-
-fn write_secret_file(path: &Path, contents: &str) -> Result<(), NodeError> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| NodeError::io(format!("writing {}", path.display()), e))?;
-    f.write_all(contents.as_bytes())
-        .and_then(|_| f.write_all(b"\n"))
-        .and_then(|_| f.sync_all())
-        .map_err(|e| NodeError::io(format!("writing {}", path.display()), e))
 }
 
 #[cfg(test)]

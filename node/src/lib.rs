@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod http_server;
 pub mod identity;
 pub mod peer_auth;
 pub mod read_model;

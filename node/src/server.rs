@@ -74,8 +74,16 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| NodeError::io("listener address", e))?;
     tracing::info!(addr = %addr, node = %state.identity.node_id, role = %state.identity.role.as_str(), "serving");
-    let server = axum::serve(listener, app).with_graceful_shutdown(wait_stop(stop_rx.clone()));
-    let mut drained = Box::pin(async move { server.await });
+    let app = crate::http_server::with_request_timeout(
+        app,
+        Duration::from_secs(state.config.request_timeout_secs),
+    );
+    let limits = crate::http_server::HttpLimits {
+        header_read_timeout: Duration::from_secs(state.config.header_read_timeout_secs),
+        max_connections: state.config.max_connections,
+    };
+    let server = crate::http_server::serve(listener, app, limits, wait_stop(stop_rx.clone()));
+    let mut drained = Box::pin(server);
     let mut rx = stop_rx.clone();
     tokio::select! {
         r = &mut drained => r.map_err(|e| NodeError::io("serving http", e))?,

@@ -259,6 +259,9 @@ impl Node {
             // Tests drive sessions with POST /api/v1/sync; the background loop still runs (it
             // also syncs soon after local changes) but does not dominate.
             .env("SWITCHBOARD_SYNC_INTERVAL_SECS", "3600")
+            // The scenarios load a node through one agent token; the per-user write limit has a
+            // test of its own (hostile::a_user_writing_too_fast_gets_429_with_retry_after).
+            .env("SWITCHBOARD_USER_WRITES_PER_SEC", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));

@@ -57,6 +57,16 @@ impl Node {
         call_centers: &[&str],
         secs: u64,
     ) -> Node {
+        Self::start_configured(name, role, call_centers, |c| c.sync_interval_secs = secs).await
+    }
+
+    /// Like [`Node::start`], with the configuration adjusted by `edit` (limits, timeouts).
+    pub async fn start_configured(
+        name: &str,
+        role: Role,
+        call_centers: &[&str],
+        edit: impl FnOnce(&mut NodeConfig),
+    ) -> Node {
         let dir = tempfile::tempdir().expect("temp dir");
         let ccs: Vec<CallCenterId> = call_centers
             .iter()
@@ -64,15 +74,16 @@ impl Node {
             .collect();
         let out = switchboard_node::identity::init_data_dir(dir.path(), name, role, &ccs, false)
             .expect("init");
-        let cfg = NodeConfig {
+        let mut cfg = NodeConfig {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             name: name.to_string(),
             role,
             call_centers: ccs,
-            sync_interval_secs: secs,
+            sync_interval_secs: 3600,
             ..NodeConfig::default()
         };
+        edit(&mut cfg);
         let mut node = Node {
             url: String::new(),
             admin: out.admin_token,

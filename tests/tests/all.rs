@@ -7,6 +7,7 @@ mod api_orders;
 mod cli;
 mod continuity;
 mod faults;
+mod hostile;
 mod node_sync;
 mod sim_props;
 mod sim_protocol;

@@ -92,7 +92,12 @@ fn missing(have: &BTreeSet<String>, lack: &BTreeSet<String>) -> Vec<String> {
 async fn the_api_reference_and_the_openapi_document_name_the_same_endpoints() {
     let node = ApiNode::hq();
     let answer = node
-        .raw(Method::GET, "/api/v1/openapi.json", None, Vec::new())
+        .raw(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Some(&node.admin),
+            Vec::new(),
+        )
         .await;
     let served = openapi_endpoints(answer.ok(200));
     let documented = documented_endpoints(&read_reference());

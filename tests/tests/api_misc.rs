@@ -21,9 +21,17 @@ async fn bearer_tokens_are_required() {
     node.post("/api/v1/customers", "wrong", json!({"name": "x"}))
         .await
         .problem(401, "unauthorized");
-    // The OpenAPI document needs no token and describes the API.
+    // The OpenAPI document needs a token (any role) and describes the API.
+    node.raw(Method::GET, "/api/v1/openapi.json", None, Vec::new())
+        .await
+        .problem(401, "unauthorized");
     let doc = node
-        .raw(Method::GET, "/api/v1/openapi.json", None, Vec::new())
+        .raw(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Some(&node.admin),
+            Vec::new(),
+        )
         .await;
     let doc = doc.ok(200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -123,8 +131,14 @@ async fn health_node_and_metrics() {
     n.raw(Method::GET, "/readyz", None, Vec::new())
         .await
         .ok(200);
-    // No recorder is installed in-process: /metrics still answers Prometheus text.
-    let m = n.raw(Method::GET, "/metrics", None, Vec::new()).await;
+    // /metrics needs a token (any role). No recorder is installed in-process: it still answers
+    // Prometheus text.
+    n.raw(Method::GET, "/metrics", None, Vec::new())
+        .await
+        .problem(401, "unauthorized");
+    let m = n
+        .raw(Method::GET, "/metrics", Some(&w.agent), Vec::new())
+        .await;
     assert_eq!(m.status.as_u16(), 200);
     assert!(m.content_type.starts_with("text/plain"));
     w.order().await;

@@ -140,8 +140,11 @@ fn wait_deadline(child: &mut Child, deadline: Duration) -> Option<ExitStatus> {
 struct Node {
     child: KillOnDrop,
     url: String,
-    /// The admin token printed on first start (empty when the dir was initialised before).
+    /// The admin token written on first start (empty when the dir was initialised before): read
+    /// from the file `serve` names, since stdout is a pipe, not a terminal.
     token: String,
+    /// What `serve` printed up to its `listening on` line.
+    printed: Vec<String>,
     stdout: mpsc::Receiver<String>,
     stderr: std::thread::JoinHandle<String>,
 }
@@ -179,6 +182,7 @@ impl Node {
             child: KillOnDrop(Some(child)),
             url: String::new(),
             token: String::new(),
+            printed: Vec::new(),
             stdout: rx,
             stderr,
         };
@@ -187,8 +191,16 @@ impl Node {
             let left = end.saturating_duration_since(Instant::now());
             match node.stdout.recv_timeout(left) {
                 Ok(line) => {
+                    node.printed.push(line.clone());
                     if let Some(t) = line.strip_prefix("admin token: ") {
                         node.token = t.trim().to_string();
+                    }
+                    if let Some(rest) = line.strip_prefix("admin token written to ") {
+                        let path = rest.split(" (").next().unwrap_or(rest);
+                        node.token = std::fs::read_to_string(path)
+                            .expect("the admin token file serve names")
+                            .trim()
+                            .to_string();
                     }
                     if let Some(u) = line.strip_prefix("listening on ") {
                         node.url = u.trim().to_string();
@@ -410,7 +422,8 @@ fn init_creates_a_node_once() {
     )
     .user_error();
     assert!(err.contains("call center"), "{err}");
-    // Step 2: init prints the token once and keeps it in DATA_DIR/admin-token, mode 0600.
+    // Step 2: init keeps the token in DATA_DIR/admin-token, mode 0600, in a 0700 data dir, and
+    // prints it only to a terminal: to this pipe it gives the file's path instead.
     let out = run(
         &[
             "init",
@@ -428,23 +441,53 @@ fn init_creates_a_node_once() {
     )
     .ok()
     .json();
-    let token = out["admin_token"].as_str().expect("admin_token");
-    assert!(!token.is_empty());
+    assert!(
+        out.get("admin_token").is_none(),
+        "no token printed to a pipe: {out}"
+    );
+    let file = data.join("admin-token");
+    assert_eq!(out["admin_token_file"], file.display().to_string());
+    let token = read_token(&data);
+    let token = token.as_str();
+    assert_eq!(token.len(), 64);
     assert!(
         out["node_id"].as_str().is_some_and(|s| s.len() == 36),
         "{out}"
     );
-    let file = data.join("admin-token");
-    assert_eq!(
-        std::fs::read_to_string(&file).expect("token file").trim(),
-        token
-    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&file).expect("meta").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("LOCK")), 0o600);
+        assert_eq!(mode(&data.join("db")), 0o700);
     }
+    // Without --json, to a pipe: the path, never the token.
+    let data2 = dir.path().join("n2");
+    let text = run(
+        &[
+            "init",
+            "--name",
+            "hq-2",
+            "--role",
+            "hq",
+            "--data-dir",
+            p(&data2),
+        ],
+        &[],
+    )
+    .ok();
+    assert!(
+        text.stdout.contains("admin token written to"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        !text.stdout.contains(&read_token(&data2)),
+        "{}",
+        text.stdout
+    );
     // Step 3: a second init refuses to overwrite the node.
     let err = run(
         &[
@@ -472,13 +515,44 @@ fn init_creates_a_node_once() {
     node.stop_ok();
 }
 
+/// On a terminal (a pseudo-terminal from util-linux `script`), `init` shows the token once; to a
+/// pipe it shows only where the token is (checked in `init_creates_a_node_once`).
+#[test]
+fn init_prints_the_token_only_to_a_terminal() {
+    let dir = tmp();
+    let data = dir.path().join("tty");
+    let cmd = format!(
+        "{} init --name tty --role hq --data-dir {}",
+        switchboard_tests::bin::switchboard().display(),
+        data.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run util-linux script (a pseudo-terminal)");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let token = read_token(&data);
+    assert!(
+        text.contains(&format!("admin token: {token}")),
+        "on a terminal the token is shown: {text}"
+    );
+}
+
 #[test]
 fn serve_initialises_an_empty_dir_and_stops_on_sigterm() {
     let dir = tmp();
     let data = dir.path().join("node");
     // Step 1: first start initialises a standalone HQ and prints the token and the real port.
     let node = Node::start(&data);
-    assert!(!node.token.is_empty(), "first start prints the admin token");
+    assert!(!node.token.is_empty(), "first start writes the admin token");
+    assert_eq!(node.token, read_token(&data));
+    assert!(
+        node.printed.iter().all(|l| !l.contains(&node.token)),
+        "the token is not printed to a pipe: {:?}",
+        node.printed
+    );
     let (status, body) = http("GET", &format!("{}/healthz", node.url), None, None);
     assert_eq!(status, 200);
     assert_eq!(body["status"], "ok");
@@ -597,7 +671,7 @@ fn sync_now_between_two_real_nodes() {
     )
     .ok()
     .json();
-    let site_token = init["admin_token"].as_str().expect("token").to_string();
+    let site_token = read_token(&site_dir);
     let site = Node::start(&site_dir);
     let hq_info = run(&["node", "--json"], &hq.env(&hq.token)).ok().json();
     let secret = "a-long-shared-secret-for-the-test";
@@ -795,14 +869,64 @@ fn backup_then_serve_the_backup() {
     let node = Node::start(&data);
     let ids = seed(&node, 2);
     let token = node.token.clone();
+    let secret = "a-peer-secret-that-must-stay-at-home";
+    run(
+        &[
+            "peers",
+            "add",
+            "--name",
+            "hq",
+            "--peer-url",
+            "http://127.0.0.1:9",
+            "--secret",
+            secret,
+        ],
+        &node.env(&token),
+    )
+    .ok();
     // Step 1: backup refuses a running node's dir.
     let copy = dir.path().join("copy");
     let err = run(&["backup", "--data-dir", p(&data), "--out", p(&copy)], &[]).user_error();
     assert!(err.contains("in use"), "{err}");
     node.stop_ok();
-    // Step 2: back up the stopped node.
-    run(&["backup", "--data-dir", p(&data), "--out", p(&copy)], &[]).ok();
+    // Step 2: back up the stopped node. Keys and secrets stay out, and it says so: no admin
+    // token file, and neither the token nor the peer secret in any byte of the copy.
+    let out = run(&["backup", "--data-dir", p(&data), "--out", p(&copy)], &[]).ok();
+    assert!(
+        out.stdout
+            .contains("keys left out (the admin-token file and 1 peer secret)"),
+        "{}",
+        out.stdout
+    );
+    assert!(!copy.join("admin-token").exists());
+    assert!(!any_file_contains(&copy, secret.as_bytes()));
+    assert!(!any_file_contains(&copy, token.as_bytes()));
     run(&["verify", "--data-dir", p(&copy)], &[]).ok();
+    // With --include-keys they are kept (and found by the same search), owner-only.
+    let with_keys = dir.path().join("with-keys");
+    let out = run(
+        &[
+            "backup",
+            "--data-dir",
+            p(&data),
+            "--out",
+            p(&with_keys),
+            "--include-keys",
+        ],
+        &[],
+    )
+    .ok();
+    assert!(out.stdout.contains("keys included"), "{}", out.stdout);
+    assert_eq!(read_token(&with_keys), token);
+    assert!(any_file_contains(&with_keys, secret.as_bytes()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&with_keys), 0o700);
+        assert_eq!(mode(&with_keys.join("admin-token")), 0o600);
+        assert_eq!(mode(&copy), 0o700);
+    }
     // Step 3: serve the copy: same node, same orders, same token.
     let restored = Node::start(&copy);
     let list = run(&["orders", "list", "--json"], &restored.env(&token))
@@ -817,6 +941,23 @@ fn backup_then_serve_the_backup() {
     want.sort();
     assert_eq!(got, want);
     restored.stop_ok();
+}
+
+/// Whether any file under `dir` holds `needle`.
+fn any_file_contains(dir: &Path, needle: &[u8]) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read_dir") {
+                stack.push(e.expect("entry").path());
+            }
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! The HTTP API of API.md on axum: one module per resource, each with its own `router()`;
-//! [`app`] assembles them behind bearer-token authentication ([`auth`]), a body limit, request
-//! spans and metrics. Every error is an [`error::ApiError`] rendered as problem+json, including
-//! the rejections of the extractors in [`extract`].
+//! [`app`] assembles them behind bearer-token authentication ([`auth`]) and a per-user write
+//! limit ([`rate_limit`]), a body limit, request spans and metrics. `/metrics` and
+//! `/api/v1/openapi.json` need a token too unless the configuration makes them public. Every
+//! error is an [`error::ApiError`] rendered as problem+json, including the rejections of the
+//! extractors in [`extract`].
 
 pub mod auth;
 pub mod call_centers;
@@ -16,6 +18,7 @@ pub mod orders;
 pub mod peers;
 pub mod price_groups;
 pub mod products;
+pub mod rate_limit;
 pub mod source_codes;
 pub mod sync;
 
@@ -49,6 +52,14 @@ pub fn app_with(state: AppState, authed: Router<AppState>, public: Router<AppSta
         .merge(orders::router())
         .merge(peers::router())
         .merge(authed)
+        // Inside authentication: the per-user write limit needs the user.
+        .route_layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(rate_limit::UserRateLimiter::new(
+                state.config.user_writes_per_sec,
+                state.config.user_write_burst,
+            )),
+            rate_limit::limit_user_writes,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_user,
@@ -61,8 +72,25 @@ pub fn app_with(state: AppState, authed: Router<AppState>, public: Router<AppSta
         .route_layer(middleware::from_fn(observe))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), guard_docs))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .with_state(state)
+}
+
+/// Paths that describe the node rather than serve agents: they need a valid token (any role)
+/// unless the configuration makes them public (`public_metrics`).
+const GUARDED_DOCS: [&str; 2] = ["/metrics", "/api/v1/openapi.json"];
+
+/// Middleware: bearer authentication for [`GUARDED_DOCS`] unless `public_metrics`.
+async fn guard_docs(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if !state.config.public_metrics && GUARDED_DOCS.contains(&req.uri().path()) {
+        return auth::require_user(axum::extract::State(state), req, next).await;
+    }
+    Ok(next.run(req).await)
 }
 
 async fn not_found() -> ApiError {

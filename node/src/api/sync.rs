@@ -7,7 +7,7 @@ use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
 use crate::peer_auth::{H_NODE, H_SIG};
 use crate::service::AppState;
-use crate::sync_driver::{SignedAnswer, SyncError, SyncHub, SyncRun, SyncStatus};
+use crate::sync_driver::{Admitted, SignedAnswer, SyncError, SyncHub, SyncRun, SyncStatus};
 use crate::sync_driver::{FRAME_PATH, HELLO_PATH};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request};
@@ -50,6 +50,10 @@ impl From<SyncError> for ApiError {
             | SyncError::RoleChanged { .. }
             | SyncError::CallCentersChanged { .. } => ApiError::forbidden(e.to_string()),
             SyncError::Unidentified => ApiError::conflict(e.to_string()),
+            SyncError::BodyTooLarge { limit } => ApiError::payload_too_large(Some(limit)),
+            SyncError::Busy => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
+            }
             SyncError::NoSuchPeer(_) => ApiError::not_found(e.to_string()),
             SyncError::Protocol(e) => engine_error(e),
             SyncError::Store(e) => e.into(),
@@ -63,6 +67,8 @@ impl From<SyncError> for ApiError {
             | SyncError::UnsignedAnswer
             | SyncError::AnswerSignature(_)
             | SyncError::AnswerNodeId
+            | SyncError::AnswerTooLarge { .. }
+            | SyncError::NoSecret { .. }
             | SyncError::WrongNode { .. }
             | SyncError::HelloAnswer(_)
             | SyncError::TooManyRounds(_) => ApiError::internal(e),
@@ -135,12 +141,11 @@ pub async fn sync_status(
     }))
 }
 
-/// A peer request's body, up to the largest frame the protocol allows.
-async fn read_body(body: Body) -> ApiResult<Bytes> {
-    let limit = protocol::frames::MAX_FRAME_BYTES as usize;
-    axum::body::to_bytes(body, limit)
+/// A peer request's body, read only once admitted on its headers and never past its limit.
+async fn read_body(body: Body, admitted: &Admitted) -> ApiResult<Bytes> {
+    axum::body::to_bytes(body, admitted.limit)
         .await
-        .map_err(|_| ApiError::payload_too_large(Some(limit)))
+        .map_err(|_| ApiError::payload_too_large(Some(admitted.limit)))
 }
 
 /// `200` with the answer's body, content type, node id and signature.
@@ -161,7 +166,8 @@ fn signed_response(a: SignedAnswer) -> Response {
 /// `POST /sync/v1/hello`: identities, pinned on first contact.
 async fn hello(Extension(hub): Extension<Arc<SyncHub>>, req: Request) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
-    let body = read_body(body).await?;
+    let admitted = hub.admit(&parts.headers, HELLO_PATH).await?;
+    let body = read_body(body, &admitted).await?;
     let answer = hub.answer_hello(&parts.headers, &body).await?;
     Ok(signed_response(answer))
 }
@@ -169,8 +175,11 @@ async fn hello(Extension(hub): Extension<Arc<SyncHub>>, req: Request) -> ApiResu
 /// `POST /sync/v1/frame`: one engine frame each way.
 async fn frame(Extension(hub): Extension<Arc<SyncHub>>, req: Request) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
-    let body = read_body(body).await?;
+    let admitted = hub.admit(&parts.headers, FRAME_PATH).await?;
+    let body = read_body(body, &admitted).await?;
     let answer = hub.answer_frame(&parts.headers, body).await?;
+    // The body stays counted in the inbound budget until the merge is done.
+    drop(admitted);
     Ok(signed_response(answer))
 }
 

@@ -47,6 +47,7 @@
 mod cache;
 pub mod ctx;
 mod pending;
+pub mod perms;
 pub mod rebuild;
 pub mod records;
 pub mod sled;
@@ -532,11 +533,16 @@ impl Storage {
 
     /// Writes a consistent copy of the store to `out_dir` (which must not exist or be empty),
     /// marked as restored so that whoever opens it takes a fresh actor id and feed epoch before
-    /// its first write. Runs on the writer thread, between jobs.
-    pub async fn backup(&self, out_dir: PathBuf) -> Result<u64, NodeError> {
+    /// its first write; peer secrets only with `include_keys`. Runs on the writer thread,
+    /// between jobs.
+    pub async fn backup(
+        &self,
+        out_dir: PathBuf,
+        include_keys: bool,
+    ) -> Result<sled::BackupReport, NodeError> {
         self.writer
             .submit_exclusive(move |ctx: &mut WriteCtx<'_>| {
-                sled::backup_store(ctx.store(), &out_dir)
+                sled::backup_store(ctx.store(), &out_dir, include_keys)
             })
             .await
     }

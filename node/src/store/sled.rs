@@ -1,8 +1,11 @@
 //! [`SledStore`]: the [`Store`] on sled 0.34.7, with an explicit page cache, one sled tree per
 //! [`TreeId`], multi-tree transactions for atomic job writes, and the exclusive `DATA_DIR/LOCK`.
 //!
-//! Data-dir layout: `LOCK` (fs2 exclusive lock), `db/` (sled), `admin-token` (optional, 0600).
+//! Data-dir layout: `LOCK` (fs2 exclusive lock), `db/` (sled), `admin-token` (optional). The
+//! data dir and everything in it is owner-only (directories 0700, files 0600, see
+//! [`super::perms`]), fixed at open where an older version left it more open.
 
+use super::perms;
 use super::records::{self, keys, NodeMeta};
 use super::{Kv, KvIter, Op, Store, StoreExt, TreeId};
 use crate::error::NodeError;
@@ -15,21 +18,37 @@ pub const LOCK_FILE: &str = "LOCK";
 /// The sled directory inside the data dir.
 pub const DB_DIR: &str = "db";
 
-/// Takes the exclusive lock on `DATA_DIR/LOCK` (creating the dir if needed); the lock is held
-/// while the returned file is open.
+/// Takes the exclusive lock on `DATA_DIR/LOCK` (creating the dir, 0700, if needed; tightening
+/// an existing one that others could read); the lock is held while the returned file is open.
 pub fn lock_data_dir(data_dir: &Path) -> Result<File, NodeError> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| NodeError::io(format!("creating data dir {}", data_dir.display()), e))?;
+    if perms::create_private_dir(data_dir)? {
+        tracing::info!(
+            dir = %data_dir.display(),
+            "the data dir was open to other users: now owner-only (0700)"
+        );
+    }
     let path = data_dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).truncate(false).read(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(perms::FILE_MODE);
+    }
+    let file = opts
         .open(&path)
         .map_err(|e| NodeError::io(format!("opening {}", path.display()), e))?;
     file.try_lock_exclusive()
         .map_err(|_| NodeError::DataDirInUse(data_dir.to_path_buf()))?;
+    // Everything but sled's files (tightened once sled has opened them).
+    let mut changed = usize::from(perms::tighten(&path, perms::FILE_MODE)?);
+    let token = data_dir.join(crate::identity::ADMIN_TOKEN_FILE);
+    if token.exists() {
+        changed += usize::from(perms::tighten(&token, perms::FILE_MODE)?);
+    }
+    if changed > 0 {
+        tracing::info!(dir = %data_dir.display(), changed, "made data-dir files owner-only (0600)");
+    }
     Ok(file)
 }
 
@@ -59,6 +78,11 @@ impl SledStore {
             }
         };
         s._lock = Some(lock);
+        // sled creates its files with the umask's modes.
+        let changed = perms::tighten_tree(&data_dir.join(DB_DIR))?;
+        if changed > 0 {
+            tracing::debug!(dir = %data_dir.display(), changed, "made store files owner-only");
+        }
         Ok(s)
     }
 
@@ -145,16 +169,34 @@ impl SledStore {
         Ok(fresh)
     }
 
-    /// Writes a consistent copy of this store to `out_dir/db`, marked restored. The caller must
-    /// make sure no writes run meanwhile ([`super::Storage::backup`] runs it on the writer).
-    pub fn backup(&self, out_dir: &Path) -> Result<u64, NodeError> {
-        backup_store(self, out_dir)
+    /// Writes a consistent copy of this store to `out_dir/db`, marked restored, with the peers'
+    /// secrets only when `include_keys`. The caller must make sure no writes run meanwhile
+    /// ([`super::Storage::backup`] runs it on the writer).
+    pub fn backup(&self, out_dir: &Path, include_keys: bool) -> Result<BackupReport, NodeError> {
+        backup_store(self, out_dir, include_keys)
     }
 }
 
-/// Copies every tree of `from` into a fresh sled db at `out_dir/db` and marks it restored.
-/// Returns the number of documents copied.
-pub fn backup_store(from: &dyn Store, out_dir: &Path) -> Result<u64, NodeError> {
+/// What [`backup_store`] copied and left out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackupReport {
+    /// Documents copied.
+    pub docs: u64,
+    /// Peers holding a secret in the original.
+    pub peer_secrets: u64,
+    /// Whether the copy holds their secrets. Without, each such peer authenticates nothing until
+    /// it is added again with its secret.
+    pub keys_included: bool,
+}
+
+/// Copies every tree of `from` into a fresh sled db at `out_dir/db` (an owner-only data dir)
+/// and marks it restored. Without `include_keys` every peer's shared secret is blanked in the
+/// copy, so a stolen backup cannot impersonate this node to its peers.
+pub fn backup_store(
+    from: &dyn Store,
+    out_dir: &Path,
+    include_keys: bool,
+) -> Result<BackupReport, NodeError> {
     if out_dir.exists() {
         let mut entries = std::fs::read_dir(out_dir)
             .map_err(|e| NodeError::io(format!("reading {}", out_dir.display()), e))?;
@@ -166,13 +208,26 @@ pub fn backup_store(from: &dyn Store, out_dir: &Path) -> Result<u64, NodeError> 
         }
     }
     let to = SledStore::open(out_dir, 16 * 1024 * 1024)?;
-    let mut docs = 0u64;
+    let mut report = BackupReport {
+        keys_included: include_keys,
+        ..BackupReport::default()
+    };
     for tree in TreeId::ALL {
         let mut batch = Vec::with_capacity(1024);
         for kv in from.iter_prefix(tree, b"", false) {
-            let (key, value) = kv?;
+            let (key, mut value) = kv?;
             if tree == TreeId::Docs {
-                docs += 1;
+                report.docs += 1;
+            }
+            if tree == TreeId::Peers {
+                let mut peer: records::PeerConfig = records::decode(&value)?;
+                if !peer.secret.is_empty() {
+                    report.peer_secrets += 1;
+                    if !include_keys {
+                        peer.secret.clear();
+                        value = records::encode(&peer)?;
+                    }
+                }
             }
             batch.push(Op {
                 tree,
@@ -192,7 +247,7 @@ pub fn backup_store(from: &dyn Store, out_dir: &Path) -> Result<u64, NodeError> 
         value: Some(vec![1]),
     }])?;
     to.flush()?;
-    Ok(docs)
+    Ok(report)
 }
 
 /// (device, inode) of a directory, to tell a copied data dir from the original.

@@ -80,6 +80,18 @@ pub enum SyncError {
         /// The node expected.
         expected: NodeId,
     },
+    /// The peer has no secret here (this node was restored from a backup made without keys).
+    #[error("peer {peer} has no secret (restored from a backup without keys): add it again with its secret (switchboard peers add)")]
+    NoSecret {
+        /// The peer's name.
+        peer: String,
+    },
+    /// The peer's answer is larger than any answer may be; it was not read further.
+    #[error("the answer is larger than {limit} bytes")]
+    AnswerTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
     /// The peer's answer to `/sync/v1/hello` is not a hello.
     #[error("bad hello answer: {0}")]
     HelloAnswer(serde_json::Error),
@@ -109,6 +121,15 @@ pub enum SyncError {
     /// The body of a `/sync/v1/hello` is not a hello.
     #[error("{0}")]
     MalformedHello(serde_json::Error),
+    /// A request body larger than the endpoint takes (or with an unreadable length).
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// Peer requests already hold every byte this node buffers for them; retry shortly.
+    #[error("too many peer requests in flight on this node, retry shortly")]
+    Busy,
     /// A frame from a peer whose identity is not known yet.
     #[error("unknown peer identity: POST /sync/v1/hello first")]
     Unidentified,
@@ -172,7 +193,10 @@ impl SyncError {
     pub fn reached(&self) -> bool {
         !matches!(
             self,
-            SyncError::Unreachable { .. } | SyncError::Timeout { .. } | SyncError::Encode(_)
+            SyncError::Unreachable { .. }
+                | SyncError::Timeout { .. }
+                | SyncError::Encode(_)
+                | SyncError::NoSecret { .. }
         )
     }
 }
@@ -230,5 +254,16 @@ mod tests {
             assert!(e.reached(), "{e:?}");
             assert_eq!(e.to_string(), text);
         }
+        // A peer restored without its secret is never contacted: the session says why.
+        let e = SyncError::NoSecret { peer: "hq".into() };
+        assert!(!e.reached());
+        assert_eq!(
+            e.to_string(),
+            "peer hq has no secret (restored from a backup without keys): add it again with its secret (switchboard peers add)"
+        );
+        assert_eq!(
+            SyncError::AnswerTooLarge { limit: 65536 }.to_string(),
+            "the answer is larger than 65536 bytes"
+        );
     }
 }

@@ -21,7 +21,7 @@ pub mod transport;
 pub use error::{Stage, SyncError};
 pub use links::{PeerStatus, PeerSyncResult, SyncRun, SyncStatus};
 pub use replica::NodeReplica;
-pub use transport::{Hello, SignedAnswer, FRAME_PATH, HELLO_PATH};
+pub use transport::{Admitted, Hello, SignedAnswer, FRAME_PATH, HELLO_PATH};
 
 use crate::error::NodeError;
 use crate::peer_auth::ReplayGuard;
@@ -53,6 +53,8 @@ pub struct SyncHub {
     session_seq: AtomicU64,
     wake: tokio::sync::Notify,
     backoff: Backoff,
+    /// Bytes of peer request bodies admitted and not yet answered ([`transport::INBOUND_BYTES`]).
+    inbound: Arc<tokio::sync::Semaphore>,
 }
 
 impl SyncHub {
@@ -72,6 +74,7 @@ impl SyncHub {
                 max_ms: 60_000,
                 interval_ms,
             },
+            inbound: Arc::new(tokio::sync::Semaphore::new(transport::INBOUND_BYTES)),
         })
     }
 

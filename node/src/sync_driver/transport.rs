@@ -2,9 +2,13 @@
 //! centers; pinned on first contact), `POST /sync/v1/frame` carries one engine frame each way.
 //! Both requests and their answers are signed with the per-peer secret ([`crate::peer_auth`]).
 //!
-//! The client half (`SyncHub::post`) sends a signed request and checks the signed answer; the
-//! responder half ([`SyncHub::answer_hello`], [`SyncHub::answer_frame`]) authenticates a peer's
-//! request and produces the [`SignedAnswer`] that the API layer (`crate::api::sync`) sends back.
+//! The client half (`SyncHub::post`) sends a signed request and checks the signed answer: its
+//! headers before its body, and the body read as a stream capped at the largest frame (a
+//! misbehaving peer cannot make this node buffer more). The responder half first admits a request
+//! on its headers alone ([`SyncHub::admit`]: a plausible signer, a size within bounds, a share of
+//! the inbound byte budget), then reads its body, authenticates it ([`SyncHub::answer_hello`],
+//! [`SyncHub::answer_frame`]) and produces the [`SignedAnswer`] that the API layer
+//! (`crate::api::sync`) sends back.
 
 use super::error::{Stage, SyncError};
 use super::replica::NodeReplica;
@@ -26,6 +30,48 @@ pub const FRAME_PATH: &str = "/sync/v1/frame";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest a connection to a peer may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest `/sync/v1/hello` body or answer (a hello is a few hundred bytes of JSON).
+pub const MAX_HELLO_BYTES: usize = 64 * 1024;
+/// Largest frame body or answer.
+pub const MAX_FRAME_BODY: usize = protocol::frames::MAX_FRAME_BYTES as usize;
+/// Largest error answer read from a peer (only its `detail` is kept).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Bytes of peer request bodies this node holds at once, all peers together: each request takes
+/// its declared length (the largest frame when it declares none) before its body is read.
+pub const INBOUND_BYTES: usize = 8 * MAX_FRAME_BODY;
+/// How long a peer request waits for its share of [`INBOUND_BYTES`] before it is refused (429).
+const INBOUND_WAIT: Duration = Duration::from_secs(30);
+
+/// The largest body a peer endpoint takes.
+pub fn body_limit(path: &str) -> usize {
+    if path == HELLO_PATH {
+        MAX_HELLO_BYTES
+    } else {
+        MAX_FRAME_BODY
+    }
+}
+
+/// Reads an answer's body chunk by chunk, failing as soon as it grows past `limit` (or declares
+/// a larger length up front).
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, SyncError> {
+    let too_large = || SyncError::AnswerTooLarge { limit };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| SyncError::transport(Stage::Answer, e))?
+    {
+        if out.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
 
 /// The HTTP client a hub sends its requests with.
 pub(super) fn http_client() -> reqwest::Client {
@@ -61,6 +107,15 @@ pub struct SignedAnswer {
     pub node: String,
     /// The signature of the body for the peer's request.
     pub signature: String,
+}
+
+/// A peer request admitted on its headers ([`SyncHub::admit`]): it holds its share of the
+/// inbound byte budget until dropped, and its body may be read up to `limit` bytes.
+#[derive(Debug)]
+pub struct Admitted {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    /// The most body bytes to read: the declared length, or the endpoint's limit.
+    pub limit: usize,
 }
 
 /// A peer request that passed authentication.
@@ -120,6 +175,11 @@ impl SyncHub {
         body: Vec<u8>,
         expect_node: Option<NodeId>,
     ) -> Result<(Vec<u8>, NodeId), SyncError> {
+        if peer.secret.is_empty() {
+            return Err(SyncError::NoSecret {
+                peer: peer.name.clone(),
+            });
+        }
         let (headers, nonce) = self.sign_headers(peer, path, &body);
         let url = format!("{}{}", peer.url.trim_end_matches('/'), path);
         let resp = self
@@ -132,13 +192,8 @@ impl SyncHub {
             .await
             .map_err(|e| SyncError::transport(Stage::Send, e))?;
         let status = resp.status();
-        let h = resp.headers().clone();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| SyncError::transport(Stage::Answer, e))?
-            .to_vec();
         if !status.is_success() {
+            let bytes = read_capped(resp, MAX_ERROR_BODY).await?;
             let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_string))
@@ -150,11 +205,11 @@ impl SyncHub {
                 _ => SyncError::Remote { status, detail },
             });
         }
+        // The headers first: an answer from another node, or unsigned, is not read at all.
+        let h = resp.headers();
         let hdr = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
         let node = hdr(H_NODE).ok_or(SyncError::UnsignedAnswer)?;
         let sig = hdr(H_SIG).ok_or(SyncError::UnsignedAnswer)?;
-        peer_auth::verify_response(&peer.secret, &node, &nonce, &bytes, &sig)
-            .map_err(SyncError::AnswerSignature)?;
         let node_id: NodeId = node.parse().map_err(|_| SyncError::AnswerNodeId)?;
         if let Some(expected) = expect_node.or(peer.node_id) {
             if expected != node_id {
@@ -164,7 +219,75 @@ impl SyncHub {
                 });
             }
         }
+        let bytes = read_capped(resp, body_limit(path)).await?;
+        peer_auth::verify_response(&peer.secret, &node, &nonce, &bytes, &sig)
+            .map_err(SyncError::AnswerSignature)?;
         Ok((bytes, node_id))
+    }
+
+    /// Admits a peer request on its headers, before its body is read: a declared length within
+    /// the endpoint's limit (else [`SyncError::BodyTooLarge`]), well-formed signature headers with
+    /// a fresh timestamp from a node that some configured peer could be (else the errors
+    /// [`SyncHub::authenticate`] gives), and a share of [`INBOUND_BYTES`] (waiting up to
+    /// `INBOUND_WAIT`, else [`SyncError::Busy`]). The signature itself covers the body, so it is
+    /// verified once the body is read.
+    pub async fn admit(&self, headers: &HeaderMap, path: &str) -> Result<Admitted, SyncError> {
+        let limit = body_limit(path);
+        let declared = match headers.get(reqwest::header::CONTENT_LENGTH) {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .ok_or(SyncError::BodyTooLarge { limit })?,
+            ),
+        };
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(SyncError::BodyTooLarge { limit });
+        }
+        let hdr = |k: &'static str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .ok_or(SyncError::MissingHeader(k))
+        };
+        let node: NodeId = hdr(H_NODE)?
+            .parse()
+            .map_err(|_| SyncError::MalformedNodeId)?;
+        let ts: i64 = hdr(H_TS)?
+            .parse()
+            .map_err(|_| SyncError::MalformedTimestamp)?;
+        if (real_now_ms() - ts).abs() > peer_auth::REPLAY_WINDOW_MS {
+            return Err(SyncError::Replay(peer_auth::AuthError::Stale));
+        }
+        let nonce = hdr(H_NONCE)?;
+        if nonce.len() < 16 || nonce.len() > 64 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(SyncError::Replay(peer_auth::AuthError::BadHeader(H_NONCE)));
+        }
+        let sig = hdr(H_SIG)?;
+        if sig.len() != 64 || !sig.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(SyncError::Replay(peer_auth::AuthError::BadHeader(H_SIG)));
+        }
+        let peers = self.peers().await?;
+        let plausible = peers
+            .iter()
+            .any(|p| !p.secret.is_empty() && (p.node_id == Some(node) || p.node_id.is_none()));
+        if !plausible {
+            return Err(SyncError::UnknownPeer);
+        }
+        let want = declared.map_or(limit, |n| n as usize).max(1);
+        let permits = u32::try_from(want).unwrap_or(u32::MAX);
+        let permit = tokio::time::timeout(
+            INBOUND_WAIT,
+            self.inbound.clone().acquire_many_owned(permits),
+        )
+        .await
+        .map_err(|_| SyncError::Busy)?
+        .map_err(|_| SyncError::Busy)?;
+        Ok(Admitted {
+            _permit: permit,
+            limit: want,
+        })
     }
 
     /// Authenticates a peer request: a known node id (or an unpinned peer whose secret verifies),
@@ -196,6 +319,8 @@ impl SyncHub {
         } else {
             pinned
         };
+        // A peer without a secret (restored from a backup without keys) authenticates nobody.
+        let candidates = candidates.into_iter().filter(|p| !p.secret.is_empty());
         let peer = candidates
             .into_iter()
             .find(|p| {

@@ -28,6 +28,7 @@ mod catalog;
 mod config;
 mod continuity;
 mod customer;
+mod depth;
 mod history;
 mod invariants;
 mod order;
@@ -49,6 +50,7 @@ pub use continuity::create_continuity_child;
 pub use customer::{
     apply_customer_event, create_customer_doc, customer_event_summary, read_customer,
 };
+pub use depth::{check_depth, MAX_DEPTH};
 pub use history::history;
 pub use invariants::{coupon_redemptions, enforce_invariants};
 pub use order::{
@@ -163,6 +165,12 @@ pub enum DocError {
     /// The value given does not belong in this document (another id or call center).
     #[error("mismatch: {0}")]
     Mismatch(String),
+    /// The document nests objects deeper than readers allow (see [`check_depth`]).
+    #[error("the document nests objects more than {max} levels deep")]
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
     /// Automerge refused an operation or could not load the bytes (boxed: automerge's error is
     /// large, and this one travels inside other errors).
     #[error("automerge: {0}")]

@@ -6,6 +6,7 @@
 
 use super::{ApplyBatch, ApplyOutcome, DocOutcome, Heads, ReplicaError};
 use crate::doc::{self, Author, DocKind, DocMeta};
+use crate::protocol::bounds;
 use crate::protocol::merge::{self, MergeCtx};
 use automerge::{Automerge, ReadDoc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,14 +119,21 @@ impl<S: ApplySource> Planner<'_, S> {
     }
 }
 
-/// Plans the merge of a batch: configuration documents first (so orders in the same batch are
-/// checked against it), then the rest in order; then every order holding a coupon that a merged
-/// order redeems is re-checked, because a newly known redemption can push it past the limit.
+/// Plans the merge of a batch: first measures every payload against one frame budget
+/// ([`bounds::measure`]: inflated size and operations, before automerge touches any of them),
+/// then merges configuration documents first (so orders in the same batch are checked against
+/// it), then the rest in order; then every order holding a coupon that a merged order redeems is
+/// re-checked, because a newly known redemption can push it past the limit.
 pub fn plan_apply(
     src: &impl ApplySource,
     batch: &ApplyBatch,
     author: &Author,
 ) -> Result<ApplyPlan, ReplicaError> {
+    let mut budget = bounds::FrameBudget::default();
+    for payload in &batch.docs {
+        bounds::measure(&payload.changes, &mut budget)
+            .map_err(|e| refused(payload.doc)(e.into()))?;
+    }
     let mut p = Planner {
         src,
         staged: BTreeMap::new(),

@@ -1,13 +1,20 @@
 //! Merging one received payload into a stored document: the part of [`crate::protocol::Replica::apply`]
 //! that every replica (sled in the node, memory in the tests) shares.
 //!
+//! The payload's cost was measured first ([`crate::protocol::bounds`], by
+//! [`crate::protocol::apply::plan_apply`] for the whole frame), so `load_incremental` inflates and
+//! walks a bounded amount.
+//!
 //! Steps: load the stored document (or start an empty one), `load_incremental` the changes,
 //! detect missing dependencies (the payload's heads are not all present afterwards: nothing is to
 //! be stored, the sender must resend), check that the content's kind and call center match what
 //! the payload declared (scope checks ran on the declaration) and what was stored before (both are
-//! immutable), then run the merge-time invariants on orders, which may place system holds.
+//! immutable), check the merged document's nesting depth before anything reads it
+//! ([`doc::check_depth`]), then run the merge-time invariants on orders, which may place system
+//! holds.
 
 use crate::doc::{self, Author, DocError, DocKind, DocMeta};
+use crate::protocol::bounds::BoundsError;
 use crate::protocol::{DocPayload, Heads};
 use automerge::{Automerge, ReadDoc};
 use switchboard_domain::config::{CallCenter, Catalog};
@@ -39,7 +46,11 @@ pub enum MergeError {
         /// After the merge.
         merged: DocMeta,
     },
-    /// The document could not be read.
+    /// The changes would cost more to load than a frame may (inflated size, operations), or are
+    /// not automerge's storage format.
+    #[error("refused before loading: {0}")]
+    Bounds(#[from] BoundsError),
+    /// The document could not be read (or nests too deep to be read).
     #[error("unreadable document: {0}")]
     Doc(#[from] DocError),
 }
@@ -84,7 +95,8 @@ pub struct Merged {
     pub order: Option<Order>,
 }
 
-/// Merges a payload into the stored document (`None` when not held).
+/// Merges a payload into the stored document (`None` when not held). The caller has measured
+/// the payload against its frame's budget ([`crate::protocol::bounds::measure`]).
 pub fn merge_payload(
     existing: Option<Automerge>,
     payload: &DocPayload,
@@ -122,6 +134,7 @@ pub fn merge_payload(
             order: None,
         });
     }
+    doc::check_depth(&doc, doc::MAX_DEPTH)?;
     let actual = doc::read_meta(&doc)?;
     if actual != payload.meta {
         return Err(MergeError::MetaMismatch {

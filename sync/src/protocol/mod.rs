@@ -19,6 +19,7 @@
 //! [`Replica::apply`] every replica shares.
 
 pub mod apply;
+pub mod bounds;
 pub mod engine;
 pub mod frames;
 pub mod link;

@@ -1,0 +1,145 @@
+//! The node's HTTP/1.1 accept loop, bounded against hostile clients (`axum::serve` sets no timer,
+//! so hyper's header-read timeout would be silently off, and it accepts without limit):
+//!
+//! - a **connection cap**: at most `max_connections` connections are served at once; the loop
+//!   accepts the next one only when a slot is free, so further clients wait in the listen
+//!   backlog instead of costing memory and tasks;
+//! - a **header-read timeout** with a real timer (hyper's `TokioTimer`): a client that does not
+//!   send a request's headers in time, or leaves a keep-alive connection idle that long, is cut
+//!   off and its slot freed;
+//! - a **request timeout** ([`with_request_timeout`]): a request that takes longer than the limit
+//!   from its headers to its answer, body upload included, is answered 503 and dropped;
+//! - **graceful shutdown**: when `shutdown` resolves the loop stops accepting, every connection
+//!   finishes its request in flight and closes, and [`serve`] returns once all have.
+
+use crate::api::error::ApiError;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+/// The limits of [`serve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// How long a client has to send a request's headers (and the longest idle keep-alive).
+    pub header_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` resolves, then drains: returns
+/// once every connection has finished its request in flight and closed.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, as axum does, rather
+                    // than spin.
+                    tracing::debug!(error = %e, "accept failed");
+                    if !is_connection_error(&e) {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut closing = closing_rx.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .keep_alive(true);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(remote = %remote, error = %e, "connection ended");
+                    }
+                }
+                _ = async { let _ = closing.wait_for(|c| *c).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    if let Err(e) = conn.await {
+                        tracing::debug!(remote = %remote, error = %e, "connection ended");
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    // Every connection holds a slot until it has closed: all slots back means all closed.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+    Ok(())
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Bounds every request of `app` by `limit` from its headers to its answer (body upload
+/// included): past it the request is dropped and answered 503 `unavailable`. `POST /api/v1/sync`
+/// is left alone: it runs whole sync sessions, each bounded by its own per-request timeouts.
+pub fn with_request_timeout(app: Router, limit: Duration) -> Router {
+    app.layer(middleware::from_fn(move |req: Request, next: Next| {
+        request_timeout(limit, req, next)
+    }))
+}
+
+async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response {
+    if req.method() == Method::POST && req.uri().path() == "/api/v1/sync" {
+        return next.run(req).await;
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(%method, %path, limit_secs = limit.as_secs_f64(), "request timed out");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!(
+                    "the request did not finish within {} seconds",
+                    limit.as_secs()
+                ),
+            )
+            .into_response()
+        }
+    }
+}
