@@ -20,25 +20,29 @@ pub mod source_codes;
 pub mod sync;
 
 use crate::service::AppState;
+use crate::sync_driver::SyncHub;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use error::ApiError;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
+use utoipa_axum::router::OpenApiRouter;
 
-/// The node's HTTP application: health, metrics, OpenAPI and the `/api/v1` API.
+/// The node's HTTP application: health, metrics, OpenAPI, the `/api/v1` API and the peer
+/// endpoints, with a sync hub of its own that runs no background links (the server's
+/// [`app_with`] shares the hub that does).
 pub fn app(state: AppState) -> Router {
-    app_with(state, Router::new(), Router::new())
+    let hub = SyncHub::new(state.clone());
+    app_with(state, hub)
 }
 
-/// [`app`] plus routes that need more than the state: `authed` is nested under `/api/v1` behind
-/// bearer auth (e.g. [`sync::router`]), `public` is merged at the root with no bearer auth (e.g.
-/// the peer-authenticated [`sync::peer_router`]).
-pub fn app_with(state: AppState, authed: Router<AppState>, public: Router<AppState>) -> Router {
-    let api = Router::new()
+/// The `/api/v1` resources (paths relative to `/api/v1`), each route with its OpenAPI operation.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(node::router())
         .merge(call_centers::router())
         .merge(products::router())
@@ -48,16 +52,31 @@ pub fn app_with(state: AppState, authed: Router<AppState>, public: Router<AppSta
         .merge(customers::router())
         .merge(orders::router())
         .merge(peers::router())
-        .merge(authed)
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_user,
-        ))
-        .route("/openapi.json", get(openapi::openapi_json));
-    Router::new()
+        .merge(sync::router())
+}
+
+/// Every documented route: `api` under `/api/v1` and the health endpoints at the root. A handler
+/// is served if and only if it is an operation of the OpenAPI document, because the app and
+/// [`openapi::document`] are both built by this function.
+fn documented(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
         .nest("/api/v1", api)
         .merge(health::router())
-        .merge(public)
+}
+
+/// [`app`] with the given sync hub (the one whose links the server runs).
+pub fn app_with(state: AppState, hub: Arc<SyncHub>) -> Router {
+    let authed = api_routes().route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_user,
+    ));
+    let (routes, doc) = documented(authed).split_for_parts();
+    let doc = openapi::finish(doc);
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::serve(&doc)))
+        .merge(routes)
+        .merge(sync::peer_router())
+        .layer(Extension(hub))
         .route_layer(middleware::from_fn(observe))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -8,18 +8,18 @@ use crate::service::AppState;
 use crate::views::{NewPeerBody, PeerList, PeerView};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/peers", get(list_peers).post(add_peer))
-        .route("/peers/{name}", delete(delete_peer))
+/// Routes of this resource, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_peers, add_peer))
+        .routes(routes!(delete_peer))
 }
 
 /// The configured peers (never their secrets).
-#[utoipa::path(get, path = "/api/v1/peers", tag = "sync",
+#[utoipa::path(get, path = "/peers", tag = "sync",
     responses((status = 200, body = PeerList), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_peers(
@@ -35,7 +35,7 @@ pub async fn list_peers(
 }
 
 /// Adds or replaces a peer.
-#[utoipa::path(post, path = "/api/v1/peers", tag = "sync",
+#[utoipa::path(post, path = "/peers", tag = "sync",
     request_body = NewPeerBody,
     responses((status = 201, body = PeerView), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -82,7 +82,7 @@ pub async fn add_peer(
 }
 
 /// Removes a peer.
-#[utoipa::path(delete, path = "/api/v1/peers/{name}", tag = "sync",
+#[utoipa::path(delete, path = "/peers/{name}", tag = "sync",
     params(("name" = String, Path, description = "peer name")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]

@@ -13,27 +13,29 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 use switchboard_sync::protocol::{self, ReplicaError};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Routes under `/api/v1` (bearer auth): `POST /sync`, `GET /sync/status`.
-pub fn router(hub: Arc<SyncHub>) -> Router<AppState> {
-    Router::new()
-        .route("/sync", post(sync_now))
-        .route("/sync/status", get(sync_status))
-        .layer(Extension(hub))
+/// The hub comes as an [`Extension`] layered by [`super::app_with`].
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sync_now))
+        .routes(routes!(sync_status))
 }
 
 /// Peer routes (peer-signed, no bearer token): `POST /sync/v1/hello`, `POST /sync/v1/frame`.
-pub fn peer_router(hub: Arc<SyncHub>) -> Router<AppState> {
+/// Not in the OpenAPI document: peers speak the sync protocol, not the agent API.
+pub fn peer_router() -> Router<AppState> {
     Router::new()
         .route(HELLO_PATH, post(hello))
         .route(FRAME_PATH, post(frame))
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(Extension(hub))
 }
 
 impl From<SyncError> for ApiError {
@@ -107,7 +109,7 @@ pub struct SyncQuery {
 }
 
 /// Runs a sync session with every peer now, or with `?peer=NAME` (admin role).
-#[utoipa::path(post, path = "/api/v1/sync", tag = "sync",
+#[utoipa::path(post, path = "/sync", tag = "sync",
     params(("peer" = Option<String>, Query, description = "only this peer")),
     responses((status = 200, body = SyncRun), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -122,7 +124,7 @@ pub async fn sync_now(
 }
 
 /// Per-peer sync status (admin role).
-#[utoipa::path(get, path = "/api/v1/sync/status", tag = "sync",
+#[utoipa::path(get, path = "/sync/status", tag = "sync",
     responses((status = 200, body = SyncStatus), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn sync_status(
