@@ -4,6 +4,7 @@
 //! parameter (an id that is not a UUID) a 404, and a bad query string a 422.
 
 use super::error::{ApiError, FieldProblem};
+use super::validate::CheckedBody;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -14,6 +15,36 @@ use serde::de::DeserializeOwned;
 /// A JSON request body, deserialized with the path of the field at fault on error.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+/// Deserializes a body the request validator has parsed and checked against the operation's
+/// schema ([`CheckedBody`]); what the schema cannot say (a number too large for its type, a
+/// decimal that does not parse) is a 422 naming the field.
+pub fn from_checked<T: DeserializeOwned>(body: &CheckedBody) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(&body.value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = strip_position(&err.into_inner().to_string());
+        let field = field_of(&path, &message);
+        ApiError::validation(vec![FieldProblem { field, message }])
+    })
+}
+
+/// The checked body of the request, else its bytes parsed by [`parse_json`] (a router without
+/// the request validator, as in unit tests).
+async fn body_of<T: DeserializeOwned, S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<Option<T>, ApiError> {
+    if let Some(checked) = req.extensions().get::<CheckedBody>() {
+        return from_checked(checked).map(Some);
+    }
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(body_rejection)?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    parse_json(&bytes).map(Some)
+}
 
 /// Parses a JSON body; public so that tests and other extractors share the exact rules.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -40,7 +71,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// serde_json appends "at line 1 column 7"; the field path says more to an API client.
-fn strip_position(message: &str) -> String {
+pub(super) fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
@@ -81,10 +112,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
-        parse_json(&bytes).map(Json)
+        match body_of(req, state).await? {
+            Some(v) => Ok(Json(v)),
+            None => Err(ApiError::malformed_body("the request needs a JSON body")),
+        }
     }
 }
 
@@ -100,13 +131,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(OptionalJson(None));
-        }
-        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+        body_of(req, state).await.map(OptionalJson)
     }
 }
 

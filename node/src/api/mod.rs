@@ -18,6 +18,7 @@ pub mod price_groups;
 pub mod products;
 pub mod source_codes;
 pub mod sync;
+pub mod validate;
 
 use crate::service::AppState;
 use crate::sync_driver::SyncHub;
@@ -66,12 +67,23 @@ fn documented(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 
 /// [`app`] with the given sync hub (the one whose links the server runs).
 pub fn app_with(state: AppState, hub: Arc<SyncHub>) -> Router {
-    let authed = api_routes().route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_user,
-    ));
-    let (routes, doc) = documented(authed).split_for_parts();
-    let doc = openapi::finish(doc);
+    let doc = Arc::new(openapi::document());
+    let rules = validate::Rules {
+        doc: doc.clone(),
+        body_limit: state.config.body_limit,
+    };
+    // Authentication first (401 before any other answer), then the request against its
+    // operation in the document, then the handler.
+    let api = api_routes()
+        .route_layer(middleware::from_fn_with_state(
+            rules,
+            validate::check_request,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_user,
+        ));
+    let (routes, _) = documented(api).split_for_parts();
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::serve(&doc)))
         .merge(routes)

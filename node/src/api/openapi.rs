@@ -54,6 +54,7 @@ const METHODS: &[&str] = &["get", "put", "post", "patch", "delete", "head", "opt
 /// writes, 503 when the store is unavailable).
 pub fn finish(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut doc = serde_json::to_value(doc).expect("the OpenAPI document serializes");
+    crate::views::schema::expand_formats(&mut doc);
     let Some(paths) = doc["paths"].as_object_mut() else {
         return doc;
     };

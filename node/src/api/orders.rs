@@ -313,7 +313,7 @@ pub async fn place_hold(
 /// Clears a hold.
 #[utoipa::path(post, path = "/orders/{id}/holds/{hold_id}/clear", tag = "orders",
     params(("id" = String, Path, description = "order id"), ("hold_id" = String, Path, description = "hold id")),
-    request_body = ReasonBody,
+    request_body = Option<ReasonBody>,
     responses((status = 200, body = OrderView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem)),
     security(("bearer" = [])))]
@@ -388,7 +388,7 @@ pub async fn release(
 /// Cancels the order (after submit: supervisors only).
 #[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders",
     params(("id" = String, Path, description = "order id")),
-    request_body = ReasonBody,
+    request_body = Option<ReasonBody>,
     responses((status = 200, body = OrderView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem)),
     security(("bearer" = [])))]

@@ -15,6 +15,7 @@ pub mod node;
 pub mod order_view;
 pub mod orders;
 pub mod peers;
+pub mod schema;
 
 pub use catalog::*;
 pub use config::*;
