@@ -6,7 +6,7 @@ use super::extract::{Json, Path, Query};
 use crate::service::AppState;
 use crate::views::{
     CatalogRequestBody, CatalogRequestView, CustomerHistory, CustomerList, CustomerView,
-    NewCustomerBody, NoteBody, NoteView, PatchCustomerBody, SearchQuery,
+    NewCustomerBody, NoteBody, NoteView, Page, PatchCustomerBody, SearchQuery,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,7 +32,7 @@ fn customer_id(id: String) -> ApiResult<CustomerId> {
 /// Creates a customer in the user's call center.
 #[utoipa::path(post, path = "/customers", tag = "customers",
     request_body = NewCustomerBody,
-    responses((status = 201, body = CustomerView), (status = 422, body = Problem)),
+    responses((status = 201, body = CustomerView), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_customer(
     state: State<AppState>,
@@ -43,9 +43,9 @@ pub async fn create_customer(
     Ok((StatusCode::CREATED, axum::Json(c)))
 }
 
-/// Customers whose name, phone or email contains `q`.
+/// Customers whose name, phone or email contains `q`, a page at a time, oldest first.
 #[utoipa::path(get, path = "/customers", tag = "customers",
-    params(("q" = Option<String>, Query, description = "text in the name, phone or email")),
+    params(SearchQuery),
     responses((status = 200, body = CustomerList)),
     security(("bearer" = [])))]
 pub async fn list_customers(
@@ -53,8 +53,11 @@ pub async fn list_customers(
     user: CurrentUser,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<axum::Json<CustomerList>> {
-    let items = state.customers(&user, q.q.unwrap_or_default()).await?;
-    Ok(axum::Json(CustomerList { items }))
+    let page = Page::parse(q.limit.as_deref(), q.cursor.as_deref(), 'u')?;
+    let (items, next_cursor) = state
+        .customers(&user, q.q.unwrap_or_default(), page)
+        .await?;
+    Ok(axum::Json(CustomerList { items, next_cursor }))
 }
 
 /// A customer.

@@ -23,8 +23,9 @@ pub mod validate;
 use crate::service::AppState;
 use crate::sync_driver::SyncHub;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::header;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use error::ApiError;
@@ -93,6 +94,7 @@ pub fn app_with(state: AppState, hub: Arc<SyncHub>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(middleware::from_fn(problem_fallback))
         .with_state(state)
 }
 
@@ -102,6 +104,36 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
+}
+
+/// Every error answer is problem+json: an error answer without one (a rejection made by axum or a
+/// layer rather than by a handler) gets the problem of its status, keeping what its body said as
+/// the detail and its headers (`Allow`, `Retry-After`, ...).
+async fn problem_fallback(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(openapi::PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let detail = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok());
+    let mut fixed = ApiError::for_status(status, detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fixed.headers_mut().entry(name).or_insert(value.clone());
+        }
+    }
+    fixed
 }
 
 /// A span per request, and Prometheus counters of requests by route and status.

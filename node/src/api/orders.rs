@@ -93,11 +93,7 @@ pub async fn create_order(
 
 /// A page of order summaries, newest first.
 #[utoipa::path(get, path = "/orders", tag = "orders",
-    params(
-        ("customer_id" = Option<String>, Query, description = "only this customer's orders"),
-        ("status" = Option<String>, Query, description = "open, submitted, on_hold, released or canceled"),
-        ("limit" = Option<u32>, Query, description = "page size, default 50, at most 500"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    params(OrderListQuery),
     responses((status = 200, body = OrderList), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_orders(

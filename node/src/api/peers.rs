@@ -3,9 +3,9 @@
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
 use crate::service::AppState;
-use crate::views::{NewPeerBody, PeerList, PeerView};
+use crate::views::{NewPeerBody, Page, PageQuery, PeerList, PeerView};
 use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,19 +18,25 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_peer))
 }
 
-/// The configured peers (never their secrets).
+/// The configured peers (never their secrets), a page at a time, by name.
 #[utoipa::path(get, path = "/peers", tag = "sync",
+    params(PageQuery),
     responses((status = 200, body = PeerList), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_peers(
     state: State<AppState>,
     user: CurrentUser,
+    Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<PeerList>> {
     user.require_admin()?;
-    let items = state.peers().await?;
+    let page = Page::parse(q.limit.as_deref(), q.cursor.as_deref(), 'n')?;
+    let mut all = state.peers().await?;
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let (items, next_cursor) = page.take(all, |p| p.name.as_bytes().to_vec());
     Ok(axum::Json(PeerList {
         peers: items.clone(),
         items,
+        next_cursor,
     }))
 }
 

@@ -4,7 +4,7 @@ use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Json, Path, Query};
 use crate::service::AppState;
-use crate::views::{ProductDoc, ProductList, SearchQuery};
+use crate::views::{Page, ProductDoc, ProductList, SearchQuery};
 use axum::extract::State;
 use switchboard_domain::ProductId;
 use utoipa_axum::router::OpenApiRouter;
@@ -59,9 +59,9 @@ pub async fn get_product(
     Ok(axum::Json(ProductDoc::from_domain(p)))
 }
 
-/// Products whose id or name contains `q` (all without `q`).
+/// Products whose id or name contains `q` (all without `q`), a page at a time, by id.
 #[utoipa::path(get, path = "/products", tag = "configuration",
-    params(("q" = Option<String>, Query, description = "text in the id or name")),
+    params(SearchQuery),
     responses((status = 200, body = ProductList)),
     security(("bearer" = [])))]
 pub async fn list_products(
@@ -69,17 +69,15 @@ pub async fn list_products(
     _user: CurrentUser,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<axum::Json<ProductList>> {
+    let page = Page::parse(q.limit.as_deref(), q.cursor.as_deref(), 'p')?;
     let needle = q.q.unwrap_or_default().to_lowercase();
     let catalog = state.catalog();
-    let items = catalog
-        .products
-        .values()
-        .filter(|p| {
-            needle.is_empty()
-                || p.name.to_lowercase().contains(&needle)
-                || p.id.as_str().to_lowercase().contains(&needle)
-        })
-        .map(ProductDoc::from_domain)
-        .collect();
-    Ok(axum::Json(ProductList { items }))
+    let matching = catalog.products.values().filter(|p| {
+        needle.is_empty()
+            || p.name.to_lowercase().contains(&needle)
+            || p.id.as_str().to_lowercase().contains(&needle)
+    });
+    let (page, next_cursor) = page.take(matching, |p| p.id.as_str().as_bytes().to_vec());
+    let items = page.into_iter().map(ProductDoc::from_domain).collect();
+    Ok(axum::Json(ProductList { items, next_cursor }))
 }

@@ -5,12 +5,13 @@
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
+use super::extract::Query;
 use crate::peer_auth::{H_NODE, H_SIG};
 use crate::service::AppState;
 use crate::sync_driver::{SignedAnswer, SyncError, SyncHub, SyncRun, SyncStatus};
 use crate::sync_driver::{FRAME_PATH, HELLO_PATH};
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -102,15 +103,17 @@ fn engine_error(e: protocol::SyncError) -> ApiError {
 }
 
 /// Query of `POST /api/v1/sync`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SyncQuery {
     /// Only this peer.
+    #[param(value_type = Option<String>, format = "peer-name")]
     pub peer: Option<String>,
 }
 
 /// Runs a sync session with every peer now, or with `?peer=NAME` (admin role).
 #[utoipa::path(post, path = "/sync", tag = "sync",
-    params(("peer" = Option<String>, Query, description = "only this peer")),
+    params(SyncQuery),
     responses((status = 200, body = SyncRun), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn sync_now(

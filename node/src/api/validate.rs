@@ -326,7 +326,10 @@ impl Checker<'_> {
         if let Some(choices) = schema["enum"].as_array() {
             if !choices.contains(v) {
                 let names: Vec<String> = choices.iter().map(Value::to_string).collect();
-                out.push(problem(path, format!("must be one of {}", names.join(", "))));
+                out.push(problem(
+                    path,
+                    format!("must be one of {}", names.join(", ")),
+                ));
                 return;
             }
         }
@@ -339,7 +342,13 @@ impl Checker<'_> {
         }
     }
 
-    fn one_of(&self, branches: &[Value], v: &Value, path: &mut String, out: &mut Vec<FieldProblem>) {
+    fn one_of(
+        &self,
+        branches: &[Value],
+        v: &Value,
+        path: &mut String,
+        out: &mut Vec<FieldProblem>,
+    ) {
         let mut first = None;
         for b in branches {
             let mut p = Vec::new();
@@ -404,7 +413,13 @@ impl Checker<'_> {
         );
     }
 
-    fn array(&self, schema: &Value, items: &[Value], path: &mut String, out: &mut Vec<FieldProblem>) {
+    fn array(
+        &self,
+        schema: &Value,
+        items: &[Value],
+        path: &mut String,
+        out: &mut Vec<FieldProblem>,
+    ) {
         if let Some(s) = schema.get("items") {
             for (i, v) in items.iter().enumerate() {
                 let len = path.len();
@@ -464,9 +479,16 @@ impl Checker<'_> {
                 number_rule(schema)
             }
         };
-        let low = schema["minimum"].as_f64().is_some_and(|m| n < m)
+        let (format_min, format_max) = match schema["format"].as_str() {
+            Some("int32") => (f64::from(i32::MIN), f64::from(i32::MAX)),
+            Some("int64") => (i64::MIN as f64, i64::MAX as f64),
+            _ => (f64::NEG_INFINITY, f64::INFINITY),
+        };
+        let low = n < format_min
+            || schema["minimum"].as_f64().is_some_and(|m| n < m)
             || schema["exclusiveMinimum"].as_f64().is_some_and(|m| n <= m);
-        let high = schema["maximum"].as_f64().is_some_and(|m| n > m)
+        let high = n > format_max
+            || schema["maximum"].as_f64().is_some_and(|m| n > m)
             || schema["exclusiveMaximum"].as_f64().is_some_and(|m| n >= m);
         if low || high {
             out.push(problem(path, rule()));
@@ -509,7 +531,11 @@ fn type_rule(types: &[&str], v: &Value) -> String {
         "integer" => "a whole number",
         _ => "null",
     };
-    let wanted: Vec<&str> = types.iter().filter(|t| **t != "null").map(|t| name(t)).collect();
+    let wanted: Vec<&str> = types
+        .iter()
+        .filter(|t| **t != "null")
+        .map(|t| name(t))
+        .collect();
     if v.is_null() {
         format!("must not be null (it must be {})", wanted.join(" or "))
     } else {
@@ -593,7 +619,10 @@ mod tests {
         assert_eq!(fields(s.clone(), json!({"name": "abcd"})), vec!["name"]);
         assert_eq!(fields(s.clone(), json!({"name": "a", "x": 1})), vec!["x"]);
         assert_eq!(
-            fields(s.clone(), json!({"name": "a", "items": [{"n": 1}, {"n": 9}, [1]]})),
+            fields(
+                s.clone(),
+                json!({"name": "a", "items": [{"n": 1}, {"n": 9}, [1]]})
+            ),
             vec!["items[1].n", "items[2]"]
         );
         assert!(fields(s.clone(), json!({"name": "a", "opt": null})).is_empty());
@@ -615,7 +644,17 @@ mod tests {
     fn every_bad_integer_gets_the_same_sentence() {
         let doc = json!({});
         let schema = json!({"type": "integer", "minimum": 1, "maximum": 500});
-        for bad in ["0", "-1", "501", "4294967296", "1e3", "abc", "", "1.0", "+1"] {
+        for bad in [
+            "0",
+            "-1",
+            "501",
+            "4294967296",
+            "1e3",
+            "abc",
+            "",
+            "1.0",
+            "+1",
+        ] {
             let mut out = Vec::new();
             Checker { doc: &doc }.text(&schema, bad, "limit", &mut out);
             assert_eq!(out.len(), 1, "{bad}");

@@ -116,6 +116,9 @@ impl ProductDoc {
 pub struct ProductList {
     /// Matching products, by id.
     pub items: Vec<ProductDoc>,
+    /// Cursor of the next page, or null at the end.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// A price group: body of `PUT /api/v1/price-groups/{id}` and its answer.

@@ -164,6 +164,9 @@ impl CustomerView {
 pub struct CustomerList {
     /// Matching customers.
     pub items: Vec<CustomerView>,
+    /// Cursor of the next page, or null at the end.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// Body of `POST /api/v1/customers/{id}/catalog-requests`.

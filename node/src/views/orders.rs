@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use switchboard_domain::order::Status;
 use switchboard_domain::*;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// Body of `POST /api/v1/orders`.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -141,16 +141,37 @@ pub struct NoteBody {
 }
 
 /// Query of `GET /api/v1/orders`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
     /// Only this customer's orders.
+    #[param(value_type = Option<String>, format = Uuid)]
     pub customer_id: Option<String>,
     /// Only orders with this status.
+    #[param(value_type = Option<StatusName>, inline)]
     pub status: Option<String>,
-    /// Page size (default 50, at most 500).
+    /// Page size, 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    /// Opaque cursor from the previous page.
+    /// The `next_cursor` of the previous page.
+    #[param(max_length = 2048)]
     pub cursor: Option<String>,
+}
+
+/// An order's derived status, as lists filter on it.
+#[derive(Clone, Copy, Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum StatusName {
+    /// Being taken.
+    Open,
+    /// Submitted.
+    Submitted,
+    /// An active hold.
+    OnHold,
+    /// Released to fulfilment.
+    Released,
+    /// Canceled.
+    Canceled,
 }
 
 /// An order in lists and customer history.

@@ -42,4 +42,7 @@ pub struct PeerList {
     pub items: Vec<PeerView>,
     /// The same list under the key `GET /api/v1/sync/status` uses, for clients of either shape.
     pub peers: Vec<PeerView>,
+    /// Cursor of the next page, or null at the end.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }

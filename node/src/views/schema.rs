@@ -37,8 +37,7 @@ pub const URL_PATTERN: &str = r"^https?://[^\s]+$";
 
 /// Characters no stored text holds besides the C0 controls: C1 controls, line and paragraph
 /// separators, bidirectional formatting and invisible characters.
-const NEVER: &str =
-    r"\u007F-\u009F\u00AD\u061C\u180E\u200B\u200E\u200F\u2028-\u202E\u2060-\u2064\u2066-\u2069\uFEFF";
+const NEVER: &str = r"\u007F-\u009F\u00AD\u061C\u180E\u200B\u200E\u200F\u2028-\u202E\u2060-\u2064\u2066-\u2069\uFEFF";
 /// C0 controls refused in one-line text: all of them.
 const C0_LINE: &str = r"\u0000-\u001F";
 /// C0 controls refused in multi-line text: all but line feed and carriage return.
@@ -61,12 +60,12 @@ pub static LINES_PATTERN: LazyLock<String> = LazyLock::new(|| any_of(C0_LINES));
 /// Text of one or more lines with something in it besides white space (notes).
 pub static TEXT_PATTERN: LazyLock<String> = LazyLock::new(|| not_blank(C0_LINES));
 
-const TEXT_RULE: &str = "must not contain control, bidirectional-formatting or invisible characters";
+const TEXT_RULE: &str =
+    "must not contain control, bidirectional-formatting or invisible characters";
 
 /// Each pattern with the rule a refusal states.
-pub static PATTERN_RULES: LazyLock<Vec<(String, &'static str)>> =
-    LazyLock::new(|| {
-        vec![
+pub static PATTERN_RULES: LazyLock<Vec<(String, &'static str)>> = LazyLock::new(|| {
+    vec![
             (CODE_PATTERN.into(), "must be ASCII letters, digits, '-', '_' and '.', starting with a letter or digit, with a letter or digit after each '.'"),
             (MONEY_PATTERN.into(), "must be an amount as a decimal string, from 0 to 1000000000 with at most 3 decimals, like \"19.99\""),
             (PERCENT_PATTERN.into(), "must be a percentage as a decimal string, from 0 to 100 with at most 2 decimals, like \"12.5\""),
@@ -80,7 +79,7 @@ pub static PATTERN_RULES: LazyLock<Vec<(String, &'static str)>> =
             (LINES_PATTERN.clone(), TEXT_RULE),
             (TEXT_PATTERN.clone(), "must not be blank and must not contain control, bidirectional-formatting or invisible characters"),
         ]
-    });
+});
 
 /// The schema keywords a custom format stands for, or `None` for a standard format.
 fn keywords(format: &str) -> Option<Value> {
@@ -185,7 +184,9 @@ mod tests {
     use super::*;
 
     fn matches(pattern: &str, s: &str) -> bool {
-        regex::Regex::new(pattern).expect("pattern compiles").is_match(s)
+        regex::Regex::new(pattern)
+            .expect("pattern compiles")
+            .is_match(s)
     }
 
     #[test]
@@ -193,16 +194,40 @@ mod tests {
         for (p, _) in PATTERN_RULES.iter() {
             regex::Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
-        for ok in ["north", "spring-26", "system.released_while_held", "2.0", "a_b"] {
+        for ok in [
+            "north",
+            "spring-26",
+            "system.released_while_held",
+            "2.0",
+            "a_b",
+        ] {
             assert!(matches(CODE_PATTERN, ok), "{ok}");
         }
         for bad in ["", "..", ".a.", "a.", "a..b", "-a", "a b", "é"] {
             assert!(!matches(CODE_PATTERN, bad), "{bad}");
         }
-        for ok in ["0", "19.99", "0.005", "999999999.999", "1000000000", "1000000000.000"] {
+        for ok in [
+            "0",
+            "19.99",
+            "0.005",
+            "999999999.999",
+            "1000000000",
+            "1000000000.000",
+        ] {
             assert!(matches(MONEY_PATTERN, ok), "{ok}");
         }
-        for bad in ["", "-1", "1.", ".5", "1e3", "01", "1000000000.01", "1000000001", "1.2345", " 1"] {
+        for bad in [
+            "",
+            "-1",
+            "1.",
+            ".5",
+            "1e3",
+            "01",
+            "1000000000.01",
+            "1000000001",
+            "1.2345",
+            " 1",
+        ] {
             assert!(!matches(MONEY_PATTERN, bad), "{bad}");
         }
         for ok in ["0", "5", "12.5", "100", "100.00"] {
@@ -219,7 +244,15 @@ mod tests {
         }
         assert!(matches(&NAME_PATTERN, "Carla Jones"));
         assert!(matches(&NAME_PATTERN, "Zoë 👩‍👩‍👧"));
-        for bad in ["", "   ", "a\u{1b}[31m", "a\nb", "a\u{202E}b", "a\u{200B}b", "a\tb"] {
+        for bad in [
+            "",
+            "   ",
+            "a\u{1b}[31m",
+            "a\nb",
+            "a\u{202E}b",
+            "a\u{200B}b",
+            "a\tb",
+        ] {
             assert!(!matches(&NAME_PATTERN, bad), "{bad:?}");
         }
         assert!(matches(&LINE_PATTERN, ""));
