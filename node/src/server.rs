@@ -70,7 +70,8 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| NodeError::io("listener address", e))?;
     tracing::info!(addr = %addr, node = %state.identity.node_id, role = %state.identity.role.as_str(), "serving");
-    let server = axum::serve(listener, app).with_graceful_shutdown(wait_stop(stop_rx.clone()));
+    let server = axum::serve(crate::api::wire::ProblemListener(listener), app)
+        .with_graceful_shutdown(wait_stop(stop_rx.clone()));
     let mut drained = Box::pin(async move { server.await });
     let mut rx = stop_rx.clone();
     tokio::select! {

@@ -19,6 +19,7 @@ pub mod products;
 pub mod source_codes;
 pub mod sync;
 pub mod validate;
+pub mod wire;
 
 use crate::service::AppState;
 use crate::sync_driver::SyncHub;
@@ -94,6 +95,7 @@ pub fn app_with(state: AppState, hub: Arc<SyncHub>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(middleware::from_fn(wire::check_limits))
         .layer(middleware::from_fn(problem_fallback))
         .with_state(state)
 }

@@ -567,10 +567,12 @@ fn bound(out: &mut Vec<FieldProblem>, path: &str, n: usize, min: &Value, max: &V
     let (lo, hi) = (min.as_u64(), max.as_u64());
     let n = n as u64;
     if lo.is_some_and(|l| n < l) || hi.is_some_and(|h| n > h) {
+        // "must be at most 200 characters", "must have at most 20 entries"
+        let verb = if what == "characters" { "be" } else { "have" };
         let message = match (lo, hi) {
-            (Some(0) | None, Some(h)) => format!("must have at most {h} {what}"),
-            (Some(l), Some(h)) => format!("must have {l} to {h} {what}"),
-            (Some(l), None) => format!("must have at least {l} {what}"),
+            (Some(0) | None, Some(h)) => format!("must {verb} at most {h} {what}"),
+            (Some(l), Some(h)) => format!("must {verb} {l} to {h} {what}"),
+            (Some(l), None) => format!("must {verb} at least {l} {what}"),
             (None, None) => unreachable!("a bound was exceeded"),
         };
         out.push(problem(path, message));

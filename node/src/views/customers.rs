@@ -16,7 +16,7 @@ pub struct NewCustomerBody {
     pub name: String,
     /// Phone.
     #[serde(default)]
-    #[schema(format = "phone")]
+    #[schema(max_length = 40)]
     pub phone: Option<String>,
     /// Email.
     #[serde(default)]
@@ -42,7 +42,7 @@ pub struct PatchCustomerBody {
     pub name: Option<String>,
     /// Phone (null clears it).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, format = "phone")]
+    #[schema(value_type = Option<String>, max_length = 40)]
     pub phone: Option<Option<String>>,
     /// Email (null clears it).
     #[serde(default, deserialize_with = "double_option")]
@@ -173,8 +173,8 @@ pub struct CustomerList {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogRequestBody {
-    /// The source code the catalog is requested under.
-    #[schema(format = "code")]
+    /// The source code the catalog is requested under (one that does not exist, whatever its
+    /// shape, is 422 `source_code_invalid`).
     pub source_code: String,
     /// Copies (default 1).
     #[serde(default = "one")]

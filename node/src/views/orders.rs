@@ -16,9 +16,9 @@ pub struct NewOrderBody {
     /// The customer.
     #[schema(value_type = String, format = Uuid)]
     pub customer_id: CustomerId,
-    /// Catalog source code.
+    /// Catalog source code (one that does not exist, whatever its shape, is 422
+    /// `source_code_invalid`).
     #[serde(default)]
-    #[schema(format = "code")]
     pub source_code: Option<String>,
     /// Delivery mode.
     #[serde(default)]
@@ -72,8 +72,7 @@ pub struct PatchLineBody {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CouponBody {
-    /// The coupon code.
-    #[schema(format = "code")]
+    /// The coupon code (one that does not exist, whatever its shape, is 422 `coupon_invalid`).
     pub code: String,
 }
 

@@ -26,8 +26,6 @@ pub const MONEY_PATTERN: &str = r"^(1000000000(\.0{1,3})?|(0|[1-9][0-9]{0,8})(\.
 pub const PERCENT_PATTERN: &str = r"^(100(\.0{1,2})?|(0|[1-9][0-9]?)(\.[0-9]{1,2})?)$";
 /// An ISO 4217 currency code.
 pub const CURRENCY_PATTERN: &str = r"^[A-Z]{3}$";
-/// A phone number: digits, spaces and `+ - ( ) .`, with at least 3 digits.
-pub const PHONE_PATTERN: &str = r"^[ +().-]*([0-9][ +().-]*){3,}$";
 /// An email address: a local part, `@`, and a domain with a dot inside it.
 pub const EMAIL_PATTERN: &str = r"^[^\s@]+@[^\s@.][^\s@]*\.[^\s@]*[^\s@.]$";
 /// A peer's local name.
@@ -70,7 +68,6 @@ pub static PATTERN_RULES: LazyLock<Vec<(String, &'static str)>> = LazyLock::new(
             (MONEY_PATTERN.into(), "must be an amount as a decimal string, from 0 to 1000000000 with at most 3 decimals, like \"19.99\""),
             (PERCENT_PATTERN.into(), "must be a percentage as a decimal string, from 0 to 100 with at most 2 decimals, like \"12.5\""),
             (CURRENCY_PATTERN.into(), "must be an ISO 4217 currency code like EUR"),
-            (PHONE_PATTERN.into(), "must be digits, spaces and + - ( ) ., with at least 3 digits"),
             (EMAIL_PATTERN.into(), "must be an email address"),
             (PEER_NAME_PATTERN.into(), "must be 1 to 64 ASCII letters, digits, '-', '_' or '.'"),
             (URL_PATTERN.into(), "must be an http:// or https:// URL"),
@@ -88,7 +85,6 @@ fn keywords(format: &str) -> Option<Value> {
         "money" => json!({"pattern": MONEY_PATTERN, "maxLength": 14}),
         "percent" => json!({"pattern": PERCENT_PATTERN, "maxLength": 6}),
         "currency" => json!({"pattern": CURRENCY_PATTERN}),
-        "phone" => json!({"pattern": PHONE_PATTERN, "maxLength": 40}),
         "email" => json!({"pattern": EMAIL_PATTERN, "maxLength": 254}),
         "peer-name" => json!({"pattern": PEER_NAME_PATTERN}),
         "url" => json!({"pattern": URL_PATTERN}),
@@ -236,8 +232,6 @@ mod tests {
         for bad in ["100.01", "101", "-1", "1.234"] {
             assert!(!matches(PERCENT_PATTERN, bad), "{bad}");
         }
-        assert!(matches(PHONE_PATTERN, "+44 20 7946 0000"));
-        assert!(!matches(PHONE_PATTERN, "12"));
         assert!(matches(EMAIL_PATTERN, "carla@example.com"));
         for bad in ["carla", "a@b", "a@.b", "a@b.", "a b@c.d", "a@b@c.d"] {
             assert!(!matches(EMAIL_PATTERN, bad), "{bad}");
