@@ -6,8 +6,8 @@
 #   scripts/schemathesis.sh            # needs target/debug/switchboard (built if missing)
 #
 # Environment:
-#   SCHEMATHESIS_MAX_EXAMPLES  test cases per operation and phase (default 15)
-#   SCHEMATHESIS_TIMEOUT       seconds each of the two runs may take (default 120)
+#   SCHEMATHESIS_MAX_EXAMPLES  test cases per operation and phase (default 40)
+#   SCHEMATHESIS_TIMEOUT       seconds each of the two runs may take (default 150)
 #   SCHEMATHESIS_SEED          the hypothesis seed (default 1: the same cases every run)
 #   SWITCHBOARD_BIN            the node binary (default $CARGO_TARGET_DIR/debug/switchboard)
 #
@@ -19,8 +19,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 VENV=$TARGET/schemathesis-venv
 BIN=${SWITCHBOARD_BIN:-$TARGET/debug/switchboard}
-MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-15}
-RUN_TIMEOUT=${SCHEMATHESIS_TIMEOUT:-120}
+MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-40}
+RUN_TIMEOUT=${SCHEMATHESIS_TIMEOUT:-150}
 SEED=${SCHEMATHESIS_SEED:-1}
 
 log() { printf '[schemathesis.sh] %s\n' "$*" >&2; }
@@ -104,9 +104,12 @@ call PUT /api/v1/coupons/WELCOME10 "$ADMIN" '{"kind":"percent","value":"10"}' >/
 AGENT=$(call POST /api/v1/call-centers/north/users "$ADMIN" '{"name":"Ann Agent","role":"agent"}' | field '["token"]')
 CUSTOMER=$(call POST /api/v1/customers "$AGENT" '{"name":"Carla Jones","phone":"+44 20 7946 0000","email":"carla@example.com","address":{"city":"London"}}' | field '["id"]')
 ORDER=$(call POST /api/v1/orders "$AGENT" "{\"customer_id\":\"$CUSTOMER\",\"delivery_mode\":\"std\",\"source_code\":\"SPRING\"}" | field '["id"]')
-call POST "/api/v1/orders/$ORDER/lines" "$AGENT" '{"product_id":"widget","quantity":2}' >/dev/null
-call POST "/api/v1/orders/$ORDER/payments" "$AGENT" '{"method":"card","amount":"10.00"}' >/dev/null
-log "fixtures: call center north, products widget and gadget, customer $CUSTOMER, order $ORDER"
+LINE=$(call POST "/api/v1/orders/$ORDER/lines" "$AGENT" '{"product_id":"widget","quantity":2}' | field '["lines"][0]["id"]')
+PAYMENT=$(call POST "/api/v1/orders/$ORDER/payments" "$AGENT" '{"method":"card","amount":"10.00"}' | field '["payments"][0]["id"]')
+call POST "/api/v1/orders/$ORDER/coupons" "$AGENT" '{"code":"WELCOME10"}' >/dev/null
+HOLD=$(call POST "/api/v1/orders/$ORDER/holds" "$AGENT" '{"code":"callback","reason":"call back at six"}' | field '["holds"][0]["id"]')
+call POST /api/v1/peers "$ADMIN" '{"name":"site-a","url":"http://127.0.0.1:9","secret":"0123456789abcdef0123"}' >/dev/null
+log "fixtures: call center north, products widget and gadget, customer $CUSTOMER, order $ORDER (line $LINE, payment $PAYMENT, hold $HOLD, coupon WELCOME10), peer site-a"
 
 # 4. schemathesis, once per token. The config file names the seeded ids, so that the generated
 #    requests reach real resources as well as missing ones.
@@ -119,7 +122,7 @@ expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 
 [[operations]]
 include-path-regex = "^/api/v1/orders/\\\\{id\\\\}"
-parameters = { "path.id" = "$ORDER" }
+parameters = { "path.id" = "$ORDER", "path.line_id" = "$LINE", "path.payment_id" = "$PAYMENT", "path.hold_id" = "$HOLD", "path.code" = "WELCOME10" }
 
 [[operations]]
 include-path-regex = "^/api/v1/customers/\\\\{id\\\\}"

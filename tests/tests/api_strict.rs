@@ -407,6 +407,107 @@ async fn http_layer_errors_are_problems() {
     send(&node, Method::GET, "/api/v1/orders?limit=%ZZ", &auth, b"")
         .await
         .problem(422, "validation");
+    // A URI or headers beyond the router's limits.
+    let long = format!("/api/v1/orders?x={}", "a".repeat(9000));
+    send(&node, Method::GET, &long, &auth, b"")
+        .await
+        .problem(414, "uri_too_long");
+    let big = "b".repeat(40_000);
+    send(
+        &node,
+        Method::GET,
+        "/api/v1/orders",
+        &[("authorization", admin.as_str()), ("x-big", big.as_str())],
+        b"",
+    )
+    .await
+    .problem(431, "headers_too_large");
+}
+
+/// Sends raw bytes to a real server and reads the answer until the server closes.
+async fn raw_http(addr: std::net::SocketAddr, request: Vec<u8>) -> (u16, String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(&request).await.expect("write");
+    let mut out = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("the server answers and closes")
+        .expect("read");
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+    let status = head[9..12].parse().expect("status");
+    (
+        status,
+        head.to_ascii_lowercase(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn requests_hyper_refuses_get_problems_too() {
+    // A real server: these requests never reach the router.
+    let dir = tempfile::tempdir().expect("temp dir");
+    switchboard_node::identity::init_data_dir(dir.path(), "wire", Role::Hq, &[], false)
+        .expect("init");
+    let cfg = switchboard_node::config::NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        cache_mb: 8,
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(switchboard_node::server::serve(cfg, listener, async {
+        let _ = stopped.await;
+    }));
+    // Wait until it answers.
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let headers: String = (0..150).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (
+            b"GET /api/v1/node HTTP/1.1\r\nhost: x\r\nbad header line\r\n\r\n".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            format!("GET /api/v1/node HTTP/1.1\r\nhost: x\r\n{headers}\r\n").into_bytes(),
+            431,
+            "headers_too_large",
+        ),
+        (
+            format!(
+                "GET /api/v1/node?{} HTTP/1.1\r\nhost: x\r\n\r\n",
+                "a".repeat(70_000)
+            )
+            .into_bytes(),
+            414,
+            "uri_too_long",
+        ),
+        (
+            b"GET /api/v1/node HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(),
+            401,
+            "unauthorized",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let (got, head, body) = raw_http(addr, request).await;
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{head}");
+        assert!(
+            head.contains("content-type: application/problem+json"),
+            "{head}"
+        );
+        assert_eq!(body["status"], status);
+    }
+    let _ = stop.send(());
+    server.await.expect("joined").expect("clean stop");
 }
 
 #[tokio::test]

@@ -75,8 +75,10 @@ pub fn app_with(state: AppState, hub: Arc<SyncHub>) -> Router {
         body_limit: state.config.body_limit,
     };
     // Authentication first (401 before any other answer), then the request against its
-    // operation in the document, then the handler.
+    // operation in the document (so that a value out of its bounds is a 422, however long),
+    // then the router's own size limits, then the handler.
     let api = api_routes()
+        .route_layer(middleware::from_fn(wire::check_limits))
         .route_layer(middleware::from_fn_with_state(
             rules,
             validate::check_request,
@@ -95,7 +97,6 @@ pub fn app_with(state: AppState, hub: Arc<SyncHub>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.body_limit))
-        .layer(middleware::from_fn(wire::check_limits))
         .layer(middleware::from_fn(problem_fallback))
         .with_state(state)
 }

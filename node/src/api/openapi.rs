@@ -49,9 +49,10 @@ const METHODS: &[&str] = &["get", "put", "post", "patch", "delete", "head", "opt
 
 /// What every operation shares, added to the operations the handlers annotate: error answers are
 /// `application/problem+json`, and the errors that come from the HTTP layer rather than from the
-/// handler are documented on every operation that can meet them (401 where a token is needed,
-/// 400/413/415/422 where a body is read, 422 for a query string, 404 for path parameters, 429 for
-/// writes, 503 when the store is unavailable).
+/// handler are documented on every operation that can meet them (400, 414 and 431 for a request
+/// the HTTP layer cannot read, 401 where a token is needed, 413/415/422 where a body is read, 422
+/// for a query string, 404 for path parameters, 429 for writes, 503 when the store is
+/// unavailable).
 pub fn finish(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut doc = serde_json::to_value(doc).expect("the OpenAPI document serializes");
     crate::views::schema::expand_formats(&mut doc);
@@ -84,9 +85,15 @@ fn finish_operation(path: &str, method: &str, op: &mut serde_json::Value) {
     let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
     let body = op.get("requestBody").is_some();
     let api = path.starts_with("/api/v1/");
-    let mut added: Vec<(u16, &str)> = Vec::new();
+    let mut added: Vec<(u16, &str)> = vec![
+        (414, "The request URI is too long."),
+        (431, "The request headers are too many or too large."),
+    ];
     if body {
-        added.push((400, "The body is not JSON."));
+        added.push((
+            400,
+            "The body is not JSON, or the request could not be read.",
+        ));
         added.push((413, "The body is larger than the node's limit."));
         added.push((415, "The body is not `application/json`."));
         added.push((422, "The body or a value in it is invalid."));
@@ -94,6 +101,7 @@ fn finish_operation(path: &str, method: &str, op: &mut serde_json::Value) {
     if has("query") {
         added.push((422, "A query parameter is invalid."));
     }
+    added.push((400, "The request line or a header could not be read."));
     if has("path") {
         added.push((404, "No such resource."));
     }

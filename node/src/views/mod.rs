@@ -196,7 +196,7 @@ pub struct SearchQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
-    #[param(max_length = 2048)]
+    #[param(max_length = 256)]
     pub cursor: Option<String>,
 }
 
@@ -208,7 +208,7 @@ pub struct PageQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
-    #[param(max_length = 2048)]
+    #[param(max_length = 256)]
     pub cursor: Option<String>,
 }
 
