@@ -2,6 +2,10 @@
 //! not JSON is a 400, a body of the wrong shape a 422 `validation` naming the field at fault
 //! (`lines[0].quantity`), a body over the limit a 413 `payload_too_large`, a malformed path
 //! parameter (an id that is not a UUID) a 404, and a bad query string a 422.
+//!
+//! Under the app, a body has already been read, parsed and checked against the operation's schema
+//! by [`super::validate`]; [`Json`] then only deserializes that [`CheckedBody`] into the handler's
+//! type. Without the validator (a bare router) the extractors read and parse the body themselves.
 
 use super::error::{ApiError, FieldProblem};
 use super::validate::CheckedBody;
@@ -11,6 +15,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 
 /// A JSON request body, deserialized with the path of the field at fault on error.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,7 +24,17 @@ pub struct Json<T>(pub T);
 /// Deserializes a body the request validator has parsed and checked against the operation's
 /// schema ([`CheckedBody`]); what the schema cannot say (a number too large for its type, a
 /// decimal that does not parse) is a 422 naming the field.
-pub fn from_checked<T: DeserializeOwned>(body: &CheckedBody) -> Result<T, ApiError> {
+///
+/// The schema the body was checked against is the one the operation documents; it must be the
+/// schema of `T`, the type the handler reads (checked in debug builds: an annotation naming
+/// another body type than the handler's extractor is a bug).
+pub fn from_checked<T: DeserializeOwned + ToSchema>(body: &CheckedBody) -> Result<T, ApiError> {
+    debug_assert!(
+        body.schema.as_deref().is_none_or(|s| s == T::name()),
+        "the operation documents body {:?} but the handler reads {}",
+        body.schema,
+        T::name()
+    );
     serde_path_to_error::deserialize(&body.value).map_err(|err| {
         let path = err.path().to_string();
         let message = strip_position(&err.into_inner().to_string());
@@ -30,7 +45,7 @@ pub fn from_checked<T: DeserializeOwned>(body: &CheckedBody) -> Result<T, ApiErr
 
 /// The checked body of the request, else its bytes parsed by [`parse_json`] (a router without
 /// the request validator, as in unit tests).
-async fn body_of<T: DeserializeOwned, S: Send + Sync>(
+async fn body_of<T: DeserializeOwned + ToSchema, S: Send + Sync>(
     req: Request,
     state: &S,
 ) -> Result<Option<T>, ApiError> {
@@ -106,7 +121,7 @@ fn body_rejection(rej: BytesRejection) -> ApiError {
 
 impl<T, S> FromRequest<S> for Json<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + ToSchema,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -125,7 +140,7 @@ pub struct OptionalJson<T>(pub Option<T>);
 
 impl<T, S> FromRequest<S> for OptionalJson<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + ToSchema,
     S: Send + Sync,
 {
     type Rejection = ApiError;
