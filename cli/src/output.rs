@@ -50,14 +50,16 @@ fn escape(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
 }
 
 /// JSON text with every [`is_unsafe`] character spelled as a `\uXXXX` escape: the same JSON
-/// value (such characters only occur inside strings), safe to print.
+/// value, safe to print. serde_json escapes line feeds inside strings itself, so a raw line feed
+/// is the pretty printer's and stays; any other such character can only be inside a string.
 fn json_safe(json: String) -> String {
-    if !json.chars().any(is_unsafe) {
+    let escaped = |c: char| is_unsafe(c) && c != '\n';
+    if !json.chars().any(escaped) {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if is_unsafe(c) {
+        if escaped(c) {
             let mut units = [0u16; 2];
             for u in c.encode_utf16(&mut units) {
                 out.push_str(&format!("\\u{u:04x}"));
@@ -207,6 +209,18 @@ mod tests {
         assert!(!json.chars().any(is_unsafe), "{json}");
         let back: serde_json::Value = serde_json::from_str(&json).expect("still JSON");
         assert_eq!(back["name"], format!("{hostile} \u{e0041}"));
+        // Pretty JSON keeps its line breaks and stays JSON.
+        let pretty = json_safe(
+            serde_json::to_string_pretty(&serde_json::json!({"name": hostile, "n": 1}))
+                .expect("json"),
+        );
+        assert!(pretty.lines().count() > 1, "{pretty}");
+        assert!(
+            pretty.lines().all(|l| !l.chars().any(is_unsafe)),
+            "{pretty}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&pretty).expect("still JSON");
+        assert_eq!(back["name"], hostile);
     }
 
     #[test]
