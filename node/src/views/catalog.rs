@@ -263,7 +263,7 @@ pub struct CouponDoc {
     #[schema(format = "code")]
     pub code: Option<String>,
     /// `percent` or `amount`.
-    #[schema(value_type = String, example = "percent")]
+    #[schema(value_type = super::schema::CouponKindName, example = "percent")]
     pub kind: CouponKind,
     /// Percent or amount.
     #[schema(value_type = String, example = "10", format = "money")]

@@ -22,7 +22,7 @@ pub struct PaymentMethodDoc {
     #[schema(format = "code")]
     pub id: String,
     /// `card`, `cash`, `check`, `on_account` or `voucher`.
-    #[schema(value_type = String, example = "card")]
+    #[schema(value_type = super::schema::PaymentKindName, example = "card")]
     pub kind: PaymentKind,
 }
 
@@ -71,7 +71,7 @@ pub struct HoldCodeDoc {
     /// Roles that may clear holds of this code (`agent`, `supervisor`, `admin`).
     #[serde(default, deserialize_with = "null_as_default")]
     #[schema(nullable)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<super::schema::RoleName>)]
     pub clear_roles: Vec<Role>,
 }
 
@@ -314,7 +314,7 @@ pub struct NewUserBody {
     #[schema(format = "name", max_length = 200)]
     pub name: String,
     /// `agent`, `supervisor` or `admin`.
-    #[schema(value_type = String, example = "agent")]
+    #[schema(value_type = super::schema::RoleName, example = "agent")]
     pub role: Role,
 }
 

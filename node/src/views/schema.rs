@@ -151,6 +151,47 @@ string_shape!(
     "percent"
 );
 
+/// Schema-only enums of names: what a field holds when its Rust type is a domain enum (the domain
+/// knows nothing of OpenAPI). Each is checked against the domain's own parsing in the tests.
+macro_rules! name_enum {
+    ($(#[$doc:meta])* $name:ident, [$($value:literal),+ $(,)?]) => {
+        $(#[$doc])*
+        pub enum $name {}
+
+        impl $name {
+            /// The names, as the API spells them.
+            pub const NAMES: &'static [&'static str] = &[$($value),+];
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(Self::NAMES.iter().copied()))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+name_enum!(
+    /// A kind of payment method.
+    PaymentKindName,
+    ["card", "cash", "check", "on_account", "voucher"]
+);
+name_enum!(
+    /// A user's role.
+    RoleName,
+    ["agent", "supervisor", "admin"]
+);
+name_enum!(
+    /// A kind of coupon.
+    CouponKindName,
+    ["percent", "amount"]
+);
+
 /// Free key/value text (an address, a ship-to, financial dimensions): at most 20 entries, keys of
 /// 1 to 64 characters, values of at most 500, each one line.
 pub enum TextMap {}
@@ -253,6 +294,25 @@ mod tests {
         assert!(matches(&TEXT_PATTERN, "two\nlines\r\n"));
         assert!(!matches(&TEXT_PATTERN, "\n"));
         assert!(!matches(&LINES_PATTERN, "bell\u{7}"));
+    }
+
+    #[test]
+    fn name_enums_are_the_domain_enums() {
+        use switchboard_domain::config::{CouponKind, PaymentKind, Role};
+        fn parses<T: serde::de::DeserializeOwned>(names: &[&str]) {
+            for n in names {
+                serde_json::from_value::<T>(json!(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
+            }
+        }
+        parses::<PaymentKind>(PaymentKindName::NAMES);
+        parses::<Role>(RoleName::NAMES);
+        parses::<CouponKind>(CouponKindName::NAMES);
+        // Names outside the lists are refused by the domain too.
+        for other in ["bogus", "Card", ""] {
+            assert!(serde_json::from_value::<PaymentKind>(json!(other)).is_err());
+            assert!(serde_json::from_value::<Role>(json!(other)).is_err());
+            assert!(serde_json::from_value::<CouponKind>(json!(other)).is_err());
+        }
     }
 
     #[test]
