@@ -59,8 +59,13 @@ enum Command {
 /// Writes one line to stdout; see [`outln!`].
 fn emit(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
+    let line = args.to_string();
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+    let line = output::terminal_safe(&line);
+    if let Err(e) = out
+        .write_all(line.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+    {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -95,7 +100,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // `{:#}` joins the context chain on one line; no backtrace for user errors.
             let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", output::terminal_safe(&msg));
             ExitCode::from(1)
         }
     }

@@ -78,7 +78,9 @@ pub async fn serve(
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
                 .keep_alive(true);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            // Hyper's own bare error answers (400, 414, 431) become problems on the way out.
+            let io = TokioIo::new(crate::api::wire::ProblemIo::new(stream));
+            let conn = builder.serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => {

@@ -52,11 +52,7 @@ pub async fn serve(
         .await
         .map_err(|e| NodeError::io("background task", std::io::Error::other(e.to_string())))??;
     let hub = SyncHub::new(state.clone());
-    let app = crate::api::app_with(
-        state.clone(),
-        crate::api::sync::router(hub.clone()),
-        crate::api::sync::peer_router(hub.clone()),
-    );
+    let app = crate::api::app_with(state.clone(), hub.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

@@ -4,6 +4,7 @@ mod api_docs;
 mod api_lifecycle;
 mod api_misc;
 mod api_orders;
+mod api_strict;
 mod cli;
 mod continuity;
 mod faults;

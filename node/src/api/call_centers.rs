@@ -6,18 +6,15 @@ use super::extract::{Json, Path};
 use crate::service::AppState;
 use crate::views::{parse_code, CallCenterDoc, NewUserBody, NewUserView};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
 use switchboard_domain::CallCenterId;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/call-centers/{id}",
-            get(get_call_center).put(put_call_center),
-        )
-        .route("/call-centers/{id}/users", post(create_user))
+/// Routes of this resource, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_call_center, put_call_center))
+        .routes(routes!(create_user))
 }
 
 fn cc_id(id: &str) -> ApiResult<CallCenterId> {
@@ -25,7 +22,7 @@ fn cc_id(id: &str) -> ApiResult<CallCenterId> {
 }
 
 /// Creates or replaces a call center's configuration.
-#[utoipa::path(put, path = "/api/v1/call-centers/{id}", tag = "configuration",
+#[utoipa::path(put, path = "/call-centers/{id}", tag = "configuration",
     params(("id" = String, Path, description = "call center id")),
     request_body = CallCenterDoc,
     responses((status = 200, body = CallCenterDoc), (status = 403, body = Problem), (status = 422, body = Problem)),
@@ -44,7 +41,7 @@ pub async fn put_call_center(
 }
 
 /// A call center's configuration.
-#[utoipa::path(get, path = "/api/v1/call-centers/{id}", tag = "configuration",
+#[utoipa::path(get, path = "/call-centers/{id}", tag = "configuration",
     params(("id" = String, Path, description = "call center id")),
     responses((status = 200, body = CallCenterDoc), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -60,7 +57,7 @@ pub async fn get_call_center(
 }
 
 /// Adds a user to a call center; the answer shows the user's token once.
-#[utoipa::path(post, path = "/api/v1/call-centers/{id}/users", tag = "configuration",
+#[utoipa::path(post, path = "/call-centers/{id}/users", tag = "configuration",
     params(("id" = String, Path, description = "call center id")),
     request_body = NewUserBody,
     responses((status = 201, body = NewUserView), (status = 403, body = Problem), (status = 404, body = Problem)),

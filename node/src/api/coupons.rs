@@ -6,17 +6,17 @@ use super::extract::{Json, Path};
 use crate::service::AppState;
 use crate::views::CouponDoc;
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use switchboard_domain::CouponCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/coupons/{code}", get(get_coupon).put(put_coupon))
+/// Routes of this resource, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_coupon, put_coupon))
 }
 
 /// Creates or replaces a coupon.
-#[utoipa::path(put, path = "/api/v1/coupons/{code}", tag = "configuration",
+#[utoipa::path(put, path = "/coupons/{code}", tag = "configuration",
     params(("code" = String, Path, description = "coupon code")),
     request_body = CouponDoc,
     responses((status = 200, body = CouponDoc), (status = 403, body = Problem), (status = 422, body = Problem)),
@@ -35,7 +35,7 @@ pub async fn put_coupon(
 }
 
 /// A coupon.
-#[utoipa::path(get, path = "/api/v1/coupons/{code}", tag = "configuration",
+#[utoipa::path(get, path = "/coupons/{code}", tag = "configuration",
     params(("code" = String, Path, description = "coupon code")),
     responses((status = 200, body = CouponDoc), (status = 404, body = Problem)),
     security(("bearer" = [])))]

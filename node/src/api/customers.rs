@@ -6,22 +6,22 @@ use super::extract::{Json, Path, Query};
 use crate::service::AppState;
 use crate::views::{
     CatalogRequestBody, CatalogRequestView, CustomerHistory, CustomerList, CustomerView,
-    NewCustomerBody, NoteBody, NoteView, PatchCustomerBody, SearchQuery,
+    NewCustomerBody, NoteBody, NoteView, Page, PatchCustomerBody, SearchQuery,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
 use switchboard_domain::CustomerId;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/customers", post(create_customer).get(list_customers))
-        .route("/customers/{id}", get(get_customer).patch(patch_customer))
-        .route("/customers/{id}/history", get(customer_history))
-        .route("/customers/{id}/catalog-requests", post(request_catalog))
-        .route("/customers/{id}/notes", post(add_note))
+/// Routes of this resource, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_customer, list_customers))
+        .routes(routes!(get_customer, patch_customer))
+        .routes(routes!(customer_history))
+        .routes(routes!(request_catalog))
+        .routes(routes!(add_note))
 }
 
 fn customer_id(id: String) -> ApiResult<CustomerId> {
@@ -30,9 +30,9 @@ fn customer_id(id: String) -> ApiResult<CustomerId> {
 }
 
 /// Creates a customer in the user's call center.
-#[utoipa::path(post, path = "/api/v1/customers", tag = "customers",
+#[utoipa::path(post, path = "/customers", tag = "customers",
     request_body = NewCustomerBody,
-    responses((status = 201, body = CustomerView), (status = 422, body = Problem)),
+    responses((status = 201, body = CustomerView), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_customer(
     state: State<AppState>,
@@ -43,9 +43,9 @@ pub async fn create_customer(
     Ok((StatusCode::CREATED, axum::Json(c)))
 }
 
-/// Customers whose name, phone or email contains `q`.
-#[utoipa::path(get, path = "/api/v1/customers", tag = "customers",
-    params(("q" = Option<String>, Query, description = "text in the name, phone or email")),
+/// Customers whose name, phone or email contains `q`, a page at a time, oldest first.
+#[utoipa::path(get, path = "/customers", tag = "customers",
+    params(SearchQuery),
     responses((status = 200, body = CustomerList)),
     security(("bearer" = [])))]
 pub async fn list_customers(
@@ -53,12 +53,15 @@ pub async fn list_customers(
     user: CurrentUser,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<axum::Json<CustomerList>> {
-    let items = state.customers(&user, q.q.unwrap_or_default()).await?;
-    Ok(axum::Json(CustomerList { items }))
+    let page = Page::parse(q.limit.as_deref(), q.cursor.as_deref(), 'u')?;
+    let (items, next_cursor) = state
+        .customers(&user, q.q.unwrap_or_default(), page)
+        .await?;
+    Ok(axum::Json(CustomerList { items, next_cursor }))
 }
 
 /// A customer.
-#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers",
+#[utoipa::path(get, path = "/customers/{id}", tag = "customers",
     params(("id" = String, Path, description = "customer id")),
     responses((status = 200, body = CustomerView), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -81,7 +84,7 @@ pub async fn get_customer(
 }
 
 /// Changes a customer's contact fields (`null` clears phone or email).
-#[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers",
+#[utoipa::path(patch, path = "/customers/{id}", tag = "customers",
     params(("id" = String, Path, description = "customer id")),
     request_body = PatchCustomerBody,
     responses((status = 200, body = CustomerView), (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -98,7 +101,7 @@ pub async fn patch_customer(
 }
 
 /// A customer's orders (newest first), notes and catalog requests.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/history", tag = "customers",
+#[utoipa::path(get, path = "/customers/{id}/history", tag = "customers",
     params(("id" = String, Path, description = "customer id")),
     responses((status = 200, body = CustomerHistory), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -112,7 +115,7 @@ pub async fn customer_history(
 }
 
 /// Records a catalog request.
-#[utoipa::path(post, path = "/api/v1/customers/{id}/catalog-requests", tag = "customers",
+#[utoipa::path(post, path = "/customers/{id}/catalog-requests", tag = "customers",
     params(("id" = String, Path, description = "customer id")),
     request_body = CatalogRequestBody,
     responses((status = 201, body = CatalogRequestView), (status = 404, body = Problem),
@@ -130,7 +133,7 @@ pub async fn request_catalog(
 }
 
 /// Adds a note to a customer (shown in the customer's history). An addition to API.md.
-#[utoipa::path(post, path = "/api/v1/customers/{id}/notes", tag = "customers",
+#[utoipa::path(post, path = "/customers/{id}/notes", tag = "customers",
     params(("id" = String, Path, description = "customer id")),
     request_body = NoteBody,
     responses((status = 201, body = NoteView), (status = 404, body = Problem), (status = 422, body = Problem)),

@@ -69,7 +69,11 @@ pub const CODES: &[&str] = &[
     "price_override_not_allowed",
     "coupon_invalid",
     "source_code_invalid",
+    "bad_request",
     "payload_too_large",
+    "uri_too_long",
+    "unsupported_media_type",
+    "headers_too_large",
     "rate_limited",
     "unavailable",
     "internal",
@@ -182,6 +186,35 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
     }
 
+    /// The problem for an error answer that the HTTP layer made without one (a rejection of axum
+    /// or hyper, a status set by a layer): its status, the code that status stands for, and
+    /// `detail` when the layer said something.
+    pub fn for_status(status: StatusCode, detail: Option<String>) -> Self {
+        let code = match status.as_u16() {
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            409 => "conflict",
+            413 => "payload_too_large",
+            414 => "uri_too_long",
+            415 => "unsupported_media_type",
+            422 => "validation",
+            429 => "rate_limited",
+            431 => "headers_too_large",
+            503 => "unavailable",
+            s if s >= 500 => "internal",
+            _ => "bad_request",
+        };
+        let detail = detail.filter(|d| !d.trim().is_empty()).unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("the request was refused")
+                .to_string()
+        });
+        Self::new(status, code, detail)
+    }
+
     /// 500: the details go to the log, the client sees a generic sentence.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error");
@@ -216,6 +249,10 @@ impl ApiError {
             "coupon_invalid" => "Coupon invalid",
             "source_code_invalid" => "Source code invalid",
             "payload_too_large" => "Payload too large",
+            "unsupported_media_type" => "Unsupported media type",
+            "bad_request" => "Bad request",
+            "uri_too_long" => "URI too long",
+            "headers_too_large" => "Request header fields too large",
             "rate_limited" => "Rate limited",
             "method_not_allowed" => "Method not allowed",
             "unavailable" => "Service unavailable",
@@ -245,6 +282,12 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the oversized body is never read: the connection cannot carry another
             // request, so the client must not reuse it.

@@ -2,18 +2,64 @@
 //! not JSON is a 400, a body of the wrong shape a 422 `validation` naming the field at fault
 //! (`lines[0].quantity`), a body over the limit a 413 `payload_too_large`, a malformed path
 //! parameter (an id that is not a UUID) a 404, and a bad query string a 422.
+//!
+//! Under the app, a body has already been read, parsed and checked against the operation's schema
+//! by [`super::validate`]; [`Json`] then only deserializes that [`CheckedBody`] into the handler's
+//! type. Without the validator (a bare router) the extractors read and parse the body themselves.
 
 use super::error::{ApiError, FieldProblem};
+use super::validate::CheckedBody;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 
 /// A JSON request body, deserialized with the path of the field at fault on error.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+/// Deserializes a body the request validator has parsed and checked against the operation's
+/// schema ([`CheckedBody`]); what the schema cannot say (a number too large for its type, a
+/// decimal that does not parse) is a 422 naming the field.
+///
+/// The schema the body was checked against is the one the operation documents; it must be the
+/// schema of `T`, the type the handler reads (checked in debug builds: an annotation naming
+/// another body type than the handler's extractor is a bug).
+pub fn from_checked<T: DeserializeOwned + ToSchema>(body: &CheckedBody) -> Result<T, ApiError> {
+    debug_assert!(
+        body.schema.as_deref().is_none_or(|s| s == T::name()),
+        "the operation documents body {:?} but the handler reads {}",
+        body.schema,
+        T::name()
+    );
+    serde_path_to_error::deserialize(&body.value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = strip_position(&err.into_inner().to_string());
+        let field = field_of(&path, &message);
+        ApiError::validation(vec![FieldProblem { field, message }])
+    })
+}
+
+/// The checked body of the request, else its bytes parsed by [`parse_json`] (a router without
+/// the request validator, as in unit tests).
+async fn body_of<T: DeserializeOwned + ToSchema, S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<Option<T>, ApiError> {
+    if let Some(checked) = req.extensions().get::<CheckedBody>() {
+        return from_checked(checked).map(Some);
+    }
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(body_rejection)?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    parse_json(&bytes).map(Some)
+}
 
 /// Parses a JSON body; public so that tests and other extractors share the exact rules.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -40,7 +86,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// serde_json appends "at line 1 column 7"; the field path says more to an API client.
-fn strip_position(message: &str) -> String {
+pub(super) fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
@@ -75,16 +121,16 @@ fn body_rejection(rej: BytesRejection) -> ApiError {
 
 impl<T, S> FromRequest<S> for Json<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + ToSchema,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
-        parse_json(&bytes).map(Json)
+        match body_of(req, state).await? {
+            Some(v) => Ok(Json(v)),
+            None => Err(ApiError::malformed_body("the request needs a JSON body")),
+        }
     }
 }
 
@@ -94,19 +140,13 @@ pub struct OptionalJson<T>(pub Option<T>);
 
 impl<T, S> FromRequest<S> for OptionalJson<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + ToSchema,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(OptionalJson(None));
-        }
-        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+        body_of(req, state).await.map(OptionalJson)
     }
 }
 

@@ -21,27 +21,34 @@ pub mod products;
 pub mod rate_limit;
 pub mod source_codes;
 pub mod sync;
+pub mod validate;
+pub mod wire;
 
 use crate::service::AppState;
+use crate::sync_driver::SyncHub;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::header;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use error::ApiError;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
+use utoipa_axum::router::OpenApiRouter;
 
-/// The node's HTTP application: health, metrics, OpenAPI and the `/api/v1` API.
+/// The node's HTTP application: health, metrics, OpenAPI, the `/api/v1` API and the peer
+/// endpoints, with a sync hub of its own that runs no background links (the server's
+/// [`app_with`] shares the hub that does).
 pub fn app(state: AppState) -> Router {
-    app_with(state, Router::new(), Router::new())
+    let hub = SyncHub::new(state.clone());
+    app_with(state, hub)
 }
 
-/// [`app`] plus routes that need more than the state: `authed` is nested under `/api/v1` behind
-/// bearer auth (e.g. [`sync::router`]), `public` is merged at the root with no bearer auth (e.g.
-/// the peer-authenticated [`sync::peer_router`]).
-pub fn app_with(state: AppState, authed: Router<AppState>, public: Router<AppState>) -> Router {
-    let api = Router::new()
+/// The `/api/v1` resources (paths relative to `/api/v1`), each route with its OpenAPI operation.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(node::router())
         .merge(call_centers::router())
         .merge(products::router())
@@ -51,10 +58,37 @@ pub fn app_with(state: AppState, authed: Router<AppState>, public: Router<AppSta
         .merge(customers::router())
         .merge(orders::router())
         .merge(peers::router())
-        .merge(authed)
+        .merge(sync::router())
+}
+
+/// Every documented route: `api` under `/api/v1` and the health endpoints at the root. A handler
+/// is served if and only if it is an operation of the OpenAPI document, because the app and
+/// [`openapi::document`] are both built by this function.
+fn documented(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
+        .nest("/api/v1", api)
+        .merge(health::router())
+}
+
+/// [`app`] with the given sync hub (the one whose links the server runs).
+pub fn app_with(state: AppState, hub: Arc<SyncHub>) -> Router {
+    let doc = Arc::new(openapi::document());
+    let rules = validate::Rules {
+        doc: doc.clone(),
+        body_limit: state.config.body_limit,
+    };
+    // Authentication first (401 before any other answer), then the per-user write limit, then
+    // the request against its operation in the document (so that a value out of its bounds is a
+    // 422, however long), then the router's own size limits, then the handler.
+    let api = api_routes()
+        .route_layer(middleware::from_fn(wire::check_limits))
+        .route_layer(middleware::from_fn_with_state(
+            rules,
+            validate::check_request,
+        ))
         // Inside authentication: the per-user write limit needs the user.
         .route_layer(middleware::from_fn_with_state(
-            std::sync::Arc::new(rate_limit::UserRateLimiter::new(
+            Arc::new(rate_limit::UserRateLimiter::new(
                 state.config.user_writes_per_sec,
                 state.config.user_write_burst,
             )),
@@ -63,17 +97,19 @@ pub fn app_with(state: AppState, authed: Router<AppState>, public: Router<AppSta
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_user,
-        ))
-        .route("/openapi.json", get(openapi::openapi_json));
+        ));
+    let (routes, _) = documented(api).split_for_parts();
     Router::new()
-        .nest("/api/v1", api)
-        .merge(health::router())
-        .merge(public)
+        .route("/api/v1/openapi.json", get(openapi::serve(&doc)))
+        .merge(routes)
+        .merge(sync::peer_router())
+        .layer(Extension(hub))
         .route_layer(middleware::from_fn(observe))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guard_docs))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(middleware::from_fn(problem_fallback))
         .with_state(state)
 }
 
@@ -99,6 +135,36 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
+}
+
+/// Every error answer is problem+json: an error answer without one (a rejection made by axum or a
+/// layer rather than by a handler) gets the problem of its status, keeping what its body said as
+/// the detail and its headers (`Allow`, `Retry-After`, ...).
+async fn problem_fallback(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(openapi::PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let detail = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok());
+    let mut fixed = ApiError::for_status(status, detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fixed.headers_mut().entry(name).or_insert(value.clone());
+        }
+    }
+    fixed
 }
 
 /// A span per request, and Prometheus counters of requests by route and status.

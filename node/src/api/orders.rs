@@ -9,37 +9,34 @@ use crate::service::{AppState, ServiceError};
 use crate::views::*;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, patch, post};
-use axum::Router;
 use switchboard_domain::commands::{
     AddCharge, AddLine, AddPayment, ChangeLine, OrderCommand, PriceChange,
 };
 use switchboard_domain::*;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orders", post(create_order).get(list_orders))
-        .route("/orders/{id}", get(get_order))
-        .route("/orders/{id}/lines", post(add_line))
-        .route(
-            "/orders/{id}/lines/{line_id}",
-            patch(change_line).delete(remove_line),
-        )
-        .route("/orders/{id}/coupons", post(apply_coupon))
-        .route("/orders/{id}/coupons/{code}", delete(remove_coupon))
-        .route("/orders/{id}/payments", post(add_payment))
-        .route("/orders/{id}/payments/{payment_id}", delete(void_payment))
-        .route("/orders/{id}/charges", post(add_charge))
-        .route("/orders/{id}/holds", post(place_hold))
-        .route("/orders/{id}/holds/{hold_id}/clear", post(clear_hold))
-        .route("/orders/{id}/notes", post(add_note))
-        .route("/orders/{id}/submit", post(submit))
-        .route("/orders/{id}/release", post(release))
-        .route("/orders/{id}/cancel", post(cancel))
-        .route("/orders/{id}/suggestions", get(suggestions))
-        .route("/orders/{id}/history", get(history))
+/// Routes of this resource, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_order, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(add_line))
+        .routes(routes!(change_line, remove_line))
+        .routes(routes!(apply_coupon))
+        .routes(routes!(remove_coupon))
+        .routes(routes!(add_payment))
+        .routes(routes!(void_payment))
+        .routes(routes!(add_charge))
+        .routes(routes!(place_hold))
+        .routes(routes!(clear_hold))
+        .routes(routes!(add_note))
+        .routes(routes!(submit))
+        .routes(routes!(release))
+        .routes(routes!(cancel))
+        .routes(routes!(suggestions))
+        .routes(routes!(history))
 }
 
 fn uuid_of(s: &str, what: &str) -> ApiResult<Uuid> {
@@ -81,7 +78,7 @@ async fn run_created(
 }
 
 /// Creates an order for a customer of the user's call center.
-#[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
+#[utoipa::path(post, path = "/orders", tag = "orders",
     request_body = NewOrderBody,
     responses((status = 201, body = OrderView), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -95,12 +92,8 @@ pub async fn create_order(
 }
 
 /// A page of order summaries, newest first.
-#[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
-    params(
-        ("customer_id" = Option<String>, Query, description = "only this customer's orders"),
-        ("status" = Option<String>, Query, description = "open, submitted, on_hold, released or canceled"),
-        ("limit" = Option<u32>, Query, description = "page size, default 50, at most 500"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+#[utoipa::path(get, path = "/orders", tag = "orders",
+    params(OrderListQuery),
     responses((status = 200, body = OrderList), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_orders(
@@ -112,7 +105,7 @@ pub async fn list_orders(
 }
 
 /// The order view, computed fresh from the order's document.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = OrderView), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -126,7 +119,7 @@ pub async fn get_order(
 }
 
 /// Adds a line at the list price, or at an overridden price with a reason code.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/lines", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/lines", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     request_body = AddLineBody,
     responses((status = 201, body = OrderView), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -149,7 +142,7 @@ pub async fn add_line(
 }
 
 /// Changes a line's quantity or price (`unit_price: null` goes back to the list price).
-#[utoipa::path(patch, path = "/api/v1/orders/{id}/lines/{line_id}", tag = "orders",
+#[utoipa::path(patch, path = "/orders/{id}/lines/{line_id}", tag = "orders",
     params(("id" = String, Path, description = "order id"), ("line_id" = String, Path, description = "line id")),
     request_body = PatchLineBody,
     responses((status = 200, body = OrderView), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -184,7 +177,7 @@ pub async fn change_line(
 }
 
 /// Removes a line.
-#[utoipa::path(delete, path = "/api/v1/orders/{id}/lines/{line_id}", tag = "orders",
+#[utoipa::path(delete, path = "/orders/{id}/lines/{line_id}", tag = "orders",
     params(("id" = String, Path, description = "order id"), ("line_id" = String, Path, description = "line id")),
     responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
@@ -198,7 +191,7 @@ pub async fn remove_line(
 }
 
 /// Applies a coupon.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/coupons", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/coupons", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     request_body = CouponBody,
     responses((status = 201, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem),
@@ -219,7 +212,7 @@ pub async fn apply_coupon(
 }
 
 /// Removes a coupon.
-#[utoipa::path(delete, path = "/api/v1/orders/{id}/coupons/{code}", tag = "orders",
+#[utoipa::path(delete, path = "/orders/{id}/coupons/{code}", tag = "orders",
     params(("id" = String, Path, description = "order id"), ("code" = String, Path, description = "coupon code")),
     responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
@@ -234,7 +227,7 @@ pub async fn remove_coupon(
 }
 
 /// Records a payment.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/payments", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/payments", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     request_body = PaymentBody,
     responses((status = 201, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem),
@@ -256,7 +249,7 @@ pub async fn add_payment(
 }
 
 /// Voids a payment.
-#[utoipa::path(delete, path = "/api/v1/orders/{id}/payments/{payment_id}", tag = "orders",
+#[utoipa::path(delete, path = "/orders/{id}/payments/{payment_id}", tag = "orders",
     params(("id" = String, Path, description = "order id"), ("payment_id" = String, Path, description = "payment id")),
     responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
@@ -270,7 +263,7 @@ pub async fn void_payment(
 }
 
 /// Adds a manual charge.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/charges", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/charges", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     request_body = ChargeBody,
     responses((status = 201, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem),
@@ -292,7 +285,7 @@ pub async fn add_charge(
 }
 
 /// Places a hold.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/holds", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/holds", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     request_body = HoldBody,
     responses((status = 201, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem),
@@ -314,9 +307,9 @@ pub async fn place_hold(
 }
 
 /// Clears a hold.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/holds/{hold_id}/clear", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/holds/{hold_id}/clear", tag = "orders",
     params(("id" = String, Path, description = "order id"), ("hold_id" = String, Path, description = "hold id")),
-    request_body = ReasonBody,
+    request_body = Option<ReasonBody>,
     responses((status = 200, body = OrderView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem)),
     security(("bearer" = [])))]
@@ -338,7 +331,7 @@ pub async fn clear_hold(
 }
 
 /// Adds a note.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/notes", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/notes", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     request_body = NoteBody,
     responses((status = 201, body = OrderView), (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -362,7 +355,7 @@ pub async fn add_note(
 }
 
 /// Submits the order: 422 `payment_required` while payments fall short, 409 `order_on_hold`.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/submit", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/submit", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)),
@@ -376,7 +369,7 @@ pub async fn submit(
 }
 
 /// Releases a submitted order to fulfilment: 409 `order_on_hold` or `invalid_transition`.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/release", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/release", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = OrderView), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
@@ -389,9 +382,9 @@ pub async fn release(
 }
 
 /// Cancels the order (after submit: supervisors only).
-#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders",
     params(("id" = String, Path, description = "order id")),
-    request_body = ReasonBody,
+    request_body = Option<ReasonBody>,
     responses((status = 200, body = OrderView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem)),
     security(("bearer" = [])))]
@@ -413,7 +406,7 @@ pub async fn cancel(
 }
 
 /// Upsell, cross-sell and scripts for an open order (guided sales).
-#[utoipa::path(get, path = "/api/v1/orders/{id}/suggestions", tag = "orders",
+#[utoipa::path(get, path = "/orders/{id}/suggestions", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = SuggestionsView), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -427,7 +420,7 @@ pub async fn suggestions(
 }
 
 /// The order's changes, oldest first.
-#[utoipa::path(get, path = "/api/v1/orders/{id}/history", tag = "orders",
+#[utoipa::path(get, path = "/orders/{id}/history", tag = "orders",
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = OrderHistory), (status = 404, body = Problem)),
     security(("bearer" = [])))]

@@ -3,39 +3,45 @@
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
 use crate::service::AppState;
-use crate::views::{NewPeerBody, PeerList, PeerView};
+use crate::views::{NewPeerBody, Page, PageQuery, PeerList, PeerView};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/peers", get(list_peers).post(add_peer))
-        .route("/peers/{name}", delete(delete_peer))
+/// Routes of this resource, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_peers, add_peer))
+        .routes(routes!(delete_peer))
 }
 
-/// The configured peers (never their secrets).
-#[utoipa::path(get, path = "/api/v1/peers", tag = "sync",
+/// The configured peers (never their secrets), a page at a time, by name.
+#[utoipa::path(get, path = "/peers", tag = "sync",
+    params(PageQuery),
     responses((status = 200, body = PeerList), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_peers(
     state: State<AppState>,
     user: CurrentUser,
+    Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<PeerList>> {
     user.require_admin()?;
-    let items = state.peers().await?;
+    let page = Page::parse(q.limit.as_deref(), q.cursor.as_deref(), 'n')?;
+    let mut all = state.peers().await?;
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let (items, next_cursor) = page.take(all, |p| p.name.as_bytes().to_vec());
     Ok(axum::Json(PeerList {
         peers: items.clone(),
         items,
+        next_cursor,
     }))
 }
 
 /// Adds or replaces a peer.
-#[utoipa::path(post, path = "/api/v1/peers", tag = "sync",
+#[utoipa::path(post, path = "/peers", tag = "sync",
     request_body = NewPeerBody,
     responses((status = 201, body = PeerView), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -82,7 +88,7 @@ pub async fn add_peer(
 }
 
 /// Removes a peer.
-#[utoipa::path(delete, path = "/api/v1/peers/{name}", tag = "sync",
+#[utoipa::path(delete, path = "/peers/{name}", tag = "sync",
     params(("name" = String, Path, description = "peer name")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]

@@ -6,20 +6,17 @@ use super::extract::{Json, Path};
 use crate::service::AppState;
 use crate::views::PriceGroupDoc;
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use switchboard_domain::PriceGroupId;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/price-groups/{id}",
-        get(get_price_group).put(put_price_group),
-    )
+/// Routes of this resource, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_price_group, put_price_group))
 }
 
 /// Creates or replaces a price group.
-#[utoipa::path(put, path = "/api/v1/price-groups/{id}", tag = "configuration",
+#[utoipa::path(put, path = "/price-groups/{id}", tag = "configuration",
     params(("id" = String, Path, description = "price group id")),
     request_body = PriceGroupDoc,
     responses((status = 200, body = PriceGroupDoc), (status = 403, body = Problem), (status = 422, body = Problem)),
@@ -38,7 +35,7 @@ pub async fn put_price_group(
 }
 
 /// A price group.
-#[utoipa::path(get, path = "/api/v1/price-groups/{id}", tag = "configuration",
+#[utoipa::path(get, path = "/price-groups/{id}", tag = "configuration",
     params(("id" = String, Path, description = "price group id")),
     responses((status = 200, body = PriceGroupDoc), (status = 404, body = Problem)),
     security(("bearer" = [])))]

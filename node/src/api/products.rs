@@ -4,17 +4,17 @@ use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Json, Path, Query};
 use crate::service::AppState;
-use crate::views::{ProductDoc, ProductList, SearchQuery};
+use crate::views::{Page, ProductDoc, ProductList, SearchQuery};
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use switchboard_domain::ProductId;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/products", get(list_products))
-        .route("/products/{id}", get(get_product).put(put_product))
+/// Routes of this resource, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products))
+        .routes(routes!(get_product, put_product))
 }
 
 fn product_id(id: String) -> ApiResult<ProductId> {
@@ -22,7 +22,7 @@ fn product_id(id: String) -> ApiResult<ProductId> {
 }
 
 /// Creates or replaces a product.
-#[utoipa::path(put, path = "/api/v1/products/{id}", tag = "configuration",
+#[utoipa::path(put, path = "/products/{id}", tag = "configuration",
     params(("id" = String, Path, description = "product id")),
     request_body = ProductDoc,
     responses((status = 200, body = ProductDoc), (status = 403, body = Problem), (status = 422, body = Problem)),
@@ -41,7 +41,7 @@ pub async fn put_product(
 }
 
 /// A product.
-#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "configuration",
+#[utoipa::path(get, path = "/products/{id}", tag = "configuration",
     params(("id" = String, Path, description = "product id")),
     responses((status = 200, body = ProductDoc), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -59,9 +59,9 @@ pub async fn get_product(
     Ok(axum::Json(ProductDoc::from_domain(p)))
 }
 
-/// Products whose id or name contains `q` (all without `q`).
-#[utoipa::path(get, path = "/api/v1/products", tag = "configuration",
-    params(("q" = Option<String>, Query, description = "text in the id or name")),
+/// Products whose id or name contains `q` (all without `q`), a page at a time, by id.
+#[utoipa::path(get, path = "/products", tag = "configuration",
+    params(SearchQuery),
     responses((status = 200, body = ProductList)),
     security(("bearer" = [])))]
 pub async fn list_products(
@@ -69,17 +69,15 @@ pub async fn list_products(
     _user: CurrentUser,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<axum::Json<ProductList>> {
+    let page = Page::parse(q.limit.as_deref(), q.cursor.as_deref(), 'p')?;
     let needle = q.q.unwrap_or_default().to_lowercase();
     let catalog = state.catalog();
-    let items = catalog
-        .products
-        .values()
-        .filter(|p| {
-            needle.is_empty()
-                || p.name.to_lowercase().contains(&needle)
-                || p.id.as_str().to_lowercase().contains(&needle)
-        })
-        .map(ProductDoc::from_domain)
-        .collect();
-    Ok(axum::Json(ProductList { items }))
+    let matching = catalog.products.values().filter(|p| {
+        needle.is_empty()
+            || p.name.to_lowercase().contains(&needle)
+            || p.id.as_str().to_lowercase().contains(&needle)
+    });
+    let (page, next_cursor) = page.take(matching, |p| p.id.as_str().as_bytes().to_vec());
+    let items = page.into_iter().map(ProductDoc::from_domain).collect();
+    Ok(axum::Json(ProductList { items, next_cursor }))
 }

@@ -6,20 +6,17 @@ use super::extract::{Json, Path};
 use crate::service::AppState;
 use crate::views::SourceCodeDoc;
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use switchboard_domain::SourceCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/source-codes/{code}",
-        get(get_source_code).put(put_source_code),
-    )
+/// Routes of this resource, each with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_source_code, put_source_code))
 }
 
 /// Creates or replaces a source code.
-#[utoipa::path(put, path = "/api/v1/source-codes/{code}", tag = "configuration",
+#[utoipa::path(put, path = "/source-codes/{code}", tag = "configuration",
     params(("code" = String, Path, description = "source code")),
     request_body = SourceCodeDoc,
     responses((status = 200, body = SourceCodeDoc), (status = 403, body = Problem), (status = 422, body = Problem)),
@@ -38,7 +35,7 @@ pub async fn put_source_code(
 }
 
 /// A source code.
-#[utoipa::path(get, path = "/api/v1/source-codes/{code}", tag = "configuration",
+#[utoipa::path(get, path = "/source-codes/{code}", tag = "configuration",
     params(("code" = String, Path, description = "source code")),
     responses((status = 200, body = SourceCodeDoc), (status = 404, body = Problem)),
     security(("bearer" = [])))]

@@ -5,35 +5,38 @@
 
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
+use super::extract::Query;
 use crate::peer_auth::{H_NODE, H_SIG};
 use crate::service::AppState;
 use crate::sync_driver::{Admitted, SignedAnswer, SyncError, SyncHub, SyncRun, SyncStatus};
 use crate::sync_driver::{FRAME_PATH, HELLO_PATH};
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 use switchboard_sync::protocol::{self, ReplicaError};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Routes under `/api/v1` (bearer auth): `POST /sync`, `GET /sync/status`.
-pub fn router(hub: Arc<SyncHub>) -> Router<AppState> {
-    Router::new()
-        .route("/sync", post(sync_now))
-        .route("/sync/status", get(sync_status))
-        .layer(Extension(hub))
+/// The hub comes as an [`Extension`] layered by [`super::app_with`].
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sync_now))
+        .routes(routes!(sync_status))
 }
 
 /// Peer routes (peer-signed, no bearer token): `POST /sync/v1/hello`, `POST /sync/v1/frame`.
-pub fn peer_router(hub: Arc<SyncHub>) -> Router<AppState> {
+/// Not in the OpenAPI document: peers speak the sync protocol, not the agent API.
+pub fn peer_router() -> Router<AppState> {
     Router::new()
         .route(HELLO_PATH, post(hello))
         .route(FRAME_PATH, post(frame))
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(Extension(hub))
 }
 
 impl From<SyncError> for ApiError {
@@ -106,15 +109,17 @@ fn engine_error(e: protocol::SyncError) -> ApiError {
 }
 
 /// Query of `POST /api/v1/sync`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SyncQuery {
     /// Only this peer.
+    #[param(value_type = Option<String>, format = "peer-name")]
     pub peer: Option<String>,
 }
 
 /// Runs a sync session with every peer now, or with `?peer=NAME` (admin role).
-#[utoipa::path(post, path = "/api/v1/sync", tag = "sync",
-    params(("peer" = Option<String>, Query, description = "only this peer")),
+#[utoipa::path(post, path = "/sync", tag = "sync",
+    params(SyncQuery),
     responses((status = 200, body = SyncRun), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn sync_now(
@@ -128,7 +133,7 @@ pub async fn sync_now(
 }
 
 /// Per-peer sync status (admin role).
-#[utoipa::path(get, path = "/api/v1/sync/status", tag = "sync",
+#[utoipa::path(get, path = "/sync/status", tag = "sync",
     responses((status = 200, body = SyncStatus), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn sync_status(

@@ -6,6 +6,7 @@ use crate::auth::CurrentUser;
 use crate::read_model::{complete_summary, read_summary};
 use crate::store::records::rm_keys;
 use crate::store::{DocKind, DocMeta, StoreExt, TreeId};
+use crate::views::Page;
 use crate::views::{
     parse_code, CatalogRequestBody, CatalogRequestView, CustomerHistory, CustomerView,
     NewCustomerBody, NoteView, PatchCustomerBody,
@@ -88,29 +89,36 @@ impl AppState {
         .await
     }
 
-    /// Customers the user may see whose name, phone or email contains `q`.
+    /// A page of the customers the user may see whose name, phone or email contains `q`, in the
+    /// order they were created (their ids are UUID v7), and the cursor of the next page.
     pub async fn customers(
         &self,
         user: &CurrentUser,
         q: String,
-    ) -> ServiceResult<Vec<CustomerView>> {
+        page: Page,
+    ) -> ServiceResult<(Vec<CustomerView>, Option<String>)> {
         let user = user.clone();
         let q = q.trim().to_lowercase();
         self.read(move |s| {
             let mut out = Vec::new();
+            let mut next = None;
             for kv in s.iter_prefix(TreeId::Customers, b"", false) {
-                let (_, v) = kv?;
+                let (k, v) = kv?;
+                if !page.includes(&k) {
+                    continue;
+                }
                 let Ok(c) = serde_json::from_slice::<CustomerView>(&v) else {
                     continue;
                 };
                 if user.sees(&c.call_center_id) && (q.is_empty() || c.matches(&q)) {
-                    out.push(c);
-                    if out.len() >= MAX_ITEMS {
+                    if out.len() == page.limit {
+                        next = Some(page.cursor(&last_key(&out)));
                         break;
                     }
+                    out.push(c);
                 }
             }
-            Ok(out)
+            Ok((out, next))
         })
         .await
     }
@@ -260,4 +268,11 @@ impl AppState {
             .await?;
         Ok(CustomerHistory::build(&c, summaries))
     }
+}
+
+/// The store key of the last customer of a page: its id's bytes.
+fn last_key(page: &[CustomerView]) -> Vec<u8> {
+    page.last()
+        .map(|c| c.id.0.as_bytes().to_vec())
+        .unwrap_or_default()
 }

@@ -13,7 +13,7 @@ use crate::store::records::rm_keys;
 use crate::store::{DocKind, DocMeta, StoreExt, TreeId, WriteCtx};
 use crate::views::{
     parse_code, ChangeView, NewOrderBody, OrderHistory, OrderList, OrderListQuery, OrderSummary,
-    OrderView, ProductDoc, SuggestionsView,
+    OrderView, Page, ProductDoc, SuggestionsView,
 };
 use automerge::Automerge;
 use std::cell::RefCell;
@@ -241,18 +241,6 @@ impl AppState {
 
     /// A page of order summaries, newest first.
     pub async fn orders(&self, user: &CurrentUser, q: OrderListQuery) -> ServiceResult<OrderList> {
-        let limit = match q.limit.as_deref() {
-            None | Some("") => 50,
-            Some(l) => match l.parse::<usize>() {
-                Ok(n) if n >= 1 => n.min(500),
-                _ => {
-                    return Err(ServiceError::invalid_field(
-                        "limit",
-                        "must be a whole number from 1 to 500",
-                    ))
-                }
-            },
-        };
         let status = match q.status.as_deref() {
             None | Some("") => None,
             Some(s) => Some(Status::parse(s).ok_or_else(|| {
@@ -274,10 +262,8 @@ impl AppState {
             (None, Some(s)) => ('s', TreeId::IdxStatus, rm_keys::status_prefix(s.as_str())),
             (None, None) => ('a', TreeId::OrderSummaries, Vec::new()),
         };
-        let after = match q.cursor.as_deref() {
-            None | Some("") => None,
-            Some(c) => Some(decode_cursor(c, tag)?),
-        };
+        let page = Page::parse(q.limit.as_deref(), q.cursor.as_deref(), tag)?;
+        let (limit, after) = (page.limit, page.after.clone());
         let user = user.clone();
         let configs = self.configs.clone();
         self.read(move |s| {
@@ -311,7 +297,7 @@ impl AppState {
                 last_key = Some(k);
             }
             let next_cursor = if more {
-                last_key.map(|k| format!("{tag}{}", hex::encode(k)))
+                last_key.map(|k| page.cursor(&k))
             } else {
                 None
             };
@@ -319,10 +305,4 @@ impl AppState {
         })
         .await
     }
-}
-
-fn decode_cursor(c: &str, tag: char) -> ServiceResult<Vec<u8>> {
-    let bad = || ServiceError::invalid_field("cursor", "not a cursor of this listing");
-    let rest = c.strip_prefix(tag).ok_or_else(bad)?;
-    hex::decode(rest).map_err(|_| bad())
 }

@@ -16,8 +16,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ContinuityDoc {
     /// Days between shipments.
+    #[schema(minimum = 1)]
     pub every_days: u32,
     /// Number of shipments.
+    #[schema(minimum = 1, maximum = 120)]
     pub times: u32,
 }
 
@@ -27,26 +29,32 @@ pub struct ContinuityDoc {
 pub struct ProductDoc {
     /// The id (from the path; optional in the body).
     #[serde(default)]
+    #[schema(format = "code")]
     pub id: Option<String>,
     /// Display name.
+    #[schema(format = "name", max_length = 200)]
     pub name: String,
     /// Own list price.
-    #[schema(value_type = String, example = "19.99")]
+    #[schema(value_type = String, example = "19.99", format = "money")]
     pub price: Decimal,
     /// Whether agents may override its price.
     #[serde(default)]
     pub allow_price_override: bool,
     /// Picture for guided sales.
     #[serde(default)]
+    #[schema(format = "line", max_length = 2000)]
     pub image_url: Option<String>,
     /// Upsell product ids.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable, value_type = Vec<super::schema::Code>)]
     pub upsell: Vec<String>,
     /// Cross-sell product ids.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable, value_type = Vec<super::schema::Code>)]
     pub cross_sell: Vec<String>,
     /// Script for the agent.
     #[serde(default)]
+    #[schema(format = "lines", max_length = 4000)]
     pub script: Option<String>,
     /// Continuity program.
     #[serde(default)]
@@ -108,6 +116,9 @@ impl ProductDoc {
 pub struct ProductList {
     /// Matching products, by id.
     pub items: Vec<ProductDoc>,
+    /// Cursor of the next page, or null at the end.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// A price group: body of `PUT /api/v1/price-groups/{id}` and its answer.
@@ -116,12 +127,15 @@ pub struct ProductList {
 pub struct PriceGroupDoc {
     /// The id (from the path; optional in the body).
     #[serde(default)]
+    #[schema(format = "code")]
     pub id: Option<String>,
     /// Display name.
+    #[schema(format = "name", max_length = 200)]
     pub name: String,
     /// Prices by product id.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(nullable)]
+    #[schema(value_type = BTreeMap<String, super::schema::Money>)]
     pub prices: BTreeMap<String, Decimal>,
 }
 
@@ -161,8 +175,10 @@ impl PriceGroupDoc {
 pub struct SourceCodeDoc {
     /// The code (from the path; optional in the body).
     #[serde(default)]
+    #[schema(format = "code")]
     pub code: Option<String>,
     /// The catalog it comes from.
+    #[schema(format = "code")]
     pub catalog: String,
     /// First valid instant.
     #[serde(default)]
@@ -174,16 +190,19 @@ pub struct SourceCodeDoc {
     pub valid_to: Option<Timestamp>,
     /// Percent off the subtotal.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(value_type = String, example = "10")]
+    #[schema(nullable)]
+    #[schema(value_type = String, example = "10", format = "percent")]
     pub discount_percent: Decimal,
     /// No automatic delivery charge.
     #[serde(default)]
     pub free_shipping: bool,
     /// Script for the agent.
     #[serde(default)]
+    #[schema(format = "lines", max_length = 4000)]
     pub script: Option<String>,
     /// Price group of the catalog.
     #[serde(default)]
+    #[schema(format = "code")]
     pub price_group: Option<String>,
 }
 
@@ -241,16 +260,18 @@ impl SourceCodeDoc {
 pub struct CouponDoc {
     /// The code (from the path; optional in the body).
     #[serde(default)]
+    #[schema(format = "code")]
     pub code: Option<String>,
     /// `percent` or `amount`.
-    #[schema(value_type = String, example = "percent")]
+    #[schema(value_type = super::schema::CouponKindName, example = "percent")]
     pub kind: CouponKind,
     /// Percent or amount.
-    #[schema(value_type = String, example = "10")]
+    #[schema(value_type = String, example = "10", format = "money")]
     pub value: Decimal,
     /// Smallest order subtotal.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(nullable)]
+    #[schema(value_type = String, example = "0.00", format = "money")]
     pub min_order: Decimal,
     /// First valid instant.
     #[serde(default)]

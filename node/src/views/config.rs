@@ -19,9 +19,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct PaymentMethodDoc {
     /// Its id, as agents enter it.
+    #[schema(format = "code")]
     pub id: String,
     /// `card`, `cash`, `check`, `on_account` or `voucher`.
-    #[schema(value_type = String, example = "card")]
+    #[schema(value_type = super::schema::PaymentKindName, example = "card")]
     pub kind: PaymentKind,
 }
 
@@ -30,14 +31,14 @@ pub struct PaymentMethodDoc {
 #[serde(deny_unknown_fields)]
 pub struct ChargeTierDoc {
     /// Inclusive lower bound of the order amount.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, example = "0.00", format = "money")]
     pub from: Decimal,
     /// Exclusive upper bound, or null for open-ended.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "50.00")]
+    #[schema(value_type = Option<String>, example = "50.00", format = "money")]
     pub to: Option<Decimal>,
     /// The charge.
-    #[schema(value_type = String, example = "5.95")]
+    #[schema(value_type = String, example = "5.95", format = "money")]
     pub amount: Decimal,
 }
 
@@ -46,11 +47,14 @@ pub struct ChargeTierDoc {
 #[serde(deny_unknown_fields)]
 pub struct DeliveryModeDoc {
     /// Its id.
+    #[schema(format = "code")]
     pub id: String,
     /// Display name.
+    #[schema(format = "name", max_length = 200)]
     pub name: String,
     /// Charge tiers.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable)]
     pub charges: Vec<ChargeTierDoc>,
 }
 
@@ -59,12 +63,15 @@ pub struct DeliveryModeDoc {
 #[serde(deny_unknown_fields)]
 pub struct HoldCodeDoc {
     /// Its id.
+    #[schema(format = "code")]
     pub id: String,
     /// Display name.
+    #[schema(format = "name", max_length = 200)]
     pub name: String,
     /// Roles that may clear holds of this code (`agent`, `supervisor`, `admin`).
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(value_type = Vec<String>)]
+    #[schema(nullable)]
+    #[schema(value_type = Vec<super::schema::RoleName>)]
     pub clear_roles: Vec<Role>,
 }
 
@@ -73,8 +80,10 @@ pub struct HoldCodeDoc {
 #[serde(deny_unknown_fields)]
 pub struct ReasonCodeDoc {
     /// Its id.
+    #[schema(format = "code")]
     pub id: String,
     /// Display name.
+    #[schema(format = "name", max_length = 200)]
     pub name: String,
 }
 
@@ -84,11 +93,13 @@ pub struct ReasonCodeDoc {
 pub struct CallCenterDoc {
     /// The id (from the path; optional in the body, and then it must match).
     #[serde(default)]
+    #[schema(format = "code")]
     pub id: Option<String>,
     /// Display name.
+    #[schema(format = "name", max_length = 200)]
     pub name: String,
     /// ISO 4217 currency.
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", format = "currency")]
     pub currency: String,
     /// Order completion feature group (payments, coupons, the payment rule at submit).
     #[serde(default = "is_true")]
@@ -98,29 +109,37 @@ pub struct CallCenterDoc {
     pub guided_sales: bool,
     /// How far payments may fall short of the total at submit.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(nullable)]
+    #[schema(value_type = String, example = "0.00", format = "money")]
     pub payment_tolerance: Decimal,
     /// Payment methods.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable)]
     pub payment_methods: Vec<PaymentMethodDoc>,
     /// Delivery modes.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable)]
     pub delivery_modes: Vec<DeliveryModeDoc>,
     /// Hold codes.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable)]
     pub hold_codes: Vec<HoldCodeDoc>,
     /// Reason codes.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable)]
     pub reason_codes: Vec<ReasonCodeDoc>,
     /// Per role, the largest override in percent below list price.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(nullable)]
+    #[schema(value_type = BTreeMap<String, super::schema::Percent>)]
     pub price_override_limits: BTreeMap<Role, Decimal>,
     /// Free tags copied onto orders.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable, value_type = super::schema::TextMap)]
     pub financial_dimensions: BTreeMap<String, String>,
     /// The call center's price group.
     #[serde(default)]
+    #[schema(format = "code")]
     pub price_group: Option<String>,
 }
 
@@ -292,9 +311,10 @@ impl CallCenterDoc {
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
     /// Display name.
+    #[schema(format = "name", max_length = 200)]
     pub name: String,
     /// `agent`, `supervisor` or `admin`.
-    #[schema(value_type = String, example = "agent")]
+    #[schema(value_type = super::schema::RoleName, example = "agent")]
     pub role: Role,
 }
 

@@ -12,18 +12,23 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct NewCustomerBody {
     /// Name.
+    #[schema(format = "name", max_length = 200)]
     pub name: String,
     /// Phone.
     #[serde(default)]
+    #[schema(max_length = 40)]
     pub phone: Option<String>,
     /// Email.
     #[serde(default)]
+    #[schema(format = "email")]
     pub email: Option<String>,
     /// Postal address, free key/value fields.
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable, value_type = super::schema::TextMap)]
     pub address: BTreeMap<String, String>,
     /// For admins, who belong to no call center: the call center of the customer.
     #[serde(default)]
+    #[schema(format = "code")]
     pub call_center_id: Option<String>,
 }
 
@@ -33,17 +38,19 @@ pub struct NewCustomerBody {
 pub struct PatchCustomerBody {
     /// Name.
     #[serde(default)]
+    #[schema(format = "name", max_length = 200)]
     pub name: Option<String>,
     /// Phone (null clears it).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 40)]
     pub phone: Option<Option<String>>,
     /// Email (null clears it).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "email")]
     pub email: Option<Option<String>>,
     /// Address (replaces the whole address).
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::TextMap>)]
     pub address: Option<BTreeMap<String, String>>,
 }
 
@@ -157,16 +164,21 @@ impl CustomerView {
 pub struct CustomerList {
     /// Matching customers.
     pub items: Vec<CustomerView>,
+    /// Cursor of the next page, or null at the end.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// Body of `POST /api/v1/customers/{id}/catalog-requests`.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogRequestBody {
-    /// The source code the catalog is requested under.
+    /// The source code the catalog is requested under (one that does not exist, whatever its
+    /// shape, is 422 `source_code_invalid`).
     pub source_code: String,
     /// Copies (default 1).
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 100)]
     pub quantity: u32,
 }
 

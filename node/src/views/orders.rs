@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use switchboard_domain::order::Status;
 use switchboard_domain::*;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// Body of `POST /api/v1/orders`.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -16,14 +16,17 @@ pub struct NewOrderBody {
     /// The customer.
     #[schema(value_type = String, format = Uuid)]
     pub customer_id: CustomerId,
-    /// Catalog source code.
+    /// Catalog source code (one that does not exist, whatever its shape, is 422
+    /// `source_code_invalid`).
     #[serde(default)]
     pub source_code: Option<String>,
     /// Delivery mode.
     #[serde(default)]
+    #[schema(format = "code")]
     pub delivery_mode: Option<String>,
     /// Ship-to address (free key/value fields).
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schema(nullable, value_type = super::schema::TextMap)]
     pub ship_to: BTreeMap<String, String>,
 }
 
@@ -32,16 +35,18 @@ pub struct NewOrderBody {
 #[serde(deny_unknown_fields)]
 pub struct AddLineBody {
     /// The product.
+    #[schema(format = "code")]
     pub product_id: String,
     /// Units (1 to 1,000,000).
-    #[schema(value_type = u32, example = 2)]
+    #[schema(value_type = u32, example = 2, minimum = 1, maximum = 1_000_000)]
     pub quantity: i64,
     /// Overridden unit price.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "17.50")]
+    #[schema(value_type = Option<String>, example = "17.50", format = "money")]
     pub unit_price: Option<Decimal>,
     /// Reason code for the override.
     #[serde(default)]
+    #[schema(format = "code")]
     pub override_reason: Option<String>,
 }
 
@@ -51,14 +56,15 @@ pub struct AddLineBody {
 pub struct PatchLineBody {
     /// New quantity.
     #[serde(default)]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub quantity: Option<i64>,
     /// New unit price; null reverts to the list price.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "money")]
     pub unit_price: Option<Option<Decimal>>,
     /// Reason code for the override.
     #[serde(default)]
+    #[schema(format = "code")]
     pub override_reason: Option<String>,
 }
 
@@ -66,7 +72,7 @@ pub struct PatchLineBody {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CouponBody {
-    /// The coupon code.
+    /// The coupon code (one that does not exist, whatever its shape, is 422 `coupon_invalid`).
     pub code: String,
 }
 
@@ -75,12 +81,14 @@ pub struct CouponBody {
 #[serde(deny_unknown_fields)]
 pub struct PaymentBody {
     /// Payment method id.
+    #[schema(format = "code")]
     pub method: String,
     /// Amount.
-    #[schema(value_type = String, example = "25.00")]
+    #[schema(value_type = String, example = "25.00", format = "money")]
     pub amount: Decimal,
     /// Reference.
     #[serde(default)]
+    #[schema(format = "line", max_length = 200)]
     pub reference: Option<String>,
 }
 
@@ -89,11 +97,13 @@ pub struct PaymentBody {
 #[serde(deny_unknown_fields)]
 pub struct ChargeBody {
     /// Charge code.
+    #[schema(format = "code")]
     pub code: String,
     /// Amount.
-    #[schema(value_type = String, example = "3.00")]
+    #[schema(value_type = String, example = "3.00", format = "money")]
     pub amount: Decimal,
     /// Configured reason code.
+    #[schema(format = "code")]
     pub reason_code: String,
 }
 
@@ -102,9 +112,11 @@ pub struct ChargeBody {
 #[serde(deny_unknown_fields)]
 pub struct HoldBody {
     /// Hold code.
+    #[schema(format = "code")]
     pub code: String,
     /// Why.
     #[serde(default)]
+    #[schema(format = "line", max_length = 1000)]
     pub reason: String,
 }
 
@@ -114,6 +126,7 @@ pub struct HoldBody {
 pub struct ReasonBody {
     /// Why.
     #[serde(default)]
+    #[schema(format = "line", max_length = 1000)]
     pub reason: String,
 }
 
@@ -122,20 +135,42 @@ pub struct ReasonBody {
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     /// The text.
+    #[schema(format = "text", max_length = 4000)]
     pub text: String,
 }
 
 /// Query of `GET /api/v1/orders`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
     /// Only this customer's orders.
+    #[param(value_type = Option<String>, format = Uuid)]
     pub customer_id: Option<String>,
     /// Only orders with this status.
+    #[param(value_type = Option<StatusName>, inline)]
     pub status: Option<String>,
-    /// Page size (default 50, at most 500).
+    /// Page size, 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    /// Opaque cursor from the previous page.
+    /// The `next_cursor` of the previous page.
+    #[param(max_length = 256)]
     pub cursor: Option<String>,
+}
+
+/// An order's derived status, as lists filter on it.
+#[derive(Clone, Copy, Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum StatusName {
+    /// Being taken.
+    Open,
+    /// Submitted.
+    Submitted,
+    /// An active hold.
+    OnHold,
+    /// Released to fulfilment.
+    Released,
+    /// Canceled.
+    Canceled,
 }
 
 /// An order in lists and customer history.

@@ -13,10 +13,13 @@ pub struct NewPeerBody {
     #[schema(value_type = Option<String>, format = Uuid)]
     pub node_id: Option<NodeId>,
     /// A local name for the peer.
+    #[schema(format = "peer-name")]
     pub name: String,
     /// Base URL of the peer.
+    #[schema(format = "url", max_length = 2048)]
     pub url: String,
     /// Shared secret for peer authentication.
+    #[schema(min_length = 16, max_length = 1024)]
     pub secret: String,
 }
 
@@ -39,4 +42,7 @@ pub struct PeerList {
     pub items: Vec<PeerView>,
     /// The same list under the key `GET /api/v1/sync/status` uses, for clients of either shape.
     pub peers: Vec<PeerView>,
+    /// Cursor of the next page, or null at the end.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
