@@ -239,6 +239,20 @@ async fn catalog_entries_round_trip() {
     )
     .await
     .problem(422, "validation");
+    // A price finer than a configured call center's currency cannot be sold there (issue 14).
+    let fine = n
+        .put(
+            "/api/v1/products/fine",
+            &admin,
+            json!({"name": "Fine", "price": "0.005"}),
+        )
+        .await;
+    fine.problem(422, "validation");
+    assert_eq!(fine.error_fields(), ["price"]);
+    assert!(fine.text.contains("decimals"), "{}", fine.text);
+    n.get("/api/v1/products/fine", &agent)
+        .await
+        .problem(404, "not_found");
     let cont = n
         .put(
             "/api/v1/products/club",

@@ -165,7 +165,12 @@ async fn null_is_refused_where_the_document_says_not_nullable() {
     .await
     .ok(201);
     let doc = n
-        .raw(Method::GET, "/api/v1/openapi.json", None, Vec::new())
+        .raw(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Some(&n.admin),
+            Vec::new(),
+        )
         .await;
     let address = &doc.ok(200)["components"]["schemas"]["NewCustomerBody"]["properties"]["address"];
     assert!(
@@ -264,7 +269,12 @@ async fn every_list_refuses_every_bad_limit_the_same_way() {
     // The document states the same bounds.
     let doc = w
         .node
-        .raw(Method::GET, "/api/v1/openapi.json", None, Vec::new())
+        .raw(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Some(&w.node.admin),
+            Vec::new(),
+        )
         .await;
     for (path, _) in lists(&w) {
         let params = doc.ok(200)["paths"][path]["get"]["parameters"]
@@ -535,7 +545,12 @@ async fn unauthorized_answers_say_bearer() {
 async fn the_document_states_the_errors_each_operation_answers() {
     let node = ApiNode::hq();
     let doc = node
-        .raw(Method::GET, "/api/v1/openapi.json", None, Vec::new())
+        .raw(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Some(&node.admin),
+            Vec::new(),
+        )
         .await;
     let doc = doc.ok(200);
     let mut operations = 0;

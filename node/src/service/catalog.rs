@@ -1,11 +1,12 @@
 //! The catalog: products, price groups, source codes and coupons, all in the one catalog
 //! document (written by admins at HQ).
 
-use super::{AppState, ServiceResult};
+use super::{AppState, ServiceError, ServiceResult};
 use crate::auth::CurrentUser;
 use crate::store::{DocKind, DocMeta};
 use automerge::Automerge;
-use switchboard_domain::config::{Coupon, PriceGroup, Product, SourceCodeDef};
+use switchboard_domain::config::{Coupon, FieldError, PriceGroup, Product, SourceCodeDef};
+use switchboard_domain::money::Currency;
 use switchboard_sync::doc::{self as sdoc, Author};
 
 impl AppState {
@@ -41,8 +42,24 @@ impl AppState {
         .await
     }
 
+    /// The currencies of the call centers configured here: catalog amounts must fit each of them
+    /// (a price of 0.005 cannot be sold in EUR).
+    fn currencies(&self) -> Vec<Currency> {
+        let mut out: Vec<Currency> = self
+            .configs
+            .call_center_ids()
+            .iter()
+            .filter_map(|id| self.configs.call_center(id))
+            .map(|cc| cc.config.currency.clone())
+            .collect();
+        out.sort_by(|a, b| a.code().cmp(b.code()));
+        out.dedup();
+        out
+    }
+
     /// Creates or replaces a product.
     pub async fn put_product(&self, user: &CurrentUser, p: Product) -> ServiceResult<Product> {
+        refuse(p.validate_for(&self.currencies()))?;
         self.put_catalog_entry(user, p, sdoc::put_product).await
     }
 
@@ -52,6 +69,7 @@ impl AppState {
         user: &CurrentUser,
         g: PriceGroup,
     ) -> ServiceResult<PriceGroup> {
+        refuse(g.validate_for(&self.currencies()))?;
         self.put_catalog_entry(user, g, sdoc::put_price_group).await
     }
 
@@ -66,6 +84,16 @@ impl AppState {
 
     /// Creates or replaces a coupon.
     pub async fn put_coupon(&self, user: &CurrentUser, c: Coupon) -> ServiceResult<Coupon> {
+        refuse(c.validate_for(&self.currencies()))?;
         self.put_catalog_entry(user, c, sdoc::put_coupon).await
+    }
+}
+
+/// Field errors as a refusal; none is fine.
+fn refuse(errs: Vec<FieldError>) -> ServiceResult<()> {
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(errs))
     }
 }

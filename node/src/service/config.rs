@@ -72,13 +72,9 @@ impl AppState {
         cc: &CallCenterId,
         body: NewUserBody,
     ) -> ServiceResult<NewUserView> {
-        let name = body.name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(ServiceError::invalid_field(
-                "name",
-                "must be 1 to 200 characters",
-            ));
-        }
+        let name = switchboard_domain::text::NAME
+            .apply(body.name.trim().to_string())
+            .map_err(|e| ServiceError::invalid_field("name", e.0))?;
         let author = self.author(user.0.id);
         let cc = cc.clone();
         self.write(move |ctx| {

@@ -88,6 +88,7 @@ impl ProductDoc {
                 times: c.times,
             }),
         };
+        let product = product.normalized();
         p.0.extend(product.validate());
         p.finish(Some(product))
     }
@@ -155,6 +156,7 @@ impl PriceGroupDoc {
             name: self.name,
             prices,
         };
+        let g = g.normalized();
         p.0.extend(g.validate());
         p.finish(Some(g))
     }
@@ -219,18 +221,21 @@ impl SourceCodeDoc {
             None => Some(None),
         };
         let def = match (catalog, price_group) {
-            (Some(catalog), Some(price_group)) => Some(SourceCodeDef {
-                code: sc.clone(),
-                catalog,
-                window: Window {
-                    valid_from: self.valid_from,
-                    valid_to: self.valid_to,
-                },
-                discount_percent: self.discount_percent,
-                free_shipping: self.free_shipping,
-                script: self.script,
-                price_group,
-            }),
+            (Some(catalog), Some(price_group)) => Some(
+                SourceCodeDef {
+                    code: sc.clone(),
+                    catalog,
+                    window: Window {
+                        valid_from: self.valid_from,
+                        valid_to: self.valid_to,
+                    },
+                    discount_percent: self.discount_percent,
+                    free_shipping: self.free_shipping,
+                    script: self.script,
+                    price_group,
+                }
+                .normalized(),
+            ),
             _ => None,
         };
         if let Some(d) = &def {

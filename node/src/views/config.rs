@@ -225,21 +225,24 @@ impl CallCenterDoc {
             None => Some(None),
         };
         let cc = match (currency, price_group) {
-            (Some(currency), Some(price_group)) => Some(CallCenter {
-                id: id.clone(),
-                name: self.name,
-                currency,
-                order_completion: self.order_completion,
-                guided_sales: self.guided_sales,
-                payment_tolerance: self.payment_tolerance,
-                payment_methods: methods,
-                delivery_modes: modes,
-                hold_codes: holds,
-                reason_codes: reasons,
-                price_override_limits: self.price_override_limits,
-                financial_dimensions: self.financial_dimensions,
-                price_group,
-            }),
+            (Some(currency), Some(price_group)) => Some(
+                CallCenter {
+                    id: id.clone(),
+                    name: self.name,
+                    currency,
+                    order_completion: self.order_completion,
+                    guided_sales: self.guided_sales,
+                    payment_tolerance: self.payment_tolerance,
+                    payment_methods: methods,
+                    delivery_modes: modes,
+                    hold_codes: holds,
+                    reason_codes: reasons,
+                    price_override_limits: self.price_override_limits,
+                    financial_dimensions: self.financial_dimensions,
+                    price_group,
+                }
+                .normalized(),
+            ),
             _ => None,
         };
         if let Some(cc) = &cc {

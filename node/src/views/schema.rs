@@ -14,11 +14,10 @@ use std::sync::LazyLock;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::RefOr;
 
-/// An admin-chosen identifier: segments of ASCII letters, digits, `-` and `_`, each starting with
-/// a letter or digit, separated by single dots (at most [`CODE_MAX_LEN`] characters).
-pub const CODE_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$";
-/// Most characters of a code.
-pub const CODE_MAX_LEN: u64 = 64;
+/// An admin-chosen identifier: the domain's one code pattern.
+pub use switchboard_domain::ids::CODE_PATTERN;
+/// Most characters of a code (the domain's bound).
+pub const CODE_MAX_LEN: u64 = switchboard_domain::ids::CODE_MAX_LEN as u64;
 /// An amount of money: a decimal string, not negative, at most 1,000,000,000 with at most 3
 /// decimals (the money bounds of the domain; a currency may allow fewer decimals).
 pub const MONEY_PATTERN: &str = r"^(1000000000(\.0{1,3})?|(0|[1-9][0-9]{0,8})(\.[0-9]{1,3})?)$";
@@ -267,6 +266,15 @@ mod tests {
         ] {
             assert!(!matches(MONEY_PATTERN, bad), "{bad}");
         }
+        // The pattern says the domain's bounds: the largest amount and its finest step.
+        use switchboard_domain::money::{MAX_AMOUNT, MAX_MINOR_UNITS};
+        let step = switchboard_domain::Decimal::new(1, MAX_MINOR_UNITS);
+        let finest = (MAX_AMOUNT - step).to_string();
+        assert!(matches(MONEY_PATTERN, &MAX_AMOUNT.to_string()));
+        assert!(matches(MONEY_PATTERN, &finest), "{finest}");
+        assert!(!matches(MONEY_PATTERN, &(MAX_AMOUNT + step).to_string()));
+        let finer = switchboard_domain::Decimal::new(1, MAX_MINOR_UNITS + 1).to_string();
+        assert!(!matches(MONEY_PATTERN, &finer), "{finer}");
         for ok in ["0", "5", "12.5", "100", "100.00"] {
             assert!(matches(PERCENT_PATTERN, ok), "{ok}");
         }
