@@ -16,5 +16,6 @@ mod guided;
 mod invariants;
 mod lifecycle;
 mod props;
+mod roles;
 mod time;
 mod totals;
