@@ -465,6 +465,7 @@ impl Sim {
                     &UserRecord {
                         user: u.clone(),
                         token_hash: String::new(),
+                        disabled: false,
                     },
                     &author,
                 )

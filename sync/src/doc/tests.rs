@@ -1032,6 +1032,7 @@ fn call_center_users_and_catalog_round_trip() {
             call_center: Some(config.id.clone()),
         },
         token_hash: "abc123".into(),
+        disabled: false,
     };
     put_user(&mut doc, &rec, &hq).unwrap();
     let state = read_call_center(&load(&doc.save()).unwrap()).unwrap();

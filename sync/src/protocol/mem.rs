@@ -9,7 +9,7 @@ use super::{
     ReplicaError,
 };
 use crate::codec::{self, CodecError};
-use crate::doc::{self, Author, DocKind, DocMeta};
+use crate::doc::{self, Author, CallCenterState, DocKind, DocMeta};
 use crate::protocol::merge::MergeError;
 use automerge::{ActorId, Automerge};
 use serde::{Deserialize, Serialize};
@@ -345,8 +345,10 @@ impl ApplySource for MemReplica {
         Ok(MemReplica::catalog(self))
     }
 
-    fn call_center(&self, cc: &CallCenterId) -> Result<Option<CallCenter>, ReplicaError> {
-        Ok(MemReplica::call_center(self, cc))
+    fn call_center(&self, cc: &CallCenterId) -> Result<Option<CallCenterState>, ReplicaError> {
+        Ok(self
+            .load(doc::call_center_doc_id(cc))
+            .and_then(|d| doc::read_call_center(&d).ok()))
     }
 
     fn redeemers(&self, code: &CouponCode) -> Result<Vec<(Uuid, Timestamp)>, ReplicaError> {
