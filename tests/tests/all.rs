@@ -10,5 +10,6 @@ mod faults;
 mod node_sync;
 mod sim_props;
 mod sim_protocol;
+mod sim_roles;
 mod sim_scenarios;
 mod tidy;

@@ -89,6 +89,12 @@ impl MemReplica {
         self.author(SYSTEM_USER)
     }
 
+    /// Replaces the identity: what the node believes it is (a simulation's compromised node
+    /// claims more than its peers declared for it).
+    pub fn set_identity(&mut self, identity: NodeIdentity) {
+        self.identity = identity;
+    }
+
     /// A new actor and feed epoch, as a node restored from a backup must take before writing.
     pub fn restored_from_backup(&mut self, feed_epoch: Uuid, actor: ActorId) {
         self.identity.feed_epoch = feed_epoch;
