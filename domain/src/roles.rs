@@ -60,11 +60,12 @@ pub struct RoleRules<'a> {
     /// What is known of a user, from the users of the order's call center ([`SYSTEM_USER`] is
     /// [`AuthorStatus::System`] whatever this says).
     pub author: &'a dyn Fn(UserId) -> AuthorStatus,
-    /// Whether an author unknown here breaks the author rule: only where every legitimate author
-    /// is known (HQ knows every call center's users; a site cannot tell an HQ node-wide admin from
-    /// an invented user, so it leaves that judgement to HQ, and still gives an unknown author no
-    /// role).
-    pub unknown_authors_break: bool,
+    /// Whether this node knows every legitimate author (HQ). There an unknown author breaks the
+    /// author rule and has no role. A site cannot tell an HQ node-wide admin from an invented
+    /// user, so it leaves what an unknown author did to HQ, whose hold reaches it by sync (an
+    /// invented name gains a compromised site nothing: it can name a real supervisor of its call
+    /// center as well).
+    pub knows_every_author: bool,
 }
 
 /// What a merge did to an order: the order before (`None` when the document is new here) and
@@ -182,6 +183,16 @@ fn status(rules: &RoleRules<'_>, user: UserId) -> AuthorStatus {
     }
 }
 
+/// The role a user acts with, if this node judges what they did: `None` for an unknown user where
+/// not every author is known (left to HQ); `Some(None)` for a user with no role (the system user,
+/// or an unknown user at HQ).
+fn judged_role(rules: &RoleRules<'_>, user: UserId) -> Option<Option<Role>> {
+    match status(rules, user) {
+        AuthorStatus::Unknown if !rules.knows_every_author => None,
+        s => Some(s.role()),
+    }
+}
+
 fn violation(kind: ViolationKind, key: String, reason: String) -> Violation {
     Violation { kind, key, reason }
 }
@@ -190,7 +201,7 @@ fn violation(kind: ViolationKind, key: String, reason: String) -> Violation {
 /// of the order's call center, and not disabled. The system user is an author only of what nodes
 /// write by themselves (system holds, a continuity child's creation and line); a fact of any other
 /// kind in its name is a forgery. An unknown author breaks the rule only where
-/// [`RoleRules::unknown_authors_break`]. One violation per user and order: a supervisor who
+/// [`RoleRules::knows_every_author`]. One violation per user and order: a supervisor who
 /// reviewed a user's changes to an order and cleared the hold is not asked again for that user.
 pub fn check_authors(m: &MergedOrder<'_>, rules: &RoleRules<'_>) -> Vec<Violation> {
     let mut named: BTreeSet<Option<UserId>> = m.change_authors.iter().copied().collect();
@@ -218,7 +229,7 @@ pub fn check_authors(m: &MergedOrder<'_>, rules: &RoleRules<'_>) -> Vec<Violatio
         let status = by.map_or(AuthorStatus::Unknown, |u| status(rules, u));
         let who = by.map_or_else(|| "none".to_string(), |u| u.to_string());
         match status {
-            AuthorStatus::Unknown if rules.unknown_authors_break => out.push(violation(
+            AuthorStatus::Unknown if rules.knows_every_author => out.push(violation(
                 ViolationKind::AuthorUnknown,
                 format!("author_unknown:{who}"),
                 format!(
@@ -269,8 +280,10 @@ fn override_problem(line: &Line, rules: &RoleRules<'_>) -> Option<String> {
     if !rules.cc.has_reason_code(&o.reason_code) {
         return Some(format!("reason code {} is not configured", o.reason_code));
     }
-    let Some(role) = status(rules, o.by).role() else {
-        return Some(format!("overridden by {}, who has no role here", o.by));
+    let role = match judged_role(rules, o.by) {
+        None => return None,
+        Some(None) => return Some(format!("overridden by {}, who has no role here", o.by)),
+        Some(Some(r)) => r,
     };
     let percent = override_percent(line.list_price, line.unit_price);
     match rules.cc.override_limit(role) {
@@ -323,7 +336,7 @@ pub fn check_price_overrides(
 
 /// The clear rule: every hold the merge cleared was cleared by a role that may clear it
 /// ([`Order::may_clear`]: admins always, system holds supervisors, otherwise the hold code's
-/// roles). An author with no role here may clear nothing.
+/// roles). An author with no role may clear nothing.
 pub fn check_hold_clears(
     before: Option<&Order>,
     after: &Order,
@@ -338,7 +351,9 @@ pub fn check_hold_clears(
         if old.is_some_and(|o| o.cleared.as_ref() == Some(c)) {
             continue;
         }
-        let role = status(rules, c.by).role();
+        let Some(role) = judged_role(rules, c.by) else {
+            continue;
+        };
         if role.is_some_and(|r| Order::may_clear(h, r, rules.cc)) {
             continue;
         }
@@ -371,7 +386,9 @@ pub fn check_cancel(
     if old == Some(s) || !canceled_after_submit {
         return Vec::new();
     }
-    let role = status(rules, s.by).role();
+    let Some(role) = judged_role(rules, s.by) else {
+        return Vec::new();
+    };
     if matches!(role, Some(Role::Supervisor | Role::Admin)) {
         return Vec::new();
     }

@@ -221,7 +221,7 @@ fn changes_by_an_unknown_user_are_held_by_hq_and_reach_every_node() {
     });
     w.sim.forge(w.a, order, STRANGER, &note);
     // Step 2: site B, which cannot tell a stranger from an HQ node-wide admin, merges it without
-    // a hold; HQ, which knows every legitimate author, holds the order.
+    // a hold, leaving it to HQ; HQ, which knows every legitimate author, holds the order.
     w.sim.sync(w.a, w.b).expect("session completes");
     let at_b = order_at(&w, w.b, order);
     assert!(role_holds(&at_b, ViolationKind::AuthorUnknown).is_empty());
@@ -234,7 +234,7 @@ fn changes_by_an_unknown_user_are_held_by_hq_and_reach_every_node() {
         held[0].id,
         system_hold_id(order, &format!("author_unknown:{STRANGER}"))
     );
-    // Step 3: what needs a role, a stranger may not do anywhere: B holds a clear in its name.
+    // Step 3: the stranger clears a hold. B leaves it to HQ too; HQ holds the clear.
     let agent = actor(&w.agent);
     let hold = HoldId(uid(4003));
     cmd(
@@ -259,7 +259,10 @@ fn changes_by_an_unknown_user_are_held_by_hq_and_reach_every_node() {
     w.sim.forge(w.a, order, STRANGER, &clear);
     w.sim.sync(w.a, w.b).expect("session completes");
     let at_b = order_at(&w, w.b, order);
-    assert_eq!(role_holds(&at_b, ViolationKind::ClearNotPermitted).len(), 1);
+    assert!(role_holds(&at_b, ViolationKind::ClearNotPermitted).is_empty());
+    w.sim.sync(w.a, w.hq).expect("session completes");
+    let o = order_at(&w, w.hq, order);
+    assert_eq!(role_holds(&o, ViolationKind::ClearNotPermitted).len(), 1);
     // Step 4: everywhere the same, with both holds.
     let o = converge_same(&mut w, order);
     assert_eq!(role_holds(&o, ViolationKind::AuthorUnknown).len(), 1);
@@ -481,12 +484,27 @@ fn legitimate_concurrent_edits_merge_without_holds() {
             text: "checked at HQ".into(),
         },
     );
-    // Step 3: HQ's note reaches B first through A (a site relaying an HQ admin's change).
+    cmd(
+        &mut w.sim,
+        w.hq,
+        &admin(),
+        order,
+        OrderCommand::AddLine(AddLine {
+            id: LineId(uid(3207)),
+            product_id: ProductId::parse("tea").expect("product"),
+            quantity: Quantity::new(1).expect("quantity"),
+            unit_price: Some(dec("5.00")),
+            override_reason: Some(ReasonCode::parse("match").expect("code")),
+        }),
+    );
+    // Step 3: HQ's changes reach B first through A: a site relays an HQ node-wide admin's note and
+    // 50 % override, which B cannot verify and leaves to HQ (which wrote them).
     w.sim.heal();
     w.sim.sync(w.hq, w.a).expect("session completes");
     w.sim.sync(w.a, w.b).expect("session completes");
     let at_b = order_at(&w, w.b, order);
     assert!(at_b.notes.contains_key(&NoteId(uid(5207))));
+    assert_eq!(at_b.lines[&LineId(uid(3207))].unit_price, dec("5.00"));
     assert!(at_b.holds.values().all(|h| !h.system), "{:?}", at_b.holds);
     // Step 4: every node the same, every edit kept, no system hold anywhere.
     let o = converge_same(&mut w, order);

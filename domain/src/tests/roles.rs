@@ -24,12 +24,12 @@ fn known(u: UserId) -> AuthorStatus {
     }
 }
 
-fn rules(w: &World, unknown_authors_break: bool) -> RoleRules<'_> {
+fn rules(w: &World, knows_every_author: bool) -> RoleRules<'_> {
     RoleRules {
         cc: &w.cc,
         catalog: &w.catalog,
         author: &known,
-        unknown_authors_break,
+        knows_every_author,
     }
 }
 
@@ -191,15 +191,27 @@ fn price_overrides_stay_within_the_overriders_role() {
         check(&priced(&base, "8.00", sup, Some("bribe"))),
         vec![over(sup)]
     );
-    // By a stranger or the system user: no role, no override (at a site too).
+    // By a stranger at HQ, or the system user anywhere: no role, no override. A site leaves a
+    // stranger's override to HQ (it may be an HQ node-wide admin's).
     let site = rules(&w, false);
-    for by in [STRANGER, SYSTEM_USER] {
+    for (by, r) in [(STRANGER, &r), (SYSTEM_USER, &r), (SYSTEM_USER, &site)] {
         let o = priced(&base, "9.90", by, Some("match"));
         assert_eq!(
-            kinds(&check_price_overrides(Some(&base), &o, &site)),
+            kinds(&check_price_overrides(Some(&base), &o, r)),
             vec![(ViolationKind::OverrideNotPermitted, key("9.9", by))]
         );
     }
+    let o = priced(&base, "5.00", STRANGER, Some("match"));
+    assert_eq!(
+        kinds(&check_price_overrides(Some(&base), &o, &site)),
+        vec![]
+    );
+    // What does not depend on the author is judged at a site too.
+    let o = priced(&base, "9.90", STRANGER, Some("bribe"));
+    assert_eq!(
+        kinds(&check_price_overrides(Some(&base), &o, &site)),
+        vec![(ViolationKind::OverrideNotPermitted, key("9.9", STRANGER))]
+    );
     // A product that allows no override.
     let mut gadget = w.order();
     w.add(&mut gadget, "gadget", 1);
@@ -324,6 +336,9 @@ fn a_submitted_order_is_canceled_only_by_a_supervisor_or_admin() {
     ] {
         let after = cancel(by);
         let vs = check_cancel(Some(&before), &after, after_submit, &r);
+        // A site judges the same, except a stranger's cancel, which it leaves to HQ.
+        let at_site = check_cancel(Some(&before), &after, after_submit, &rules(&w, false));
+        assert_eq!(kinds(&at_site).is_empty(), !broken || by == STRANGER);
         let want = if broken {
             vec![(ViolationKind::CancelNotPermitted, format!("cancel:{by}"))]
         } else {

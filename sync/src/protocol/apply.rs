@@ -189,7 +189,7 @@ pub fn plan_apply(
         let roles = match (&cc, from_site) {
             (Some(state), true) => Some(RoleCheck {
                 users: &state.users,
-                unknown_authors_break: batch.local_role == Role::Hq,
+                knows_every_author: batch.local_role == Role::Hq,
             }),
             _ => None,
         };

@@ -85,9 +85,9 @@ pub struct MergeCtx<'a> {
 pub struct RoleCheck<'a> {
     /// The users of the order's call center, as this node knows them.
     pub users: &'a BTreeMap<UserId, UserRecord>,
-    /// Whether an author unknown here breaks the rules (HQ, which knows every legitimate author;
-    /// see `domain::roles::RoleRules`).
-    pub unknown_authors_break: bool,
+    /// Whether this node knows every legitimate author (HQ; see
+    /// `domain::roles::RoleRules::knows_every_author`).
+    pub knows_every_author: bool,
 }
 
 /// What a merge added to an order, for the role rules.
@@ -237,7 +237,7 @@ pub fn enforce(
             cc,
             catalog,
             author: &author,
-            unknown_authors_break: roles.unknown_authors_break,
+            knows_every_author: roles.knows_every_author,
         };
         let merged = MergedOrder {
             before: added.before.as_ref(),

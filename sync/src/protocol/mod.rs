@@ -193,8 +193,8 @@ pub struct ApplyBatch {
     /// The peer's role as declared for it: what a site sends is judged by the role rules, and a
     /// site never sends configuration.
     pub peer_role: Role,
-    /// This node's role: HQ, which knows every legitimate author, also holds changes by authors
-    /// it does not know (see `domain::roles::RoleRules::unknown_authors_break`).
+    /// This node's role: HQ knows every legitimate author, so it also judges what authors it
+    /// does not know did (see `domain::roles::RoleRules::knows_every_author`).
     pub local_role: Role,
     /// Payloads to merge. For each, the replica also records `payload.heads` as heads the peer
     /// holds (the sender holds what it sent, whether or not it merged here).
