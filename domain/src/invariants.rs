@@ -1,6 +1,7 @@
 //! The rules a merge of concurrent edits can break, checked after every merge by `sync`. Each
 //! violation names a stable key, so every node derives the same system hold id (UUID v5) for it and
-//! the holds they place merge as one.
+//! the holds they place merge as one. The role rules that changes merged from a site must obey
+//! are in [`crate::roles`]; they report the same [`Violation`]s.
 
 use crate::config::{CallCenter, Catalog};
 use crate::ids::{CouponCode, HoldCode, HoldId, OrderId};
@@ -17,6 +18,18 @@ pub enum ViolationKind {
     SubmittedUnderpaid,
     /// A coupon redeemed by more orders than its usage limit (across sites).
     CouponOverLimit,
+    /// A change merged from a site names an author who is not a user of the order's call center
+    /// (see [`crate::roles`]).
+    AuthorUnknown,
+    /// A change merged from a site names a disabled user as its author.
+    AuthorDisabled,
+    /// A price override merged from a site that its author's role may not give (beyond the role's
+    /// limit, without a configured reason code, or on a product that allows none).
+    OverrideNotPermitted,
+    /// A hold cleared, in a change merged from a site, by a role its hold code does not allow.
+    ClearNotPermitted,
+    /// A submitted order canceled, in a change merged from a site, by a role that may not.
+    CancelNotPermitted,
 }
 
 impl ViolationKind {
@@ -26,6 +39,11 @@ impl ViolationKind {
             ViolationKind::ReleasedWhileHeld => "system.released_while_held",
             ViolationKind::SubmittedUnderpaid => "system.submitted_underpaid",
             ViolationKind::CouponOverLimit => "system.coupon_over_limit",
+            ViolationKind::AuthorUnknown => "system.author_unknown",
+            ViolationKind::AuthorDisabled => "system.author_disabled",
+            ViolationKind::OverrideNotPermitted => "system.override_not_permitted",
+            ViolationKind::ClearNotPermitted => "system.clear_not_permitted",
+            ViolationKind::CancelNotPermitted => "system.cancel_not_permitted",
         }
     }
 }

@@ -13,7 +13,9 @@
 //! with a [`commands::Ctx`]; an accepted command returns one [`commands::OrderEvent`], which
 //! [`commands::apply`] folds into the order (and `switchboard-sync` writes into the order's
 //! document as one change). After a merge, [`invariants::check_invariants`] names what
-//! concurrent edits broke, and [`invariants::system_hold`] the hold that records it.
+//! concurrent edits broke, and [`invariants::system_hold`] the hold that records it;
+//! [`roles::check_role_rules`] names what a change merged from a site did that its author's role
+//! may not do, recorded by a system hold the same way.
 
 pub mod commands;
 pub mod config;
@@ -25,6 +27,7 @@ pub mod ids;
 pub mod invariants;
 pub mod money;
 pub mod order;
+pub mod roles;
 pub mod text;
 pub mod time;
 

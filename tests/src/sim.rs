@@ -95,6 +95,9 @@ pub struct Sim {
     pub stats: Stats,
     /// Session reports, last first when pushed.
     pub reports: Vec<SessionReport>,
+    /// Scopes the admin declared for nodes, as their peers see them, where they differ from what
+    /// the node itself claims (a compromised node).
+    declared: BTreeMap<usize, PeerInfo>,
 }
 
 /// A stable actor id per node index.
@@ -125,6 +128,7 @@ impl Sim {
             now: Timestamp::parse("2026-11-28T09:00:00Z").expect("valid time"),
             stats: Stats::default(),
             reports: Vec::new(),
+            declared: BTreeMap::new(),
         }
     }
 
@@ -165,9 +169,24 @@ impl Sim {
         &self.nodes[i].replica
     }
 
-    /// A node's identity as its peers see it.
+    /// A node's identity as its peers see it: the scope declared for it, else what it says.
     pub fn info(&self, i: usize) -> PeerInfo {
-        self.nodes[i].replica.identity().info()
+        match self.declared.get(&i) {
+            Some(p) => p.clone(),
+            None => self.nodes[i].replica.identity().info(),
+        }
+    }
+
+    /// Compromises a node: from now on its own code believes it is HQ (so it sends configuration
+    /// and anything else it holds), while its peers keep knowing it by the scope the admin
+    /// declared, the one it had.
+    pub fn compromise(&mut self, i: usize) {
+        let declared = self.info(i);
+        let mut identity = self.nodes[i].replica.identity();
+        identity.role = NodeRole::Hq;
+        identity.call_centers.clear();
+        self.nodes[i].replica.set_identity(identity);
+        self.declared.insert(i, declared);
     }
 
     /// Cuts every path between the two groups.
@@ -400,8 +419,8 @@ impl Sim {
                 }
             }
         }
-        for n in &self.nodes {
-            let info = n.replica.identity().info();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let info = self.info(i);
             for (id, (meta, _)) in &all {
                 if !may_read(&info, meta) {
                     continue;
@@ -465,6 +484,7 @@ impl Sim {
                     &UserRecord {
                         user: u.clone(),
                         token_hash: String::new(),
+                        disabled: false,
                     },
                     &author,
                 )
@@ -472,6 +492,39 @@ impl Sim {
             }
             self.put(hq, id, &d);
         }
+    }
+
+    /// HQ enables or disables a user of a call center.
+    pub fn set_disabled(&mut self, hq: usize, u: &User, disabled: bool) {
+        let author = self.nodes[hq].replica.author(admin().user);
+        let cc = u.call_center.clone().expect("a call-center user");
+        let id = doc::call_center_doc_id(&cc);
+        let mut d = self.nodes[hq].replica.load(id).expect("call center held");
+        let rec = UserRecord {
+            user: u.clone(),
+            token_hash: String::new(),
+            disabled,
+        };
+        doc::put_user(&mut d, &rec, &author).expect("user");
+        self.put(hq, id, &d);
+    }
+
+    /// What a compromised node can do: write an order event in any user's name, as one change,
+    /// without the domain deciding anything.
+    pub fn forge(&mut self, i: usize, order: OrderId, by: UserId, ev: &OrderEvent) {
+        let mut d = self.nodes[i].replica.load(order.0).expect("order held");
+        let author = self.nodes[i].replica.author(by);
+        doc::apply_order_event(&mut d, ev, &author).expect("event written");
+        self.put(i, order.0, &d);
+    }
+
+    /// What a compromised node can do: rewrite a call center's configuration locally.
+    pub fn forge_call_center(&mut self, i: usize, cc: &CallCenter, by: UserId) {
+        let id = doc::call_center_doc_id(&cc.id);
+        let mut d = self.nodes[i].replica.load(id).expect("call center held");
+        let author = self.nodes[i].replica.author(by);
+        doc::put_call_center(&mut d, cc, &author).expect("config written");
+        self.put(i, id, &d);
     }
 
     fn ctx_parts(&self, i: usize, cc: &CallCenterId) -> (CallCenter, Catalog) {

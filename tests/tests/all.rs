@@ -12,5 +12,6 @@ mod hostile;
 mod node_sync;
 mod sim_props;
 mod sim_protocol;
+mod sim_roles;
 mod sim_scenarios;
 mod tidy;

@@ -17,6 +17,7 @@ mod guided;
 mod invariants;
 mod lifecycle;
 mod props;
+mod roles;
 mod text;
 mod time;
 mod totals;

@@ -91,6 +91,7 @@ impl AppState {
                     call_center: Some(cc.clone()),
                 },
                 token_hash: crate::identity::token_hash(&token),
+                disabled: false,
             };
             sdoc::put_user(&mut doc, &rec, &author)?;
             ctx.put_doc(doc_id, meta, &doc)?;

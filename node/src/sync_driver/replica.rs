@@ -74,8 +74,8 @@ impl ApplySource for WriterSource<'_, '_> {
     fn call_center(
         &self,
         cc: &CallCenterId,
-    ) -> Result<Option<switchboard_domain::config::CallCenter>, ReplicaError> {
-        Ok(self.app.configs.call_center(cc).map(|s| s.config.clone()))
+    ) -> Result<Option<switchboard_sync::doc::CallCenterState>, ReplicaError> {
+        Ok(self.app.configs.call_center(cc).map(|s| (*s).clone()))
     }
 
     fn redeemers(&self, code: &CouponCode) -> Result<Vec<(Uuid, Timestamp)>, ReplicaError> {

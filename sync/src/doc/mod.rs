@@ -52,7 +52,10 @@ pub use customer::{
 };
 pub use depth::{check_depth, MAX_DEPTH};
 pub use history::history;
-pub use invariants::{coupon_redemptions, enforce_invariants};
+pub use invariants::{
+    author_status, canceled_after_submit, change_authors, coupon_redemptions, enforce_invariants,
+    place_system_holds,
+};
 pub use order::{
     apply_order_event, create_order_doc, read_order, run_order_command, CommandError, Decided,
 };
@@ -199,6 +202,10 @@ pub struct UserRecord {
     pub user: domain::config::User,
     /// Hash of the user's bearer token (never the token itself).
     pub token_hash: String,
+    /// A disabled user may no longer act: changes in their name merged from a site are held
+    /// (`domain::roles`). Absent (false) in records written before it existed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 /// A call center's configuration document, read.

@@ -1032,6 +1032,7 @@ fn call_center_users_and_catalog_round_trip() {
             call_center: Some(config.id.clone()),
         },
         token_hash: "abc123".into(),
+        disabled: false,
     };
     put_user(&mut doc, &rec, &hq).unwrap();
     let state = read_call_center(&load(&doc.save()).unwrap()).unwrap();
@@ -1537,4 +1538,98 @@ fn history_is_causal_and_the_same_on_every_node_whatever_the_merge_order() {
             "2026-11-28T20:00:00.000Z"
         ]
     );
+}
+
+#[test]
+fn the_history_tells_who_wrote_each_new_change_and_whether_a_cancel_followed_the_submit() {
+    let mut order = empty_order();
+    order
+        .lines
+        .insert(LineId(id(10)), line(10, "tea", 1, "10.00"));
+    let mut a = create_order_doc(&order, &author(1, "2026-11-28T10:00:00Z")).unwrap();
+    let start = a.get_heads();
+    assert_eq!(change_authors(&a, &[]), vec![Some(user(1))]);
+    assert!(change_authors(&a, &start).is_empty());
+    // Concurrent: node 1 submits, node 2 cancels; the cancel did not follow the submit.
+    let mut b = replica(&a);
+    apply_doc(
+        &mut a,
+        &OrderEvent::Submitted(stamp(1, "2026-11-28T10:01:00Z")),
+        &author(1, "2026-11-28T10:01:00Z"),
+    );
+    apply_doc(
+        &mut b,
+        &OrderEvent::Canceled {
+            stamp: stamp(2, "2026-11-28T10:01:00Z"),
+            reason: "changed mind".into(),
+        },
+        &author(2, "2026-11-28T10:01:00Z"),
+    );
+    assert!(!canceled_after_submit(&a));
+    let mut c = replica(&a);
+    sync_both(&mut a, &mut b);
+    assert!(!canceled_after_submit(&a));
+    let mut authors = change_authors(&a, &start);
+    authors.sort();
+    assert_eq!(authors, vec![Some(user(1)), Some(user(2))]);
+    // Sequential: node 3 cancels after it saw the submit.
+    apply_doc(
+        &mut c,
+        &OrderEvent::Canceled {
+            stamp: stamp(3, "2026-11-28T10:02:00Z"),
+            reason: "asked".into(),
+        },
+        &author(3, "2026-11-28T10:02:00Z"),
+    );
+    assert!(canceled_after_submit(&c));
+    // A change whose message names no user.
+    use automerge::transaction::Transactable;
+    let before = c.get_heads();
+    c.transact_with(
+        |_| automerge::transaction::CommitOptions::default().with_message("raw".to_string()),
+        |tx| {
+            let notes = rw::root_map(tx, "notes")?;
+            tx.put(&notes, "x", 1)?;
+            Ok::<_, DocError>(())
+        },
+    )
+    .unwrap();
+    assert_eq!(change_authors(&c, &before), vec![None]);
+}
+
+#[test]
+fn author_status_reads_the_call_centers_users() {
+    let cc = cc();
+    let rec = |n: u128, role: Role, disabled: bool, of: &str| UserRecord {
+        user: User {
+            id: user(n),
+            name: format!("u{n}"),
+            role,
+            call_center: Some(CallCenterId::parse(of).unwrap()),
+        },
+        token_hash: String::new(),
+        disabled,
+    };
+    let users: BTreeMap<UserId, UserRecord> = [
+        rec(1, Role::Agent, false, "north"),
+        rec(2, Role::Supervisor, true, "north"),
+        rec(3, Role::Admin, false, "south"),
+    ]
+    .into_iter()
+    .map(|r| (r.user.id, r))
+    .collect();
+    use switchboard_domain::roles::AuthorStatus::*;
+    assert_eq!(author_status(&users, &cc.id, user(1)), Active(Role::Agent));
+    assert_eq!(
+        author_status(&users, &cc.id, user(2)),
+        Disabled(Role::Supervisor)
+    );
+    assert_eq!(author_status(&users, &cc.id, user(3)), Unknown);
+    assert_eq!(author_status(&users, &cc.id, user(4)), Unknown);
+    assert_eq!(author_status(&users, &cc.id, SYSTEM_USER), System);
+    // `disabled` is left out of records that are not disabled (documents written before it).
+    let json = serde_json::to_string(&users[&user(1)]).unwrap();
+    assert!(!json.contains("disabled"), "{json}");
+    let back: UserRecord = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, users[&user(1)]);
 }

@@ -1,16 +1,16 @@
 //! The shared part of [`super::Replica::apply`]: merging a batch of payloads against what a
 //! replica holds, without writing anything. Every replica (sled in the node, memory in the tests)
 //! plans with [`plan_apply`] and then commits the plan in its own durable way, so the merge rules
-//! (configuration first, missing dependencies, meta checks, merge-time invariants, coupon ranks
-//! across the batch and the stored orders) exist once.
+//! (configuration first and only from HQ, missing dependencies, meta checks, merge-time invariants,
+//! role rules on what a site sends, coupon ranks across the batch and the stored orders) exist once.
 
-use super::{ApplyBatch, ApplyOutcome, DocOutcome, Heads, ReplicaError};
-use crate::doc::{self, Author, DocKind, DocMeta};
+use super::{ApplyBatch, ApplyOutcome, DocOutcome, Heads, ReplicaError, Role};
+use crate::doc::{self, Author, CallCenterState, DocKind, DocMeta};
 use crate::protocol::bounds;
-use crate::protocol::merge::{self, MergeCtx};
+use crate::protocol::merge::{self, MergeCtx, MergeError, RoleCheck};
 use automerge::{Automerge, ReadDoc};
 use std::collections::{BTreeMap, BTreeSet};
-use switchboard_domain::config::{CallCenter, Catalog};
+use switchboard_domain::config::Catalog;
 use switchboard_domain::order::Order;
 use switchboard_domain::{CallCenterId, CouponCode, OrderId, Timestamp};
 use uuid::Uuid;
@@ -24,8 +24,8 @@ pub trait ApplySource {
     fn stored_meta(&self, doc: Uuid) -> Result<Option<DocMeta>, ReplicaError>;
     /// The catalog, when held.
     fn catalog(&self) -> Result<Option<Catalog>, ReplicaError>;
-    /// A call center's configuration, when held.
-    fn call_center(&self, cc: &CallCenterId) -> Result<Option<CallCenter>, ReplicaError>;
+    /// A call center's configuration and users, when held.
+    fn call_center(&self, cc: &CallCenterId) -> Result<Option<CallCenterState>, ReplicaError>;
     /// Stored, non-canceled orders redeeming a coupon: (order, applied at).
     fn redeemers(&self, code: &CouponCode) -> Result<Vec<(Uuid, Timestamp)>, ReplicaError>;
 }
@@ -56,7 +56,7 @@ struct Planner<'a, S: ApplySource> {
     src: &'a S,
     staged: BTreeMap<Uuid, StagedDoc>,
     catalog: Option<Option<Catalog>>,
-    configs: BTreeMap<CallCenterId, Option<CallCenter>>,
+    configs: BTreeMap<CallCenterId, Option<CallCenterState>>,
 }
 
 impl<S: ApplySource> Planner<'_, S> {
@@ -71,10 +71,10 @@ impl<S: ApplySource> Planner<'_, S> {
         Ok(self.catalog.clone().flatten())
     }
 
-    fn call_center(&mut self, cc: &CallCenterId) -> Result<Option<CallCenter>, ReplicaError> {
+    fn call_center(&mut self, cc: &CallCenterId) -> Result<Option<CallCenterState>, ReplicaError> {
         if !self.configs.contains_key(cc) {
             let c = match self.staged.get(&doc::call_center_doc_id(cc)) {
-                Some(s) => doc::read_call_center(&s.doc).ok().map(|s| s.config),
+                Some(s) => doc::read_call_center(&s.doc).ok(),
                 None => self.src.call_center(cc)?,
             };
             self.configs.insert(cc.clone(), c);
@@ -124,6 +124,11 @@ impl<S: ApplySource> Planner<'_, S> {
 /// then merges configuration documents first (so orders in the same batch are checked against
 /// it), then the rest in order; then every order holding a coupon that a merged order redeems is
 /// re-checked, because a newly known redemption can push it past the limit.
+///
+/// From a site (`batch.peer_role`), a configuration document refuses the whole batch
+/// (configuration is written only at HQ; the engine's scope check refuses it before, this is the
+/// merge's own guard), and what the merge adds to each order is judged by the role rules. From HQ
+/// nothing is judged: HQ writes the rules and the users, and judged what it relays when it merged it.
 pub fn plan_apply(
     src: &impl ApplySource,
     batch: &ApplyBatch,
@@ -148,8 +153,17 @@ pub fn plan_apply(
             DocKind::Catalog | DocKind::CallCenter
         )
     });
+    let from_site = batch.peer_role == Role::Site;
     for i in order {
         let payload = &batch.docs[i];
+        if from_site && matches!(payload.meta.kind, DocKind::Catalog | DocKind::CallCenter) {
+            return Err(ReplicaError::Refused {
+                doc: payload.doc,
+                source: MergeError::ConfigFromSite {
+                    kind: payload.meta.kind,
+                },
+            });
+        }
         let is_order = payload.meta.kind == DocKind::Order;
         let catalog = if is_order { p.catalog()? } else { None };
         let cc = match (&payload.meta.call_center, is_order) {
@@ -180,12 +194,20 @@ pub fn plan_apply(
             }
         }
         let redemptions = |code: &CouponCode| ranks.get(code).cloned().unwrap_or_default();
+        let roles = match (&cc, from_site) {
+            (Some(state), true) => Some(RoleCheck {
+                users: &state.users,
+                knows_every_author: batch.local_role == Role::Hq,
+            }),
+            _ => None,
+        };
         let ctx = MergeCtx {
             author,
             stored_meta: stored_meta.as_ref(),
-            call_center: cc.as_ref(),
+            call_center: cc.as_ref().map(|s| &s.config),
             catalog: catalog.as_ref(),
             redemptions: &redemptions,
+            roles,
         };
         let merged = merge::merge_payload(existing, payload, &ctx).map_err(refused(payload.doc))?;
         if merged.missing_deps {
@@ -287,11 +309,12 @@ fn recheck_coupon_holders<S: ApplySource>(
         let ctx = MergeCtx {
             author,
             stored_meta: Some(&meta),
-            call_center: cc.as_ref(),
+            call_center: cc.as_ref().map(|s| &s.config),
             catalog: catalog.as_ref(),
             redemptions: &redemptions,
+            roles: None,
         };
-        let (placed, order) = merge::enforce(&mut am, &ctx).map_err(refused(id))?;
+        let (placed, order) = merge::enforce(&mut am, &ctx, None).map_err(refused(id))?;
         if !placed.is_empty() {
             p.staged.insert(
                 id,

@@ -361,6 +361,8 @@ impl Initiator {
         } else {
             replica.apply(ApplyBatch {
                 peer: self.peer.node_id,
+                peer_role: self.peer.role,
+                local_role: self.me.role,
                 docs,
                 learned,
                 checkpoint: Some(update.clone()),
@@ -463,6 +465,8 @@ pub fn respond(
     } else {
         replica.apply(ApplyBatch {
             peer: peer.node_id,
+            peer_role: peer.role,
+            local_role: me.role,
             docs: req.push.into_iter().map(WireDoc::into_payload).collect(),
             learned,
             checkpoint: None,

@@ -9,7 +9,7 @@ use super::{
     ReplicaError,
 };
 use crate::codec::{self, CodecError};
-use crate::doc::{self, Author, DocKind, DocMeta};
+use crate::doc::{self, Author, CallCenterState, DocKind, DocMeta};
 use crate::protocol::merge::MergeError;
 use automerge::{ActorId, Automerge};
 use serde::{Deserialize, Serialize};
@@ -87,6 +87,12 @@ impl MemReplica {
     /// The author of what the node does by itself.
     pub fn system_author(&self) -> Author {
         self.author(SYSTEM_USER)
+    }
+
+    /// Replaces the identity: what the node believes it is (a simulation's compromised node
+    /// claims more than its peers declared for it).
+    pub fn set_identity(&mut self, identity: NodeIdentity) {
+        self.identity = identity;
     }
 
     /// A new actor and feed epoch, as a node restored from a backup must take before writing.
@@ -345,8 +351,10 @@ impl ApplySource for MemReplica {
         Ok(MemReplica::catalog(self))
     }
 
-    fn call_center(&self, cc: &CallCenterId) -> Result<Option<CallCenter>, ReplicaError> {
-        Ok(MemReplica::call_center(self, cc))
+    fn call_center(&self, cc: &CallCenterId) -> Result<Option<CallCenterState>, ReplicaError> {
+        Ok(self
+            .load(doc::call_center_doc_id(cc))
+            .and_then(|d| doc::read_call_center(&d).ok()))
     }
 
     fn redeemers(&self, code: &CouponCode) -> Result<Vec<(Uuid, Timestamp)>, ReplicaError> {

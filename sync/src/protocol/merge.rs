@@ -11,15 +11,20 @@
 //! the payload declared (scope checks ran on the declaration) and what was stored before (both are
 //! immutable), check the merged document's nesting depth before anything reads it
 //! ([`doc::check_depth`]), then run the merge-time invariants on orders, which may place system
-//! holds.
+//! holds. When the payload comes from a site, the role rules (`domain::roles`) judge what the
+//! merge added to an order against the call center's rules and users as this node knows them;
+//! each violation is a system hold too, placed in the same change.
 
-use crate::doc::{self, Author, DocError, DocKind, DocMeta};
+use crate::doc::{self, Author, DocError, DocKind, DocMeta, UserRecord};
 use crate::protocol::bounds::BoundsError;
 use crate::protocol::{DocPayload, Heads};
 use automerge::{Automerge, ReadDoc};
+use std::collections::BTreeMap;
 use switchboard_domain::config::{CallCenter, Catalog};
+use switchboard_domain::invariants::Violation;
 use switchboard_domain::order::{Hold, Order};
-use switchboard_domain::{CouponCode, OrderId, Timestamp};
+use switchboard_domain::roles::{check_role_rules, MergedOrder, RoleRules};
+use switchboard_domain::{CouponCode, OrderId, Timestamp, UserId};
 
 /// Why a payload was refused.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +55,13 @@ pub enum MergeError {
     /// not automerge's storage format.
     #[error("refused before loading: {0}")]
     Bounds(#[from] BoundsError),
+    /// A site sent a configuration document (call center or catalog): configuration is written
+    /// only at HQ.
+    #[error("a {kind} document from a site: configuration is written only at HQ")]
+    ConfigFromSite {
+        /// The document's kind.
+        kind: DocKind,
+    },
     /// The document could not be read (or nests too deep to be read).
     #[error("unreadable document: {0}")]
     Doc(#[from] DocError),
@@ -74,6 +86,26 @@ pub struct MergeCtx<'a> {
     /// The other orders known here that redeemed a coupon: (applied at, order id), this order
     /// excluded, this batch included.
     pub redemptions: &'a dyn Fn(&CouponCode) -> Vec<(Timestamp, OrderId)>,
+    /// Set when the payload comes from a site: the role rules judge what the merge adds.
+    pub roles: Option<RoleCheck<'a>>,
+}
+
+/// What the role rules need besides the call center's configuration and the catalog.
+#[derive(Clone, Copy)]
+pub struct RoleCheck<'a> {
+    /// The users of the order's call center, as this node knows them.
+    pub users: &'a BTreeMap<UserId, UserRecord>,
+    /// Whether this node knows every legitimate author (HQ; see
+    /// `domain::roles::RoleRules::knows_every_author`).
+    pub knows_every_author: bool,
+}
+
+/// What a merge added to an order, for the role rules.
+pub struct Added {
+    /// The order before the merge, `None` when the document was not held (or not readable).
+    pub before: Option<Order>,
+    /// The author named by each change the merge added.
+    pub change_authors: Vec<Option<UserId>>,
 }
 
 /// The result of a merge.
@@ -105,6 +137,11 @@ pub fn merge_payload(
     let held = existing.is_some();
     let mut doc = existing.unwrap_or_default();
     let before = doc.get_heads();
+    let judged = ctx.roles.is_some() && payload.meta.kind == DocKind::Order;
+    let before_order = match (judged, held) {
+        (true, true) => doc::read_order(&doc).ok().map(|(o, _)| o),
+        _ => None,
+    };
     doc.load_incremental(&payload.changes)?;
     let missing = doc.get_missing_deps(&payload.heads);
     if !missing.is_empty() {
@@ -151,7 +188,11 @@ pub fn merge_payload(
         }
     }
     let (holds_placed, order) = if actual.kind == DocKind::Order {
-        enforce(&mut doc, ctx)?
+        let added = judged.then(|| Added {
+            before: before_order,
+            change_authors: doc::change_authors(&doc, &before),
+        });
+        enforce(&mut doc, ctx, added.as_ref())?
     } else {
         (Vec::new(), None)
     };
@@ -186,19 +227,39 @@ pub fn coupon_rank(
 }
 
 /// Runs the merge-time invariants on an order document (after a merge, or when another order's
-/// merge changed the rank of a coupon it redeems): places the missing system holds, in one change.
-/// Returns the holds placed and the order as it stands afterwards. Without the call center's
-/// configuration or the catalog the rules cannot be evaluated, and nothing is placed.
+/// merge changed the rank of a coupon it redeems) and, given what a merge from a site `added`, the
+/// role rules: places the missing system holds, in one change. Returns the holds placed and the
+/// order as it stands afterwards. Without the call center's configuration or the catalog the rules
+/// cannot be evaluated, and nothing is placed.
 pub fn enforce(
     doc: &mut Automerge,
     ctx: &MergeCtx<'_>,
+    added: Option<&Added>,
 ) -> Result<(Vec<Hold>, Option<Order>), MergeError> {
     let (order, _) = doc::read_order(doc)?;
     let (Some(cc), Some(catalog)) = (ctx.call_center, ctx.catalog) else {
         return Ok((Vec::new(), Some(order)));
     };
     let rank = |code: &CouponCode| coupon_rank(&order, code, &(ctx.redemptions)(code));
-    let placed = doc::enforce_invariants(doc, cc, catalog, &rank, ctx.author)?;
+    let mut violations: Vec<Violation> =
+        switchboard_domain::invariants::check_invariants(&order, cc, catalog, &rank);
+    if let (Some(added), Some(roles)) = (added, ctx.roles) {
+        let author = |u: UserId| doc::author_status(roles.users, &cc.id, u);
+        let rules = RoleRules {
+            cc,
+            catalog,
+            author: &author,
+            knows_every_author: roles.knows_every_author,
+        };
+        let merged = MergedOrder {
+            before: added.before.as_ref(),
+            after: &order,
+            change_authors: &added.change_authors,
+            canceled_after_submit: doc::canceled_after_submit(doc),
+        };
+        violations.extend(check_role_rules(&merged, &rules));
+    }
+    let placed = doc::place_system_holds(doc, &order, &violations, ctx.author)?;
     if placed.is_empty() {
         return Ok((placed, Some(order)));
     }

@@ -191,6 +191,12 @@ pub struct DocPayload {
 pub struct ApplyBatch {
     /// The peer it comes from.
     pub peer: NodeId,
+    /// The peer's role as declared for it: what a site sends is judged by the role rules, and a
+    /// site never sends configuration.
+    pub peer_role: Role,
+    /// This node's role: HQ knows every legitimate author, so it also judges what authors it
+    /// does not know did (see `domain::roles::RoleRules::knows_every_author`).
+    pub local_role: Role,
     /// Payloads to merge. For each, the replica also records `payload.heads` as heads the peer
     /// holds (the sender holds what it sent, whether or not it merged here).
     pub docs: Vec<DocPayload>,

@@ -140,6 +140,7 @@ pub fn cc_state(cc: &CallCenter) -> CallCenterState {
             UserRecord {
                 user: agent,
                 token_hash: "token-hash-never-in-the-warehouse".into(),
+                disabled: false,
             },
         )]),
     }

@@ -338,6 +338,8 @@ fn batch(docs: Vec<DocPayload>) -> ApplyBatch {
         learned: Vec::new(),
         checkpoint: None,
         peer_epoch: None,
+        peer_role: Role::Hq,
+        local_role: Role::Hq,
     }
 }
 
