@@ -1,4 +1,4 @@
-//! A small HTTP client for a node's admin API (`/api/v1`, API.md).
+//! A small HTTP client for a node's admin API (`/api/v1`, docs/api.md).
 //!
 //! Every failure becomes one sentence a person can act on: an unreachable node, a refused token,
 //! or the `title`/`detail` of the node's problem+json answer. Callers print it on one line.

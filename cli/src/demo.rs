@@ -1,5 +1,5 @@
 //! `switchboard demo`: HQ and two call-center sites in this process, on loopback port 0 with
-//! temporary data dirs, driven only through the public HTTP API (API.md).
+//! temporary data dirs, driven only through the public HTTP API (docs/api.md).
 //!
 //! Step by step: load a demo call center at HQ, peer the sites with HQ and sync the configuration
 //! out, cut the south site off, take orders and place holds on both sides of the cut (including

@@ -21,7 +21,7 @@ pub enum Role {
 }
 
 impl Role {
-    /// The role's name as in API.md.
+    /// The role's name as in docs/api.md.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Agent => "agent",

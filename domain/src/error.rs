@@ -1,5 +1,5 @@
 //! The errors a caller branches on. One enum for all order commands, because the HTTP edge maps
-//! each variant to exactly one API.md error code through [`OrderError::kind`], and commands share
+//! each variant to exactly one docs/api.md error code through [`OrderError::kind`], and commands share
 //! most of their failure modes (authorization, lifecycle, pricing).
 
 use crate::config::FieldError;
@@ -7,7 +7,7 @@ use crate::ids::*;
 use crate::order::Status;
 use rust_decimal::Decimal;
 
-/// The API.md error family a rule violation belongs to.
+/// The docs/api.md error family a rule violation belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     /// 403 `forbidden`.
@@ -201,7 +201,7 @@ pub enum OrderError {
 }
 
 impl OrderError {
-    /// The API.md error family.
+    /// The docs/api.md error family.
     pub fn kind(&self) -> ErrorKind {
         use OrderError::*;
         match self {

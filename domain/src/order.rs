@@ -248,7 +248,7 @@ pub enum Status {
 }
 
 impl Status {
-    /// The name as in API.md.
+    /// The name as in docs/api.md.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
@@ -259,7 +259,7 @@ impl Status {
         }
     }
 
-    /// Parses an API.md status name.
+    /// Parses an docs/api.md status name.
     pub fn parse(s: &str) -> Option<Status> {
         [
             Status::Open,

@@ -1,4 +1,4 @@
-//! Admin commands against a running node, all over its HTTP API (API.md): one module per
+//! Admin commands against a running node, all over its HTTP API (docs/api.md): one module per
 //! subcommand (`node`, `peers`, `sync`, `users`, `orders`, `export`), each reading the node's
 //! answers through `switchboard_node::views` and printing them through [`crate::output`].
 

@@ -1,4 +1,4 @@
-//! Every `OrderError` maps to one API.md error family, validation errors name their field, and
+//! Every `OrderError` maps to one docs/api.md error family, validation errors name their field, and
 //! messages follow the Rust API guidelines (lowercase, no trailing period).
 
 use super::fixture::*;

@@ -132,7 +132,7 @@ pub async fn request_catalog(
     Ok((StatusCode::CREATED, axum::Json(r)))
 }
 
-/// Adds a note to a customer (shown in the customer's history). An addition to API.md.
+/// Adds a note to a customer (shown in the customer's history). An addition to docs/api.md.
 #[utoipa::path(post, path = "/customers/{id}/notes", tag = "customers",
     params(("id" = String, Path, description = "customer id")),
     request_body = NoteBody,

@@ -1,5 +1,5 @@
 //! [`ApiError`]: the one error type of the HTTP API. It renders as an RFC 9457
-//! `application/problem+json` body with the stable `code` of API.md. Server-side failures are
+//! `application/problem+json` body with the stable `code` of docs/api.md. Server-side failures are
 //! logged with their details and answered with a generic sentence.
 //!
 //! The services fail with a [`ServiceError`] (domain and node terms); `From<ServiceError>` below
@@ -35,7 +35,7 @@ impl From<FieldError> for FieldProblem {
     }
 }
 
-/// The problem+json body (RFC 9457) with the API.md `code` and, for validation, `errors`.
+/// The problem+json body (RFC 9457) with the docs/api.md `code` and, for validation, `errors`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type.
@@ -47,7 +47,7 @@ pub struct Problem {
     pub status: u16,
     /// A human sentence about this occurrence.
     pub detail: String,
-    /// The stable snake_case code of API.md.
+    /// The stable snake_case code of docs/api.md.
     pub code: String,
     /// Fields at fault (validation problems only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -84,7 +84,7 @@ pub const CODES: &[&str] = &[
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
-    /// API.md code.
+    /// docs/api.md code.
     pub code: &'static str,
     /// The sentence shown to the client.
     pub detail: String,

@@ -1,4 +1,4 @@
-//! The HTTP API of API.md on axum: one module per resource, each with its own `router()`;
+//! The HTTP API of docs/api.md on axum: one module per resource, each with its own `router()`;
 //! [`app`] assembles them behind bearer-token authentication ([`auth`]) and a per-user write
 //! limit ([`rate_limit`]), a body limit, request spans and metrics. `/metrics` and
 //! `/api/v1/openapi.json` need a token too unless the configuration makes them public. Every

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Switchboard node API", version = "1",
-        description = "Agent and admin API of a Switchboard node (contract: API.md). Errors are RFC 9457 problem+json with a stable `code`."),
+        description = "Agent and admin API of a Switchboard node (reference: docs/api.md). Errors are RFC 9457 problem+json with a stable `code`."),
     components(schemas(error::Problem, error::FieldProblem)),
     modifiers(&BearerAuth),
     tags(
@@ -183,7 +183,7 @@ pub fn serve(doc: &serde_json::Value) -> impl Fn() -> std::future::Ready<Respons
 mod tests {
     use super::*;
 
-    /// Every endpoint of API.md that this module serves, as (method, path).
+    /// Every endpoint of docs/api.md that this module serves, as (method, path).
     const API_MD: &[(&str, &str)] = &[
         ("get", "/healthz"),
         ("get", "/readyz"),

@@ -180,7 +180,7 @@ pub struct ConflictView {
     pub values: Vec<serde_json::Value>,
 }
 
-/// The order view of API.md.
+/// The order view of docs/api.md.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrderView {
     /// Its id.
