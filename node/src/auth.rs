@@ -33,7 +33,7 @@ impl CurrentUser {
     /// Whether the user may see the data of a call center: admins see every call center, agents
     /// and supervisors only their own.
     pub fn sees(&self, cc: &CallCenterId) -> bool {
-        self.is_admin() || self.0.call_center.as_ref() == Some(cc)
+        self.actor().acts_in(cc)
     }
 
     /// [`NotAdmin`] unless the user is an admin.
