@@ -56,7 +56,8 @@ pub async fn serve(
     let follower = crate::warehouse::WarehouseFollower::new(state.clone());
     let app = crate::api::app_with(
         state.clone(),
-        crate::api::sync::router(hub.clone()),
+        crate::api::sync::router(hub.clone())
+            .merge(crate::api::warehouse::router(follower.clone())),
         crate::api::sync::peer_router(hub.clone()),
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -18,6 +18,7 @@ pub mod price_groups;
 pub mod products;
 pub mod source_codes;
 pub mod sync;
+pub mod warehouse;
 
 use crate::service::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};

@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         orders::submit, orders::release, orders::cancel, orders::suggestions, orders::history,
         peers::list_peers, peers::add_peer, peers::delete_peer,
         sync::sync_now, sync::sync_status,
+        warehouse::warehouse_status, warehouse::rebuild,
     ),
     components(schemas(error::Problem, error::FieldProblem)),
     modifiers(&BearerAuth),
@@ -36,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         (name = "customers", description = "customers and their history"),
         (name = "orders", description = "taking orders"),
         (name = "sync", description = "peers"),
+        (name = "warehouse", description = "the PostgreSQL warehouse this node feeds"),
     )
 )]
 pub struct ApiDoc;
@@ -107,6 +109,8 @@ mod tests {
         ("delete", "/api/v1/peers/{name}"),
         ("post", "/api/v1/sync"),
         ("get", "/api/v1/sync/status"),
+        ("get", "/api/v1/warehouse"),
+        ("post", "/api/v1/warehouse/rebuild"),
     ];
 
     #[test]
