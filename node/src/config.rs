@@ -10,8 +10,8 @@
 
 use crate::error::NodeError;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use switchboard_domain::CallCenterId;
 use switchboard_sync::protocol::Role;
@@ -283,8 +283,9 @@ impl NodeConfig {
             self.warehouse.postgres_url = Some(v.trim().to_string()).filter(|u| !u.is_empty());
         }
         if let Some(v) = get("SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS") {
-            self.warehouse.contact_fields = ContactFields::parse(&v)
-                .map_err(|e| NodeError::Config(format!("SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS: {e}")))?;
+            self.warehouse.contact_fields = ContactFields::parse(&v).map_err(|e| {
+                NodeError::Config(format!("SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS: {e}"))
+            })?;
         }
         if let Some(v) = get("SWITCHBOARD_WAREHOUSE_BATCH_SIZE") {
             self.warehouse.batch_size = num("SWITCHBOARD_WAREHOUSE_BATCH_SIZE", &v)?;
@@ -315,7 +316,9 @@ impl NodeConfig {
         }
         if let Some(url) = &self.warehouse.postgres_url {
             url.parse::<tokio_postgres::Config>().map_err(|e| {
-                NodeError::Config(format!("warehouse.postgres_url is not a PostgreSQL URL: {e}"))
+                NodeError::Config(format!(
+                    "warehouse.postgres_url is not a PostgreSQL URL: {e}"
+                ))
             })?;
         }
         Ok(())
@@ -425,11 +428,16 @@ mod tests {
         let opts = c.warehouse.options();
         assert_eq!(
             opts.contact_fields,
-            [ContactField::Name, ContactField::ShipTo].into_iter().collect()
+            [ContactField::Name, ContactField::ShipTo]
+                .into_iter()
+                .collect()
         );
 
         let env: HashMap<&str, &str> = [
-            ("SWITCHBOARD_WAREHOUSE_URL", "host=127.0.0.1 port=5999 dbname=wh"),
+            (
+                "SWITCHBOARD_WAREHOUSE_URL",
+                "host=127.0.0.1 port=5999 dbname=wh",
+            ),
             ("SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS", "none"),
             ("SWITCHBOARD_WAREHOUSE_BATCH_SIZE", "7"),
         ]
@@ -467,8 +475,9 @@ mod tests {
         }
         assert!(ContactFields::parse("name,birthday").is_err());
         for toml_value in ["\"none\"", "[]"] {
-            let c = NodeConfig::from_toml_str(&format!("[warehouse]\ncontact_fields = {toml_value}"))
-                .expect("toml");
+            let c =
+                NodeConfig::from_toml_str(&format!("[warehouse]\ncontact_fields = {toml_value}"))
+                    .expect("toml");
             assert!(c.warehouse.contact_fields.0.is_empty(), "{toml_value}");
         }
         assert!(NodeConfig::from_toml_str("[warehouse]\ncontact_fields = \"name\"").is_err());
@@ -494,7 +503,8 @@ mod tests {
             .is_err());
         let mut c = NodeConfig::default();
         assert!(c
-            .apply_env(|k| (k == "SWITCHBOARD_WAREHOUSE_URL").then(|| "postgres://h:notaport/x".to_string()))
+            .apply_env(|k| (k == "SWITCHBOARD_WAREHOUSE_URL")
+                .then(|| "postgres://h:notaport/x".to_string()))
             .is_err());
     }
 }

@@ -144,7 +144,9 @@ pub struct WarehouseStatus {
 #[derive(Debug, thiserror::Error)]
 pub enum FollowerError {
     /// No `warehouse.postgres_url` on this node.
-    #[error("this node has no warehouse (set warehouse.postgres_url or SWITCHBOARD_WAREHOUSE_URL)")]
+    #[error(
+        "this node has no warehouse (set warehouse.postgres_url or SWITCHBOARD_WAREHOUSE_URL)"
+    )]
     NotConfigured,
     /// The warehouse cannot be reached now.
     #[error("the warehouse is not reachable: {0}")]
@@ -390,9 +392,9 @@ impl WarehouseFollower {
             last_success: live.last_success,
             last_error_at: live.last_error.as_ref().map(|(at, _)| *at),
             last_error: live.last_error.as_ref().map(|(_, m)| m.clone()),
-            retry_in_ms: live.retry_at.map(|at| {
-                at.saturating_duration_since(Instant::now()).as_millis() as u64
-            }),
+            retry_in_ms: live
+                .retry_at
+                .map(|at| at.saturating_duration_since(Instant::now()).as_millis() as u64),
         }
     }
 
@@ -588,31 +590,33 @@ impl WarehouseFollower {
         };
         let n = batch.docs.len();
         let started = Instant::now();
-        let applied =
-            match tokio::time::timeout(APPLY_TIMEOUT, wh.apply_batch(node, pos, to, batch.docs))
-                .await
-            {
-                Err(_) => {
-                    return Err(Failure {
-                        kind: "timeout",
-                        message: format!(
-                            "a batch of {n} documents took longer than {}s",
-                            APPLY_TIMEOUT.as_secs()
-                        ),
-                    })
-                }
-                Ok(Err(WarehouseError::PositionMoved { stored, .. })) => {
-                    tracing::info!(
-                        expected = ?pos.map(|p| p.to_string()),
-                        stored = ?stored.map(|p| p.to_string()),
-                        "warehouse position moved (a rebuild, or a batch committed unacknowledged); continuing from the stored one"
-                    );
-                    self.live().position = stored;
-                    *pos_slot = Some(stored);
-                    return Ok(Step::Moved);
-                }
-                Ok(r) => r?,
-            };
+        let applied = match tokio::time::timeout(
+            APPLY_TIMEOUT,
+            wh.apply_batch(node, pos, to, batch.docs),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(Failure {
+                    kind: "timeout",
+                    message: format!(
+                        "a batch of {n} documents took longer than {}s",
+                        APPLY_TIMEOUT.as_secs()
+                    ),
+                })
+            }
+            Ok(Err(WarehouseError::PositionMoved { stored, .. })) => {
+                tracing::info!(
+                    expected = ?pos.map(|p| p.to_string()),
+                    stored = ?stored.map(|p| p.to_string()),
+                    "warehouse position moved (a rebuild, or a batch committed unacknowledged); continuing from the stored one"
+                );
+                self.live().position = stored;
+                *pos_slot = Some(stored);
+                return Ok(Step::Moved);
+            }
+            Ok(r) => r?,
+        };
         metrics::histogram!("switchboard_warehouse_batch_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::counter!("switchboard_warehouse_batches_total").increment(1);

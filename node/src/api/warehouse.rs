@@ -24,9 +24,11 @@ impl From<FollowerError> for ApiError {
             FollowerError::NotConfigured => ApiError::conflict(e.to_string()),
             // The admin asked about the warehouse: the reason is theirs to see (no password is
             // ever part of it).
-            FollowerError::Unavailable(_) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
-            }
+            FollowerError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
         }
     }
 }

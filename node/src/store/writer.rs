@@ -113,11 +113,7 @@ impl Writer {
             .name("switchboard-writer".into())
             .spawn(move || thread.run(rx))
             .map_err(|e| NodeError::io("spawning the writer thread", e))?;
-        Ok(Writer {
-            tx,
-            stats,
-            durable,
-        })
+        Ok(Writer { tx, stats, durable })
     }
 
     /// The writer's counters.

@@ -456,7 +456,10 @@ async fn durable_seq_follows_flushes() {
                 seen = d;
                 // Every document written at or before it is durable by now.
                 let docs = rec.durable.lock().expect("lock").len() as u64;
-                assert!(docs + 3 >= d, "durable_seq {d} with {docs} durable documents");
+                assert!(
+                    docs + 3 >= d,
+                    "durable_seq {d} with {docs} durable documents"
+                );
             }
             seen
         })
@@ -469,5 +472,9 @@ async fn durable_seq_follows_flushes() {
     durable.changed().await.expect("moved");
     writer.shutdown().await.expect("shutdown");
     drop(writer);
-    assert_eq!(watcher.await.expect("watcher"), 53, "ends at the last flush");
+    assert_eq!(
+        watcher.await.expect("watcher"),
+        53,
+        "ends at the last flush"
+    );
 }
