@@ -218,9 +218,24 @@ impl From<WarehouseError> for Failure {
         };
         Failure {
             kind,
-            message: e.to_string(),
+            message: with_sources(&e),
         }
     }
+}
+
+/// An error's message followed by those of its sources that add something (tokio-postgres says
+/// only "db error" and keeps the server's message in its source).
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = s.source();
+    }
+    message
 }
 
 impl From<NodeError> for Failure {
@@ -416,7 +431,7 @@ impl WarehouseFollower {
         })?;
         wh.reset()
             .await
-            .map_err(|e| FollowerError::Unavailable(e.to_string()))?;
+            .map_err(|e| FollowerError::Unavailable(with_sources(&e)))?;
         tracing::info!(target = %wh.target(), "warehouse emptied for a rebuild; feeding it from the start");
         self.shared.reread.store(true, Ordering::SeqCst);
         self.live().position = None;
@@ -755,6 +770,29 @@ mod tests {
         assert_eq!(lag(10, epoch, at(2, 4)), 10);
         assert_eq!(lag(10, epoch, None), 10);
         assert_eq!(lag(3, epoch, at(1, 5)), 0);
+    }
+
+    #[test]
+    fn failures_keep_what_the_sources_say() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("db error")]
+        struct Outer(#[source] Inner);
+        #[derive(Debug, thiserror::Error)]
+        #[error("ERROR: relation \"orders\" does not exist")]
+        struct Inner;
+        assert_eq!(
+            with_sources(&Outer(Inner)),
+            "db error: ERROR: relation \"orders\" does not exist"
+        );
+        let f = Failure::from(WarehouseError::Connect {
+            target: "db:5432/hq".into(),
+            reason: "connection refused".into(),
+        });
+        assert_eq!(f.kind, "connect");
+        assert_eq!(
+            f.message,
+            "cannot connect to PostgreSQL at db:5432/hq: connection refused"
+        );
     }
 
     #[test]

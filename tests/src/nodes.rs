@@ -47,7 +47,7 @@ impl Node {
     /// Initialises and starts a node (`call_centers` only for sites). Its background sync
     /// loop is kept out of the way: tests drive sessions with `POST /api/v1/sync`.
     pub async fn start(name: &str, role: Role, call_centers: &[&str]) -> Node {
-        Self::start_with_interval(name, role, call_centers, 3600).await
+        Self::start_configured(name, role, call_centers, |_| {}).await
     }
 
     /// Like [`Node::start`], with the background sync loop running every `secs` seconds.
@@ -57,6 +57,20 @@ impl Node {
         call_centers: &[&str],
         secs: u64,
     ) -> Node {
+        Self::start_configured(name, role, call_centers, |cfg| {
+            cfg.sync_interval_secs = secs
+        })
+        .await
+    }
+
+    /// Like [`Node::start`], with `edit` applied to the node's configuration first (e.g. a
+    /// warehouse URL).
+    pub async fn start_configured(
+        name: &str,
+        role: Role,
+        call_centers: &[&str],
+        edit: impl FnOnce(&mut NodeConfig),
+    ) -> Node {
         let dir = tempfile::tempdir().expect("temp dir");
         let ccs: Vec<CallCenterId> = call_centers
             .iter()
@@ -64,15 +78,16 @@ impl Node {
             .collect();
         let out = switchboard_node::identity::init_data_dir(dir.path(), name, role, &ccs, false)
             .expect("init");
-        let cfg = NodeConfig {
+        let mut cfg = NodeConfig {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             name: name.to_string(),
             role,
             call_centers: ccs,
-            sync_interval_secs: secs,
+            sync_interval_secs: 3600,
             ..NodeConfig::default()
         };
+        edit(&mut cfg);
         let mut node = Node {
             url: String::new(),
             admin: out.admin_token,
@@ -132,6 +147,11 @@ impl Node {
         if let Some(t) = self.task.take() {
             t.await.expect("node task").expect("node stopped cleanly");
         }
+    }
+
+    /// The configuration the next [`Node::restart`] starts with.
+    pub fn config_mut(&mut self) -> &mut NodeConfig {
+        &mut self.cfg
     }
 
     /// The data dir.

@@ -12,3 +12,4 @@ mod sim_props;
 mod sim_protocol;
 mod sim_scenarios;
 mod tidy;
+mod warehouse;
