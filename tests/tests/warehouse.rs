@@ -425,7 +425,7 @@ async fn status(n: &impl Api, admin: &str) -> Value {
     get(n, "/api/v1/warehouse", admin).await
 }
 
-/// Whether the status shows every feed entry in the warehouse.
+/// Whether the status shows the whole feed in the warehouse.
 fn caught_up(st: &Value) -> bool {
     st["state"] == "following"
         && st["lag"] == 0
@@ -1142,7 +1142,7 @@ async fn sigkill_of_the_node_mid_feed_then_restart_gives_exactly_the_right_rows(
             .and_then(|v| v.parse().ok())
     };
     assert_eq!(
-        value("switchboard_warehouse_lag_entries "),
+        value("switchboard_warehouse_lag_seq "),
         Some(0.0),
         "{metrics}"
     );

@@ -51,7 +51,7 @@ pub async fn run(args: WarehouseArgs) -> Result<()> {
                 .await?;
             output::print(json, &st, |s| {
                 outln!(
-                    "warehouse {} emptied; feeding it again from the start ({} feed entries)",
+                    "warehouse {} emptied; feeding it again from the start (feed at {})",
                     opt(&s.target),
                     s.node_feed_seq
                 );
@@ -80,7 +80,7 @@ fn describe(s: &WarehouseStatus) -> Vec<String> {
             "node feed:     {} (epoch {})",
             s.node_feed_seq, s.feed_epoch
         ),
-        format!("lag:           {} feed entries", s.lag),
+        format!("lag:           {} changes", s.lag),
         format!(
             "applied:       {} batches, {} documents since the node started",
             s.batches_applied, s.docs_applied
@@ -136,7 +136,7 @@ mod tests {
                 "state:         backing_off",
                 "position:      100 (epoch 00000000-0000-0000-0000-0000000000e1)",
                 "node feed:     120 (epoch 00000000-0000-0000-0000-0000000000e1)",
-                "lag:           20 feed entries",
+                "lag:           20 changes",
                 "applied:       3 batches, 100 documents since the node started",
                 "contact:       none (customer contact fields are left out)",
                 "last success:  2026-12-01T10:00:00.000Z",
