@@ -18,7 +18,8 @@
 //! about [`MAX_BATCH_BYTES`] of stored document bytes); PostgreSQL being down or slow only makes
 //! it lag. It reads no further than the writer's last flush
 //! ([`crate::store::Writer::durable_seq`]), so the warehouse never holds a write that a crash of
-//! the node could still take back; a flush also wakes it up.
+//! the node could still take back; a flush also wakes it up, and once caught up it lets the
+//! writes of the next [`COALESCE`] gather into one batch.
 //!
 //! What it reports: [`WarehouseStatus`] (`GET /api/v1/warehouse`) and the metrics
 //! `switchboard_warehouse_lag_seq` (gauge: how many feed sequence numbers, i.e. changes to the
@@ -52,6 +53,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(15);
 /// While caught up, how often the follower re-reads its stored position (to notice a rebuild
 /// started from another node feeding the same warehouse).
 pub const IDLE_RECHECK: Duration = Duration::from_secs(10);
+/// After catching up, how long the follower lets new writes gather before it writes them.
+pub const COALESCE: Duration = Duration::from_millis(100);
 /// Longest a batch may take in PostgreSQL before the follower gives up on it and retries.
 pub const APPLY_TIMEOUT: Duration = Duration::from_secs(120);
 /// A batch ends early once its documents' stored bytes pass this.
@@ -514,6 +517,11 @@ impl WarehouseFollower {
                                         // The writer has stopped: the node is shutting down.
                                         return;
                                     }
+                                    // Let the next moment's writes gather into one batch: the
+                                    // edits of one call reach the warehouse as one version,
+                                    // and PostgreSQL sees a few transactions a second instead
+                                    // of one per flush.
+                                    tokio::time::sleep(COALESCE).await;
                                 }
                                 _ = self.shared.wake.notified() => {}
                                 _ = tokio::time::sleep(recheck) => {
