@@ -1120,14 +1120,39 @@ async fn sigkill_of_the_node_mid_feed_then_restart_gives_exactly_the_right_rows(
     let db = connect(&url).await;
     assert_eq!(assert_matches_export(hq, &admin, &db, true).await, 40);
 
-    // Step 5: the outage was logged once per change of state, not once per retry, and the
+    // Step 5: `switchboard warehouse status|rebuild` against the running node.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(switchboard_tests::bin::switchboard())
+            .args(args)
+            .env("SWITCHBOARD_URL", hq.url())
+            .env("SWITCHBOARD_TOKEN", &admin)
+            .output()
+            .expect("run switchboard");
+        assert!(
+            out.status.success(),
+            "switchboard {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let text = cli(&["warehouse", "status"]);
+    assert!(text.contains("state:         following"), "{text}");
+    assert!(text.contains("lag:           0 changes"), "{text}");
+    assert!(text.contains("/killed"), "{text}");
+    let rebuilt: Value = serde_json::from_str(&cli(&["warehouse", "rebuild", "--json"]))
+        .expect("rebuild answers JSON");
+    assert_eq!(rebuilt["configured"], true, "{rebuilt}");
+    wait_caught_up(hq, &admin).await;
+    assert_eq!(assert_matches_export(hq, &admin, &db, true).await, 40);
+
+    // Step 6: the outage was logged once per change of state, not once per retry, and the
     // recovery once.
     let log = std::fs::read_to_string(&hq.log).expect("node log");
     let warned = log.matches("cannot feed PostgreSQL").count();
     assert!((1..=3).contains(&warned), "{warned} warnings:\n{log}");
     assert!(log.contains("warehouse reachable again"), "{log}");
 
-    // Step 6: the metrics of this run: batches written, no lag left.
+    // Step 7: the metrics of this run: batches written, no lag left.
     let metrics = reqwest::get(format!("{}/metrics", hq.url()))
         .await
         .expect("GET /metrics")
