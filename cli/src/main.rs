@@ -2,8 +2,8 @@
 //!
 //! - `serve` runs a node (initialising an empty data dir as a standalone HQ first);
 //! - `init` creates a node's data dir; `demo` runs HQ and two sites in one process;
-//! - admin commands (`node`, `peers`, `sync`, `users`, `orders`, `export`) talk to a running node
-//!   over its HTTP API (`--url`/`--token`, or `SWITCHBOARD_URL`/`SWITCHBOARD_TOKEN`);
+//! - admin commands (`node`, `peers`, `sync`, `users`, `orders`, `export`, `warehouse`) talk to a
+//!   running node over its HTTP API (`--url`/`--token`, or `SWITCHBOARD_URL`/`SWITCHBOARD_TOKEN`);
 //! - offline commands (`verify`, `backup`) work on a stopped node's data dir.
 //!
 //! Exit codes: 0 success, 1 a user-facing failure (printed as one line on stderr: unreachable

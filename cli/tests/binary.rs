@@ -19,7 +19,15 @@ fn help_names_every_command_and_unknown_commands_are_usage_errors() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "serve", "init", "demo", "peers", "sync", "verify", "backup", "export",
+        "serve",
+        "init",
+        "demo",
+        "peers",
+        "sync",
+        "verify",
+        "backup",
+        "export",
+        "warehouse",
     ] {
         assert!(help.contains(cmd), "--help lacks {cmd}: {help}");
     }

@@ -7,14 +7,18 @@
 //! `SWITCHBOARD_LOG`, and the limits on hostile clients: `SWITCHBOARD_HEADER_READ_TIMEOUT_SECS`,
 //! `SWITCHBOARD_REQUEST_TIMEOUT_SECS`, `SWITCHBOARD_MAX_CONNECTIONS`,
 //! `SWITCHBOARD_USER_WRITES_PER_SEC`, `SWITCHBOARD_USER_WRITE_BURST`,
-//! `SWITCHBOARD_PUBLIC_METRICS`.
+//! `SWITCHBOARD_PUBLIC_METRICS`; for the PostgreSQL warehouse (the `[warehouse]` table, off unless a URL
+//! is set) `SWITCHBOARD_WAREHOUSE_URL`, `SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS` (comma separated,
+//! `all` or `none`) and `SWITCHBOARD_WAREHOUSE_BATCH_SIZE`.
 
 use crate::error::NodeError;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use switchboard_domain::CallCenterId;
 use switchboard_sync::protocol::Role;
+use switchboard_warehouse::ContactField;
 
 /// Default sled page cache, MiB.
 /// sled's page cache speeds nothing measurable here (reads go by key, documents are small) but
@@ -36,6 +40,10 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_USER_WRITES_PER_SEC: u32 = 200;
 /// Default burst of writes one user may make above the sustained rate.
 pub const DEFAULT_USER_WRITE_BURST: u32 = 400;
+/// Default number of documents the warehouse follower writes per PostgreSQL transaction.
+pub const DEFAULT_WAREHOUSE_BATCH: usize = 500;
+/// Largest warehouse batch accepted (each document of a batch is held loaded until it commits).
+pub const MAX_WAREHOUSE_BATCH: usize = 10_000;
 
 /// The node's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +90,133 @@ pub struct NodeConfig {
     pub user_write_burst: u32,
     /// Serve `/metrics` and `/openapi.json` without a token (by default they need one).
     pub public_metrics: bool,
+    /// The PostgreSQL warehouse this node feeds (`[warehouse]`; off without a URL).
+    pub warehouse: WarehouseConfig,
+}
+
+/// The `[warehouse]` table: where and how the node streams its documents into PostgreSQL.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WarehouseConfig {
+    /// `postgres://user:password@host:port/database` (or the key=value form); `None` leaves the
+    /// warehouse off.
+    pub postgres_url: Option<String>,
+    /// The customer contact fields written to the warehouse; the others stay NULL. In TOML a
+    /// list of names (`["name", "email"]`, `[]` for none) or one of `"all"`, `"none"`.
+    pub contact_fields: ContactFields,
+    /// Most documents written per PostgreSQL transaction.
+    pub batch_size: usize,
+}
+
+impl Default for WarehouseConfig {
+    fn default() -> Self {
+        WarehouseConfig {
+            postgres_url: None,
+            contact_fields: ContactFields::all(),
+            batch_size: DEFAULT_WAREHOUSE_BATCH,
+        }
+    }
+}
+
+impl std::fmt::Debug for WarehouseConfig {
+    // The URL may carry a password: it is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WarehouseConfig")
+            .field("postgres_url", &self.postgres_url.as_ref().map(|_| "<set>"))
+            .field("contact_fields", &self.contact_fields)
+            .field("batch_size", &self.batch_size)
+            .finish()
+    }
+}
+
+impl WarehouseConfig {
+    /// Whether the warehouse is on (a URL is set).
+    pub fn enabled(&self) -> bool {
+        self.postgres_url.is_some()
+    }
+
+    /// The warehouse crate's options for this configuration.
+    pub fn options(&self) -> switchboard_warehouse::Options {
+        switchboard_warehouse::Options {
+            // The follower writes one batch at a time; the rest serves status and rebuild.
+            pool_size: 2,
+            contact_fields: self.contact_fields.0.clone(),
+            ..switchboard_warehouse::Options::default()
+        }
+    }
+}
+
+/// A set of customer contact fields (`name`, `phone`, `email`, `address`, `ship_to`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactFields(pub BTreeSet<ContactField>);
+
+impl ContactFields {
+    /// Every contact field.
+    pub fn all() -> ContactFields {
+        ContactFields(ContactField::ALL.into_iter().collect())
+    }
+
+    /// No contact field.
+    pub fn none() -> ContactFields {
+        ContactFields(BTreeSet::new())
+    }
+
+    /// Parses `all`, `none`, or a comma-separated list of field names.
+    pub fn parse(s: &str) -> Result<ContactFields, NodeError> {
+        match s.trim() {
+            "all" => return Ok(ContactFields::all()),
+            "none" | "" => return Ok(ContactFields::none()),
+            _ => {}
+        }
+        Self::from_names(s.split(',').map(str::trim).filter(|p| !p.is_empty()))
+    }
+
+    fn from_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<ContactFields, NodeError> {
+        names
+            .map(|n| {
+                ContactField::parse(n).ok_or_else(|| {
+                    let known: Vec<&str> = ContactField::ALL.iter().map(|f| f.as_str()).collect();
+                    NodeError::Config(format!(
+                        "contact field {n:?}: expected one of {}, or all or none",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map(ContactFields)
+    }
+
+    /// The field names, in a fixed order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.0.iter().map(|f| f.as_str()).collect()
+    }
+}
+
+impl Serialize for ContactFields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.names().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContactFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            List(Vec<String>),
+        }
+        let parsed = match Raw::deserialize(d)? {
+            Raw::Word(w) => match w.as_str() {
+                "all" | "none" => ContactFields::parse(&w),
+                _ => Err(NodeError::Config(format!(
+                    "contact_fields: expected a list of fields, \"all\" or \"none\", got {w:?}"
+                ))),
+            },
+            Raw::List(l) => ContactFields::from_names(l.iter().map(String::as_str)),
+        };
+        parsed.map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for NodeConfig {
@@ -105,6 +240,7 @@ impl Default for NodeConfig {
             user_writes_per_sec: DEFAULT_USER_WRITES_PER_SEC,
             user_write_burst: DEFAULT_USER_WRITE_BURST,
             public_metrics: false,
+            warehouse: WarehouseConfig::default(),
         }
     }
 }
@@ -204,6 +340,18 @@ impl NodeConfig {
                 }
             };
         }
+        if let Some(v) = get("SWITCHBOARD_WAREHOUSE_URL") {
+            // An empty value turns a warehouse of the file off.
+            self.warehouse.postgres_url = Some(v.trim().to_string()).filter(|u| !u.is_empty());
+        }
+        if let Some(v) = get("SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS") {
+            self.warehouse.contact_fields = ContactFields::parse(&v).map_err(|e| {
+                NodeError::Config(format!("SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS: {e}"))
+            })?;
+        }
+        if let Some(v) = get("SWITCHBOARD_WAREHOUSE_BATCH_SIZE") {
+            self.warehouse.batch_size = num("SWITCHBOARD_WAREHOUSE_BATCH_SIZE", &v)?;
+        }
         self.validate()
     }
 
@@ -236,6 +384,18 @@ impl NodeConfig {
             return Err(NodeError::Config(
                 "user_write_burst must be at least 1 when user_writes_per_sec is set".into(),
             ));
+        }
+        if !(1..=MAX_WAREHOUSE_BATCH).contains(&self.warehouse.batch_size) {
+            return Err(NodeError::Config(format!(
+                "warehouse.batch_size must be 1 to {MAX_WAREHOUSE_BATCH}"
+            )));
+        }
+        if let Some(url) = &self.warehouse.postgres_url {
+            url.parse::<tokio_postgres::Config>().map_err(|e| {
+                NodeError::Config(format!(
+                    "warehouse.postgres_url is not a PostgreSQL URL: {e}"
+                ))
+            })?;
         }
         Ok(())
     }
@@ -358,6 +518,84 @@ mod tests {
     }
 
     #[test]
+    fn warehouse_is_off_by_default_and_set_by_file_or_env() {
+        let c = NodeConfig::default();
+        assert!(!c.warehouse.enabled());
+        assert_eq!(c.warehouse.contact_fields, ContactFields::all());
+        assert_eq!(c.warehouse.batch_size, DEFAULT_WAREHOUSE_BATCH);
+
+        let mut c = NodeConfig::from_toml_str(
+            "[warehouse]\npostgres_url = \"postgres://sb:secret@db:5432/hq\"\n\
+             contact_fields = [\"name\", \"ship_to\"]\nbatch_size = 50\n",
+        )
+        .expect("toml");
+        assert!(c.warehouse.enabled());
+        assert_eq!(c.warehouse.contact_fields.names(), ["name", "ship_to"]);
+        assert_eq!(c.warehouse.batch_size, 50);
+        assert!(
+            !format!("{c:?}").contains("secret"),
+            "the password never shows in Debug"
+        );
+        let opts = c.warehouse.options();
+        assert_eq!(
+            opts.contact_fields,
+            [ContactField::Name, ContactField::ShipTo]
+                .into_iter()
+                .collect()
+        );
+
+        let env: HashMap<&str, &str> = [
+            (
+                "SWITCHBOARD_WAREHOUSE_URL",
+                "host=127.0.0.1 port=5999 dbname=wh",
+            ),
+            ("SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS", "none"),
+            ("SWITCHBOARD_WAREHOUSE_BATCH_SIZE", "7"),
+        ]
+        .into_iter()
+        .collect();
+        c.apply_env(|k| env.get(k).map(|v| v.to_string()))
+            .expect("env");
+        assert_eq!(
+            c.warehouse.postgres_url.as_deref(),
+            Some("host=127.0.0.1 port=5999 dbname=wh")
+        );
+        assert!(c.warehouse.contact_fields.0.is_empty());
+        assert_eq!(c.warehouse.batch_size, 7);
+
+        // An empty URL from the environment turns the file's warehouse off.
+        c.apply_env(|k| (k == "SWITCHBOARD_WAREHOUSE_URL").then(String::new))
+            .expect("env");
+        assert!(!c.warehouse.enabled());
+    }
+
+    #[test]
+    fn contact_fields_parse_lists_and_words() {
+        for (text, expected) in [
+            ("all", vec!["name", "phone", "email", "address", "ship_to"]),
+            ("none", vec![]),
+            ("", vec![]),
+            ("email, phone", vec!["phone", "email"]),
+            ("ship_to", vec!["ship_to"]),
+        ] {
+            assert_eq!(
+                ContactFields::parse(text).expect(text).names(),
+                expected,
+                "{text:?}"
+            );
+        }
+        assert!(ContactFields::parse("name,birthday").is_err());
+        for toml_value in ["\"none\"", "[]"] {
+            let c =
+                NodeConfig::from_toml_str(&format!("[warehouse]\ncontact_fields = {toml_value}"))
+                    .expect("toml");
+            assert!(c.warehouse.contact_fields.0.is_empty(), "{toml_value}");
+        }
+        assert!(NodeConfig::from_toml_str("[warehouse]\ncontact_fields = \"name\"").is_err());
+        assert!(NodeConfig::from_toml_str("[warehouse]\ncontact_fields = [\"iban\"]").is_err());
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         assert!(NodeConfig::from_toml_str("bogus = 1").is_err());
         let mut c = NodeConfig::default();
@@ -369,5 +607,15 @@ mod tests {
             .apply_env(|k| (k == "SWITCHBOARD_CACHE_MB").then(|| "lots".to_string()))
             .is_err());
         assert!(parse_call_centers("ok,bad id").is_err());
+        assert!(NodeConfig::from_toml_str("[warehouse]\nbogus = 1").is_err());
+        let mut c = NodeConfig::default();
+        assert!(c
+            .apply_env(|k| (k == "SWITCHBOARD_WAREHOUSE_BATCH_SIZE").then(|| "0".to_string()))
+            .is_err());
+        let mut c = NodeConfig::default();
+        assert!(c
+            .apply_env(|k| (k == "SWITCHBOARD_WAREHOUSE_URL")
+                .then(|| "postgres://h:notaport/x".to_string()))
+            .is_err());
     }
 }

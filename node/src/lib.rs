@@ -2,7 +2,8 @@
 //!
 //! The Switchboard node: the sled store with durable group-committed writes ([`store`]),
 //! configuration ([`config`]), node identity and `init` ([`identity`]), the agent HTTP API,
-//! authentication, and the sync driver that talks to peers over HTTP.
+//! authentication, the sync driver that talks to peers over HTTP, and the follower that streams
+//! the store into a PostgreSQL warehouse when one is configured ([`warehouse`]).
 //!
 //! Holds no business rules of its own: those live in `switchboard-domain` and, for merge-time
 //! invariants, in `switchboard-sync`.
@@ -21,6 +22,7 @@ pub mod service;
 pub mod store;
 pub mod sync_driver;
 pub mod views;
+pub mod warehouse;
 
 pub use error::NodeError;
 pub use server::serve;

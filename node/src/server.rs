@@ -1,5 +1,6 @@
-//! Running a node: open the store, serve the API and the peer endpoints, run the sync links,
-//! and on shutdown stop accepting, finish in-flight requests, drain the writer and flush.
+//! Running a node: open the store, serve the API and the peer endpoints, run the sync links and
+//! the warehouse follower, and on shutdown stop accepting, finish in-flight requests, drain the
+//! writer and flush.
 
 use crate::config::NodeConfig;
 use crate::error::NodeError;
@@ -52,7 +53,8 @@ pub async fn serve(
         .await
         .map_err(|e| NodeError::io("background task", std::io::Error::other(e.to_string())))??;
     let hub = SyncHub::new(state.clone());
-    let app = crate::api::app_with(state.clone(), hub.clone());
+    let follower = crate::warehouse::WarehouseFollower::new(state.clone());
+    let app = crate::api::app_with(state.clone(), hub.clone(), follower.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -66,6 +68,7 @@ pub async fn serve(
         state.clone(),
         wait_stop(stop_rx.clone()),
     ));
+    let feeder = tokio::spawn(follower.run(wait_stop(stop_rx.clone())));
     let addr = listener
         .local_addr()
         .map_err(|e| NodeError::io("listener address", e))?;
@@ -90,8 +93,10 @@ pub async fn serve(
     }
     links.abort();
     scheduler.abort();
+    feeder.abort();
     let _ = links.await;
     let _ = scheduler.await;
+    let _ = feeder.await;
     state.storage.shutdown().await?;
     tracing::info!("stopped; store flushed");
     Ok(())

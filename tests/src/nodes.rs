@@ -47,7 +47,7 @@ impl Node {
     /// Initialises and starts a node (`call_centers` only for sites). Its background sync
     /// loop is kept out of the way: tests drive sessions with `POST /api/v1/sync`.
     pub async fn start(name: &str, role: Role, call_centers: &[&str]) -> Node {
-        Self::start_with_interval(name, role, call_centers, 3600).await
+        Self::start_configured(name, role, call_centers, |_| {}).await
     }
 
     /// Like [`Node::start`], with the background sync loop running every `secs` seconds.
@@ -143,6 +143,11 @@ impl Node {
         if let Some(t) = self.task.take() {
             t.await.expect("node task").expect("node stopped cleanly");
         }
+    }
+
+    /// The configuration the next [`Node::restart`] starts with.
+    pub fn config_mut(&mut self) -> &mut NodeConfig {
+        &mut self.cfg
     }
 
     /// The data dir.

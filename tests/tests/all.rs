@@ -15,3 +15,4 @@ mod sim_protocol;
 mod sim_roles;
 mod sim_scenarios;
 mod tidy;
+mod warehouse;

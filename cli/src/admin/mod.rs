@@ -1,5 +1,5 @@
 //! Admin commands against a running node, all over its HTTP API (docs/api.md): one module per
-//! subcommand (`node`, `peers`, `sync`, `users`, `orders`, `export`), each reading the node's
+//! subcommand (`node`, `peers`, `sync`, `users`, `orders`, `export`, `warehouse`), each reading the node's
 //! answers through `switchboard_node::views` and printing them through [`crate::output`].
 
 pub mod export;
@@ -8,6 +8,7 @@ pub mod orders;
 pub mod peers;
 pub mod sync;
 pub mod users;
+pub mod warehouse;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -27,6 +28,8 @@ pub enum AdminCommand {
     Orders(orders::OrdersArgs),
     /// Export every order to a file (jsonl or csv).
     Export(export::ExportArgs),
+    /// Show the PostgreSQL warehouse's status, or rebuild it from the start.
+    Warehouse(warehouse::WarehouseArgs),
 }
 
 /// Runs one admin command.
@@ -38,5 +41,6 @@ pub async fn run(cmd: AdminCommand) -> Result<()> {
         AdminCommand::Users(a) => users::run(a).await,
         AdminCommand::Orders(a) => orders::run(a).await,
         AdminCommand::Export(a) => export::run(a).await,
+        AdminCommand::Warehouse(a) => warehouse::run(a).await,
     }
 }

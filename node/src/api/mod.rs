@@ -22,10 +22,12 @@ pub mod rate_limit;
 pub mod source_codes;
 pub mod sync;
 pub mod validate;
+pub mod warehouse;
 pub mod wire;
 
 use crate::service::AppState;
 use crate::sync_driver::SyncHub;
+use crate::warehouse::WarehouseFollower;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::header;
 use axum::middleware::{self, Next};
@@ -43,7 +45,8 @@ use utoipa_axum::router::OpenApiRouter;
 /// [`app_with`] shares the hub that does).
 pub fn app(state: AppState) -> Router {
     let hub = SyncHub::new(state.clone());
-    app_with(state, hub)
+    let follower = WarehouseFollower::new(state.clone());
+    app_with(state, hub, follower)
 }
 
 /// The `/api/v1` resources (paths relative to `/api/v1`), each route with its OpenAPI operation.
@@ -59,6 +62,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(orders::router())
         .merge(peers::router())
         .merge(sync::router())
+        .merge(warehouse::router())
 }
 
 /// Every documented route: `api` under `/api/v1` and the health endpoints at the root. A handler
@@ -71,7 +75,7 @@ fn documented(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 }
 
 /// [`app`] with the given sync hub (the one whose links the server runs).
-pub fn app_with(state: AppState, hub: Arc<SyncHub>) -> Router {
+pub fn app_with(state: AppState, hub: Arc<SyncHub>, follower: WarehouseFollower) -> Router {
     let doc = Arc::new(openapi::document());
     let rules = validate::Rules {
         doc: doc.clone(),
@@ -104,6 +108,7 @@ pub fn app_with(state: AppState, hub: Arc<SyncHub>) -> Router {
         .merge(routes)
         .merge(sync::peer_router())
         .layer(Extension(hub))
+        .layer(Extension(follower))
         .route_layer(middleware::from_fn(observe))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "customers", description = "customers and their history"),
         (name = "orders", description = "taking orders"),
         (name = "sync", description = "peers"),
+        (name = "warehouse", description = "the PostgreSQL warehouse this node feeds"),
     )
 )]
 pub struct ApiDoc;
@@ -229,6 +230,8 @@ mod tests {
         ("delete", "/api/v1/peers/{name}"),
         ("post", "/api/v1/sync"),
         ("get", "/api/v1/sync/status"),
+        ("get", "/api/v1/warehouse"),
+        ("post", "/api/v1/warehouse/rebuild"),
     ];
 
     #[test]

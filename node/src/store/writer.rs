@@ -29,7 +29,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::ctx::WriteCtx;
@@ -87,6 +87,7 @@ impl WriterStats {
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
     stats: Arc<WriterStats>,
+    durable: watch::Receiver<u64>,
 }
 
 impl Writer {
@@ -95,6 +96,8 @@ impl Writer {
         let seq = store.feed_seq()?;
         let (tx, rx) = mpsc::channel(opts.queue_depth.max(1));
         let stats = Arc::new(WriterStats::default());
+        // What the engine holds at open is on disk: it is where durability starts.
+        let (durable_tx, durable) = watch::channel(seq);
         let thread = WriterThread {
             store,
             pending: Pending::default(),
@@ -104,17 +107,27 @@ impl Writer {
             stats: stats.clone(),
             max_batch: opts.max_batch.max(1),
             seq,
+            durable: durable_tx,
         };
         std::thread::Builder::new()
             .name("switchboard-writer".into())
             .spawn(move || thread.run(rx))
             .map_err(|e| NodeError::io("spawning the writer thread", e))?;
-        Ok(Writer { tx, stats })
+        Ok(Writer { tx, stats, durable })
     }
 
     /// The writer's counters.
     pub fn stats(&self) -> &WriterStats {
         &self.stats
+    }
+
+    /// The last feed sequence number whose writes are flushed: feed entries and documents up to
+    /// it survive a crash, later ones may not (they are applied to the engine, and visible to
+    /// its readers, a moment before the flush). Changes after every flush that moved it, so
+    /// readers of the feed that must never see a write the store could still lose (the
+    /// warehouse follower) can wait on it.
+    pub fn durable_seq(&self) -> watch::Receiver<u64> {
+        self.durable.clone()
     }
 
     /// Jobs waiting in the queue (not yet taken by the writer thread).
@@ -237,6 +250,8 @@ struct WriterThread {
     stats: Arc<WriterStats>,
     max_batch: usize,
     seq: u64,
+    /// The last feed seq flushed ([`Writer::durable_seq`]).
+    durable: watch::Sender<u64>,
 }
 
 enum Reply {
@@ -353,6 +368,14 @@ impl WriterThread {
             let r = self.store.flush();
             self.stats.flushes.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("switchboard_flushes_total").increment(1);
+            if r.is_ok() {
+                let seq = self.seq;
+                self.durable.send_if_modified(|d| {
+                    let moved = *d != seq;
+                    *d = seq;
+                    moved
+                });
+            }
             r.err().map(|e| {
                 tracing::error!(error = %e, "flush failed; acknowledging the batch as failed");
                 e.to_string()

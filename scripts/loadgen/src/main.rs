@@ -1,6 +1,7 @@
 //! Load generator for Switchboard's benchmarks. It runs in its own process, so the node and the
 //! client share the machine's cores the way a real site does, and it reports medians and tails
-//! rather than asserting anything: figures go to BENCHMARKS.md through `scripts/bench_node.sh`.
+//! rather than asserting anything: figures go to BENCHMARKS.md through `scripts/bench_node.sh` and
+//! `scripts/bench_warehouse.sh`.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -60,9 +61,32 @@ enum Cmd {
         /// Only create orders with one line (no payment): for filling a store quickly.
         #[arg(long)]
         fill: bool,
+        /// Realistic orders: five lines, two payments and a hold each (nine writes).
+        #[arg(long, conflicts_with = "fill")]
+        realistic: bool,
+        /// Orders started per second over all clients (0 = as fast as the node takes them).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
         /// Append created order ids here.
         #[arg(long)]
         ids_out: Option<std::path::PathBuf>,
+    },
+    /// Samples a node's warehouse status (`GET /api/v1/warehouse`) and reports how far the
+    /// warehouse trails the node's feed: in feed sequence numbers (changes), and in time (how long ago the node's
+    /// feed passed the position the warehouse has reached; one sampling interval of resolution).
+    Lag {
+        /// Node URL.
+        #[arg(long)]
+        url: String,
+        /// Admin token.
+        #[arg(long)]
+        token: String,
+        /// How long to sample.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Milliseconds between samples.
+        #[arg(long, default_value_t = 50)]
+        interval_ms: u64,
     },
     /// Random `GET /api/v1/orders/{id}` over ids from a file.
     Reads {
@@ -227,6 +251,61 @@ async fn setup(url: String, admin_token: String) -> Result<Value> {
     Ok(json!({"token": token, "customer_id": customer["id"]}))
 }
 
+/// What each order of `writes` consists of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Create, one line.
+    Fill,
+    /// Create, one line, one payment.
+    Standard,
+    /// Create, five lines, two payments, one hold.
+    Realistic,
+}
+
+impl Shape {
+    /// The writes after the order's creation: (path under the order, body).
+    fn steps(self) -> Vec<(&'static str, Value)> {
+        let line = |q: u32| ("lines", json!({"product_id": "widget", "quantity": q}));
+        match self {
+            Shape::Fill => vec![line(2)],
+            Shape::Standard => vec![
+                line(2),
+                (
+                    "payments",
+                    json!({"method": "card", "amount": "24.95", "reference": "bench"}),
+                ),
+            ],
+            // 5 lines of 10.00 × 1..5 = 150.00, plus the 4.95 delivery charge.
+            Shape::Realistic => vec![
+                line(1),
+                line(2),
+                line(3),
+                line(4),
+                line(5),
+                (
+                    "payments",
+                    json!({"method": "card", "amount": "100.00", "reference": "bench-1"}),
+                ),
+                (
+                    "payments",
+                    json!({"method": "card", "amount": "54.95", "reference": "bench-2"}),
+                ),
+                ("holds", json!({"code": "fraud", "reason": "address check"})),
+            ],
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Shape::Fill => "acknowledged durable writes (create order, add line)",
+            Shape::Standard => "acknowledged durable writes (create order, add line, add payment)",
+            Shape::Realistic => {
+                "acknowledged durable writes (create order, 5 lines, 2 payments, 1 hold)"
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn writes(
     url: String,
@@ -235,7 +314,8 @@ async fn writes(
     concurrency: usize,
     seconds: u64,
     orders: u64,
-    fill: bool,
+    shape: Shape,
+    rate: f64,
     ids_out: Option<std::path::PathBuf>,
 ) -> Result<Value> {
     let api = Arc::new(Api {
@@ -251,21 +331,31 @@ async fn writes(
     let ids = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
+    // With a rate, every order waits for its tick of one shared schedule.
+    let ticker = (rate > 0.0).then(|| {
+        let mut t = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Arc::new(tokio::sync::Mutex::new(t))
+    });
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (api, stop, created, errors, ids, customer) = (
+        let (api, stop, created, errors, ids, customer, ticker) = (
             api.clone(),
             stop.clone(),
             created.clone(),
             errors.clone(),
             ids.clone(),
             customer.clone(),
+            ticker.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 if orders > 0 && created.fetch_add(1, Ordering::Relaxed) >= orders {
                     break;
+                }
+                if let Some(t) = &ticker {
+                    t.lock().await.tick().await;
                 }
                 let t = Instant::now();
                 let order = match api
@@ -286,14 +376,7 @@ async fn writes(
                 };
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
                 let id = order["id"].as_str().unwrap_or_default().to_string();
-                let mut steps = vec![("lines", json!({"product_id": "widget", "quantity": 2}))];
-                if !fill {
-                    steps.push((
-                        "payments",
-                        json!({"method": "card", "amount": "24.95", "reference": "bench"}),
-                    ));
-                }
-                for (what, body) in steps {
+                for (what, body) in shape.steps() {
                     let t = Instant::now();
                     match api
                         .send(
@@ -334,8 +417,70 @@ async fn writes(
         lat,
         secs,
         json!({"concurrency": concurrency, "orders": ids.len(), "errors": errors.load(Ordering::Relaxed),
-               "what": "acknowledged durable writes (create order, add line, add payment)"}),
+               "orders_per_second": (ids.len() as f64 / secs * 10.0).round() / 10.0,
+               "what": shape.what()}),
     ))
+}
+
+async fn lag(url: String, token: String, seconds: u64, interval_ms: u64) -> Result<Value> {
+    let api = Api {
+        http: reqwest::Client::new(),
+        url,
+        token,
+    };
+    let start = Instant::now();
+    let interval = Duration::from_millis(interval_ms.max(1));
+    // (when, the node's feed seq then)
+    let mut feed: Vec<(f64, u64)> = Vec::new();
+    let (mut changes, mut lag_ms) = (Vec::new(), Vec::new());
+    let mut errors = 0u64;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let tick = Instant::now();
+        match api
+            .send(reqwest::Method::GET, "/api/v1/warehouse", None)
+            .await
+        {
+            Ok(st) => {
+                let now = start.elapsed().as_secs_f64() * 1000.0;
+                let seq = st["node_feed_seq"].as_u64().unwrap_or(0);
+                let same_epoch = st["position"]["epoch"] == st["feed_epoch"];
+                let pos = if same_epoch {
+                    st["position"]["seq"].as_u64().unwrap_or(0)
+                } else {
+                    0
+                };
+                feed.push((now, seq));
+                changes.push(seq.saturating_sub(pos) as f64);
+                // The oldest entry still missing was written after the last sample whose feed
+                // had not passed `pos`: the lag is at most now minus that sample's time.
+                // (A warehouse already behind at the first sample has no known lag yet.)
+                if pos >= seq {
+                    lag_ms.push(0.0);
+                } else if let Some(i) = feed.iter().position(|(_, s)| *s > pos) {
+                    if i > 0 {
+                        lag_ms.push(now - feed[i - 1].0);
+                    }
+                }
+            }
+            Err(_) => errors += 1,
+        }
+        tokio::time::sleep(interval.saturating_sub(tick.elapsed())).await;
+    }
+    let pct = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        (percentile(v, p) * 10.0).round() / 10.0
+    };
+    Ok(json!({
+        "samples": changes.len(),
+        "errors": errors,
+        "interval_ms": interval_ms,
+        "changes_p50": pct(&mut changes, 0.5),
+        "changes_p99": pct(&mut changes, 0.99),
+        "changes_max": pct(&mut changes, 1.0),
+        "lag_ms_p50": pct(&mut lag_ms, 0.5),
+        "lag_ms_p99": pct(&mut lag_ms, 0.99),
+        "lag_ms_max": pct(&mut lag_ms, 1.0),
+    }))
 }
 
 async fn reads(
@@ -413,8 +558,17 @@ async fn main() -> Result<()> {
             seconds,
             orders,
             fill,
+            realistic,
+            rate,
             ids_out,
         } => {
+            let shape = if realistic {
+                Shape::Realistic
+            } else if fill {
+                Shape::Fill
+            } else {
+                Shape::Standard
+            };
             writes(
                 url,
                 token,
@@ -422,11 +576,18 @@ async fn main() -> Result<()> {
                 concurrency,
                 seconds,
                 orders,
-                fill,
+                shape,
+                rate,
                 ids_out,
             )
             .await?
         }
+        Cmd::Lag {
+            url,
+            token,
+            seconds,
+            interval_ms,
+        } => lag(url, token, seconds, interval_ms).await?,
         Cmd::Reads {
             url,
             token,

@@ -406,3 +406,75 @@ async fn jobs_of_one_batch_see_each_other() {
     // Exclusive jobs see the committed engine and may write it.
     assert!(storage.verify().await.expect("verify").is_ok());
 }
+
+/// `durable_seq` starts at the feed seq found at open, moves only after a flush, and never
+/// names a seq whose write is not yet durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_seq_follows_flushes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    init(dir.path());
+    {
+        let storage = open(dir.path(), StoreOptions::default());
+        for i in 0..3 {
+            storage
+                .submit(put_job(Uuid::new_v4(), format!("v{i}")))
+                .await
+                .expect("write");
+        }
+        storage.shutdown().await.expect("shutdown");
+    }
+    let rec = Arc::new(Recording {
+        inner: sled::SledStore::open(dir.path(), 1 << 20).expect("open"),
+        pending: Mutex::new(Vec::new()),
+        durable: Mutex::new(Default::default()),
+    });
+    let writer = Writer::start(rec.clone(), &StoreOptions::default()).expect("writer");
+    let mut durable = writer.durable_seq();
+    assert_eq!(*durable.borrow_and_update(), 3, "what was there at open");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let w = writer.clone();
+        tasks.spawn(async move {
+            let id = Uuid::new_v4();
+            let seq = w.submit(put_job(id, format!("w{i}"))).await.expect("write");
+            assert!(
+                *w.durable_seq().borrow() >= seq,
+                "acknowledged seq {seq} beyond durable_seq"
+            );
+            (id, seq)
+        });
+    }
+    let watcher = {
+        let rec = rec.clone();
+        let mut durable = writer.durable_seq();
+        tokio::spawn(async move {
+            let mut seen = 3;
+            while durable.changed().await.is_ok() {
+                let d = *durable.borrow_and_update();
+                assert!(d > seen, "durable_seq went from {seen} to {d}");
+                seen = d;
+                // Every document written at or before it is durable by now.
+                let docs = rec.durable.lock().expect("lock").len() as u64;
+                assert!(
+                    docs + 3 >= d,
+                    "durable_seq {d} with {docs} durable documents"
+                );
+            }
+            seen
+        })
+    };
+    let mut last = 0;
+    while let Some(r) = tasks.join_next().await {
+        last = last.max(r.expect("task").1);
+    }
+    assert_eq!(last, 53);
+    durable.changed().await.expect("moved");
+    writer.shutdown().await.expect("shutdown");
+    drop(writer);
+    assert_eq!(
+        watcher.await.expect("watcher"),
+        53,
+        "ends at the last flush"
+    );
+}
