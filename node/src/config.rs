@@ -10,6 +10,9 @@
 //! `SWITCHBOARD_PUBLIC_METRICS`; for the PostgreSQL warehouse (the `[warehouse]` table, off unless a URL
 //! is set) `SWITCHBOARD_WAREHOUSE_URL`, `SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS` (comma separated,
 //! `all` or `none`) and `SWITCHBOARD_WAREHOUSE_BATCH_SIZE`.
+//!
+//! One reason to change: what a node can be configured with (each setting, its default, its
+//! environment variable and its check, side by side).
 
 use crate::error::NodeError;
 use serde::{Deserialize, Serialize};

@@ -197,7 +197,7 @@ const NODE_INNER: &[&str] = &[
     "read_model.rs",
     "auth.rs",
     "scheduler.rs",
-    "warehouse.rs",
+    "warehouse",
 ];
 
 #[test]

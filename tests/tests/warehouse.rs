@@ -543,27 +543,30 @@ fn assert_rows(table: &str, node: &Rows, warehouse: &Rows) {
 /// Every order view and customer the node holds, as its admin sees them (its export).
 async fn export(n: &impl Api, admin: &str) -> (Vec<Value>, Vec<Value>) {
     let mut orders = Vec::new();
+    for s in all_pages(n, "/api/v1/orders", admin).await {
+        let id = s["id"].as_str().expect("id");
+        orders.push(get(n, &format!("/api/v1/orders/{id}"), admin).await);
+    }
+    let customers = all_pages(n, "/api/v1/customers", admin).await;
+    (orders, customers)
+}
+
+/// Every item of a paged list, page by page (500 at a time, following `next_cursor`).
+async fn all_pages(n: &impl Api, list: &str, admin: &str) -> Vec<Value> {
+    let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let path = match &cursor {
-            Some(c) => format!("/api/v1/orders?limit=500&cursor={c}"),
-            None => "/api/v1/orders?limit=500".to_string(),
+            Some(c) => format!("{list}?limit=500&cursor={c}"),
+            None => format!("{list}?limit=500"),
         };
         let page = get(n, &path, admin).await;
-        for s in page["items"].as_array().expect("items") {
-            let id = s["id"].as_str().expect("id");
-            orders.push(get(n, &format!("/api/v1/orders/{id}"), admin).await);
-        }
+        items.extend(page["items"].as_array().expect("items").iter().cloned());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
-            None => break,
+            None => return items,
         }
     }
-    let customers = get(n, "/api/v1/customers", admin).await["items"]
-        .as_array()
-        .expect("customers")
-        .clone();
-    (orders, customers)
 }
 
 /// Compares the warehouse with the node's export, table by table and row by row: orders (with
@@ -1153,7 +1156,10 @@ async fn sigkill_of_the_node_mid_feed_then_restart_gives_exactly_the_right_rows(
     assert!(log.contains("warehouse reachable again"), "{log}");
 
     // Step 7: the metrics of this run: batches written, no lag left.
-    let metrics = reqwest::get(format!("{}/metrics", hq.url()))
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", hq.url()))
+        .bearer_auth(&admin)
+        .send()
         .await
         .expect("GET /metrics")
         .text()
