@@ -49,7 +49,7 @@ pub use model::{
     doc_contains, heads_hex, Applied, ContactField, Contains, DocOutcome, DocUpdate, DocValue,
     NodePosition, Options, OrderDoc, Position, Status,
 };
-pub use warehouse::Warehouse;
+pub use warehouse::{describe_target, Warehouse};
 
 /// The schema version this build migrates to.
 pub fn schema_version() -> i32 {

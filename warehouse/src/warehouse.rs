@@ -37,6 +37,14 @@ impl std::fmt::Debug for Warehouse {
     }
 }
 
+/// Where a PostgreSQL URL points, for status and messages: hosts, ports and database, never the
+/// password (`None` if it does not parse).
+pub fn describe_target(url: &str) -> Option<String> {
+    url.parse::<tokio_postgres::Config>()
+        .ok()
+        .map(|cfg| describe(&cfg))
+}
+
 /// Where a configuration points, for messages: hosts, ports and database, never the password.
 fn describe(cfg: &tokio_postgres::Config) -> String {
     let hosts: Vec<String> = cfg

@@ -337,29 +337,8 @@ fn now() -> Timestamp {
 }
 
 /// Host(s), port(s) and database of a PostgreSQL URL, never the password (`None` if it does not
-/// parse).
-pub fn describe_target(url: &str) -> Option<String> {
-    let cfg: tokio_postgres::Config = url.parse().ok()?;
-    let hosts: Vec<String> = cfg
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            tokio_postgres::config::Host::Tcp(h) => h.clone(),
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-        })
-        .collect();
-    let ports: Vec<String> = cfg.get_ports().iter().map(u16::to_string).collect();
-    Some(format!(
-        "{}:{}/{}",
-        hosts.join(","),
-        if ports.is_empty() {
-            "5432".to_string()
-        } else {
-            ports.join(",")
-        },
-        cfg.get_dbname().unwrap_or("")
-    ))
-}
+/// parse): the warehouse crate's own description, so status and its messages agree.
+pub use switchboard_warehouse::describe_target;
 
 impl WarehouseFollower {
     /// The follower of `app`'s store, with the node's `[warehouse]` configuration.
