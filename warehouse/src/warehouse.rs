@@ -45,6 +45,22 @@ pub fn describe_target(url: &str) -> Option<String> {
         .map(|cfg| describe(&cfg))
 }
 
+/// An error and its causes, `outer: inner: …` ("error connecting to server: Connection refused"),
+/// so that a failure names its real reason.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 /// Where a configuration points, for messages: hosts, ports and database, never the password.
 fn describe(cfg: &tokio_postgres::Config) -> String {
     let hosts: Vec<String> = cfg
@@ -130,8 +146,8 @@ impl Warehouse {
         self.pool.get().await.map_err(|e| Error::Connect {
             target: self.target.clone(),
             reason: match e {
-                deadpool_postgres::PoolError::Backend(e) => e.to_string(),
-                other => other.to_string(),
+                deadpool_postgres::PoolError::Backend(e) => with_sources(&e),
+                other => with_sources(&other),
             },
         })
     }

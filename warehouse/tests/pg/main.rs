@@ -1338,6 +1338,8 @@ async fn a_bad_url_or_an_unreachable_server_is_a_clear_error() {
         "{msg}"
     );
     assert!(!msg.contains("secret"), "{msg}");
+    // It names the real reason, not only "error connecting to server".
+    assert!(msg.to_lowercase().contains("refused"), "{msg}");
 }
 
 #[tokio::test]
