@@ -335,4 +335,35 @@ mod tests {
         assert_eq!(doc["b"]["maxLength"], 200);
         assert_eq!(doc["c"]["format"], "uuid");
     }
+
+    /// The document's text patterns never refuse what the domain's text rules accept (a request
+    /// the domain would take must pass the validator), over the whole Basic Multilingual Plane:
+    /// the domain may refuse more (supplementary-plane tags, misplaced joiners), never less.
+    #[test]
+    fn text_patterns_refuse_only_what_the_domain_refuses() {
+        use switchboard_domain::text::{NAME, NOTE};
+        let one_line = regex::Regex::new(&NAME_PATTERN).expect("pattern");
+        let lines = regex::Regex::new(&TEXT_PATTERN).expect("pattern");
+        let mut refused = 0;
+        for c in (0u32..=0xFFFF).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            if !one_line.is_match(&text) {
+                refused += 1;
+                assert!(
+                    NAME.check(&text).is_err(),
+                    "U+{:04X}: the schema refuses, the domain takes",
+                    c as u32
+                );
+            }
+            if !lines.is_match(&text) {
+                assert!(
+                    NOTE.check(&text).is_err(),
+                    "U+{:04X} in a note: the schema refuses, the domain takes",
+                    c as u32
+                );
+            }
+        }
+        // The controls, bidi and invisible characters listed above, not nothing.
+        assert!(refused > 60, "{refused}");
+    }
 }
