@@ -471,6 +471,88 @@ impl Node {
         }
     }
 
+    /// A `POST` that declares a body of `declared` bytes but sends only its head, then reads the
+    /// answer: a node that admits requests on their headers answers without waiting for the body.
+    /// (A client that writes an oversized body races the node closing the connection, so the
+    /// refusal is observed here on the head alone.)
+    pub async fn post_head_only(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        declared: u64,
+    ) -> Reply {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let exchange = async {
+            let mut s = tokio::net::TcpStream::connect(self.addr()).await?;
+            let mut head = format!(
+                "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {declared}\r\n",
+                self.addr()
+            );
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            s.write_all(head.as_bytes()).await?;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    let length = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        return Ok::<_, std::io::Error>((
+                            head,
+                            buf[end + 4..end + 4 + length].to_vec(),
+                        ));
+                    }
+                }
+                let n = s.read(&mut chunk).await?;
+                if n == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("closed after {} bytes", buf.len()),
+                    ));
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        };
+        let (head, body) = match tokio::time::timeout(Duration::from_secs(10), exchange).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => panic!(
+                "{} POST {path} (head only): {e}\n{}",
+                self.name,
+                self.log_tail(20)
+            ),
+            Err(_) => panic!(
+                "{} POST {path} (head only): no answer within 10 s (waiting for the body?)\n{}",
+                self.name,
+                self.log_tail(20)
+            ),
+        };
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let content_type = head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default();
+        Reply {
+            status,
+            content_type,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            text: String::from_utf8_lossy(&body).chars().take(2000).collect(),
+        }
+    }
+
     async fn reply(resp: reqwest::Response) -> Result<Reply, String> {
         let status = resp.status().as_u16();
         let content_type = resp

@@ -70,6 +70,15 @@ pub async fn check_request(
     let Some(request_body) = op.get("requestBody") else {
         return Ok(next.run(req).await);
     };
+    // A declared length past the limit is refused before a byte of the body is read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > rules.body_limit as u64) {
+        return Err(ApiError::payload_too_large(Some(rules.body_limit)));
+    }
     let (mut parts, body) = req.into_parts();
     let bytes = read_body(body, rules.body_limit).await?;
     let required = request_body["required"].as_bool().unwrap_or(false);
