@@ -4,9 +4,10 @@
 // nine HTTP writes per order, from CONCURRENCY clients over keep-alive connections.
 //
 // Usage: node pouch_writes.js DB_URL ORDERS_JSONL CONCURRENCY
-// ORDERS_JSONL holds one order view per line (`switchboard export --format jsonl`); revision k of
-// an order is its final view cut back to the first k writes (lines, then payments, then the
-// hold), so the last revision is the final view, byte for byte the same JSON.
+// ORDERS_JSONL holds one order view per line (`switchboard export --format jsonl`). A document is
+// the view less what the node derives from the order (totals, line totals, automatic charges,
+// conflicts), so it holds what the order holds; revision k of an order is that document cut back
+// to the first k writes (lines, then payments, then the hold), and the last revision is whole.
 // Prints one JSON object: writes, seconds, per_second, p50_ms, p99_ms, orders, errors,
 // doc_bytes (mean JSON size of a final revision).
 'use strict';
@@ -23,6 +24,16 @@ const base = new URL(dbUrl);
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 
 const orders = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+
+// The order's own fields: the view less what the node derives.
+function own(view) {
+  const d = { ...view };
+  delete d.totals;
+  delete d.conflicts;
+  d.lines = (d.lines || []).map((l) => { const c = { ...l }; delete c.line_total; return c; });
+  d.charges = (d.charges || []).filter((c) => !c.auto);
+  return d;
+}
 
 // The nine states of an order, as the nine writes leave it.
 function revisions(view) {
@@ -79,7 +90,7 @@ async function main() {
       const i = next;
       next += 1;
       if (i >= orders.length) return;
-      const view = orders[i];
+      const view = own(orders[i]);
       const id = String(view.id);
       let rev;
       for (const state of revisions(view)) {

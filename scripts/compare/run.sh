@@ -17,22 +17,25 @@
 # What runs, in this order:
 # 1. Switchboard: an HQ and a site (call center `bench`) are created, configured at HQ
 #    (`switchboard-loadgen setup`), paired (`pair_nodes` below, the one place that knows how
-#    peers authenticate) and synced once, so the site holds the configuration, the agent and
-#    the customer. The site then takes ORDERS realistic orders through its HTTP API
+#    peers authenticate) and synced once by HQ, so the site holds the configuration, the agent
+#    and the customer. The site then takes ORDERS realistic orders through its HTTP API
 #    (`switchboard-loadgen writes --realistic`: create, 5 lines, 2 payments, 1 hold; nine
-#    durable, acknowledged writes per order). HQ holds none of them. The catch-up is one
-#    `POST /api/v1/sync?peer=hq` at the site (the site pushes, as sites do), timed until it
-#    answers; HQ is checked to hold every order.
+#    durable, acknowledged writes per order). HQ holds none of them: the site's own link to HQ
+#    points at a closed port, so its background sessions (started by local changes) fail. The
+#    catch-up is one `POST /api/v1/sync?peer=site` at HQ (HQ pulls from the site, as the
+#    PouchDB target pulls from its source), timed until it answers; HQ is checked to hold every
+#    order.
 # 2. The site's orders are exported (`switchboard export --format jsonl`, the final order views)
 #    and PouchDB takes the same orders: each is written to the source pouchdb-server as nine
 #    revisions (create, then one per line, payment and hold; the last is the final view), by
 #    the same number of clients (scripts/compare/pouch_writes.js). The catch-up is one
 #    `POST /_replicate` on the empty target server pulling from the source over HTTP (PouchDB's
 #    HTTP client asks for gzip, pouchdb-server compresses its answers), timed until it answers;
-#    the target is checked to hold every order.
+#    the target is checked to hold every order. The PouchDB documents are the exported views
+#    less what the node derives (totals, line totals, automatic charges, conflicts).
 # In both, a counting TCP proxy (scripts/compare/proxy.js) carries the one HTTP link between the
-# two replicas, in front of the server that answers the replication's requests (HQ; the PouchDB
-# source): bytes on the wire are both directions of that link, headers included. Disk per order
+# two replicas, in front of the server that answers the replication's requests (the site; the
+# PouchDB source): bytes on the wire are both directions of that link, headers included. Disk per order
 # is the growth of a data directory over the run divided by ORDERS; memory is each server
 # process's peak resident set (VmHWM).
 set -euo pipefail
@@ -81,7 +84,8 @@ start_proxy() { # TARGET_PORT
   node "$COMPARE/proxy.js" "$1" >"$WORK/proxy-$1.out" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 200); do
-    if read -r _ PROXY_PORT _ PROXY_CONTROL <"$WORK/proxy-$1.out" 2>/dev/null && [ -n "$PROXY_CONTROL" ]; then
+    if [ -s "$WORK/proxy-$1.out" ] && read -r _ PROXY_PORT _ PROXY_CONTROL <"$WORK/proxy-$1.out" \
+      && [ -n "$PROXY_CONTROL" ]; then
       return 0
     fi
     sleep 0.05
@@ -99,7 +103,7 @@ start_node() { # NAME: starts $WORK/NAME, sets NODE_URL and NODE_PID
   PIDS+=($NODE_PID)
   NODE_URL=
   for _ in $(seq 1 600); do
-    NODE_URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/$1.out" | head -1 || true)
+    NODE_URL=$(grep -so 'http://127.0.0.1:[0-9]*' "$WORK/$1.out" | head -1 || true)
     if [ -n "$NODE_URL" ] && curl -sf "$NODE_URL/readyz" >/dev/null 2>&1; then return 0; fi
     sleep 0.05
   done
@@ -128,23 +132,23 @@ start_node site; SITE=$NODE_URL; SITE_PID=$NODE_PID
 HQ_TOKEN=$(cat "$WORK/hq/admin-token"); SITE_TOKEN=$(cat "$WORK/site/admin-token")
 HQ_ID=$(api GET "$HQ/api/v1/node" "$HQ_TOKEN" | json 'd["node_id"]')
 SITE_ID=$(api GET "$SITE/api/v1/node" "$SITE_TOKEN" | json 'd["node_id"]')
-start_proxy "${HQ##*:}"; SB_PROXY=$PROXY_PORT; SB_CONTROL=$PROXY_CONTROL
+start_proxy "${SITE##*:}"; SB_PROXY=$PROXY_PORT; SB_CONTROL=$PROXY_CONTROL
 SETUP=$("$LG" setup --url "$HQ" --admin-token "$HQ_TOKEN")
 AGENT=$(echo "$SETUP" | json 'd["token"]'); CUSTOMER=$(echo "$SETUP" | json 'd["customer_id"]')
-pair_nodes "$SITE" "$SITE_TOKEN" hq "http://127.0.0.1:$SB_PROXY" "$HQ_ID"
-pair_nodes "$HQ" "$HQ_TOKEN" site "$SITE" "$SITE_ID"
-api POST "$SITE/api/v1/sync?peer=hq" "$SITE_TOKEN" | json 'd["peers"][0]["ok"] or sys.exit("first sync failed: %s" % d)' >/dev/null
+pair_nodes "$SITE" "$SITE_TOKEN" hq "http://127.0.0.1:$(free_port)" "$HQ_ID"
+pair_nodes "$HQ" "$HQ_TOKEN" site "http://127.0.0.1:$SB_PROXY" "$SITE_ID"
+api POST "$HQ/api/v1/sync?peer=site" "$HQ_TOKEN" | json 'd["peers"][0]["ok"] or sys.exit("first sync failed: %s" % d)' >/dev/null
 SITE_KIB0=$(kib "$WORK/site"); HQ_KIB0=$(kib "$WORK/hq")
 log "switchboard: $ORDERS realistic orders at the site, $C clients"
 SB_W=$("$LG" writes --url "$SITE" --token "$AGENT" --customer "$CUSTOMER" --realistic \
   --orders "$ORDERS" --concurrency "$C" --seconds 3600 --ids-out "$WORK/ids")
 [ "$(echo "$SB_W" | json 'd["errors"]')" = 0 ] || { echo "write errors: $SB_W" >&2; exit 1; }
 SITE_KIB1=$(kib "$WORK/site")
-log "switchboard: catch-up site -> HQ"
+log "switchboard: catch-up site -> HQ (HQ pulls)"
 proxy_reset "$SB_CONTROL"
 HQ_CPU0=$(cpu_s "$HQ_PID"); SITE_CPU0=$(cpu_s "$SITE_PID")
 T0=$(now)
-SB_SYNC=$(api POST "$SITE/api/v1/sync?peer=hq" "$SITE_TOKEN")
+SB_SYNC=$(api POST "$HQ/api/v1/sync?peer=site" "$HQ_TOKEN")
 T1=$(now)
 SB_SECS=$(elapsed "$T0" "$T1")
 HQ_CPU1=$(cpu_s "$HQ_PID"); SITE_CPU1=$(cpu_s "$SITE_PID")
@@ -215,7 +219,7 @@ print("|---|---|---|---|---|---|")
 print("| PouchDB (pouchdb-server $PDB_VERSION, gzip) | %d (p99 %s ms) | %.2f s | %s | %s / %s | %s / %s MiB |" % (
     pdbw["per_second"], pdbw["p99_ms"], float("$PDB_SECS"), wire(pdbb),
     per($SRC_KIB0, $SRC_KIB1), per($DST_KIB0, $DST_KIB1), "$PDB_SRC_HWM", "$PDB_DST_HWM"))
-print("| Switchboard (site → HQ, \`POST /api/v1/sync\`) | %d (p99 %s ms) | %.2f s | %s | %s / %s | %s / %s MiB |" % (
+print("| Switchboard (site → HQ, \`POST /api/v1/sync\` at HQ) | %d (p99 %s ms) | %.2f s | %s | %s / %s | %s / %s MiB |" % (
     sbw["per_second"], sbw["p99_ms"], float("$SB_SECS"), wire(sbb),
     per($SITE_KIB0, $SITE_KIB1), per($HQ_KIB0, $HQ_KIB1), "$SB_SITE_HWM", "$SB_HQ_HWM"))
 print("| Issue 12 target (Switchboard) | ≥ 2× the disk's fsync rate | < 3 s (10,000) | ≤ 281 B | ≤ 2 KB / ≤ 2 KB | HQ < 300 MiB (100,000) |")
@@ -224,7 +228,7 @@ print("- Writes: nine per order (create, 5 lines, 2 payments, 1 hold), over HTTP
     sbw["orders_per_second"], pdbw["per_second"] / 9, pdbw["doc_bytes"]))
 print("- Catch-up CPU (user+sys): Switchboard HQ %.2f s, site %.2f s; PouchDB target %.2f s, source %.2f s." % (
     $HQ_CPU1 - $HQ_CPU0, $SITE_CPU1 - $SITE_CPU0, $DST_CPU1 - $DST_CPU0, $SRC_CPU1 - $SRC_CPU0))
-print("- On the wire (proxy): Switchboard %d B up (site → HQ) + %d B down over %d connection(s); the node's own count: %d B out, %d B in (frame bodies), %d documents sent. PouchDB %d B up + %d B down (source → target) over %d connection(s); docs_written %s." % (
-    sbb["up"], sbb["down"], sbb["connections"], sbs["bytes_out"], sbs["bytes_in"], sbs["sent_docs"],
+print("- On the wire (proxy): Switchboard %d B up (HQ → site) + %d B down (site → HQ) over %d new connection(s); HQ's own count: %d B out, %d B in (frame bodies), %d documents received. PouchDB %d B up (target → source) + %d B down (source → target) over %d new connection(s); docs_written %s." % (
+    sbb["up"], sbb["down"], sbb["connections"], sbs["bytes_out"], sbs["bytes_in"], sbs["received_docs"],
     pdbb["up"], pdbb["down"], pdbb["connections"], pdbr.get("docs_written", "?")))
 PY
