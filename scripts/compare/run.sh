@@ -12,6 +12,13 @@
 #   SWITCHBOARD_BIN=…, LOADGEN_BIN=…   other binaries (default: $CARGO_TARGET_DIR or target,
 #                            release/switchboard and release/switchboard-loadgen)
 #   KEEP_WORK=1              keep the work directory (data dirs, logs, the orders file)
+#   COMPARE_PROFILE=DIR      also record a CPU profile of both nodes during the Switchboard
+#                            catch-up (`perf record -e cpu-clock`, call graphs by DWARF) into
+#                            DIR/hq.perf.data and DIR/site.perf.data (`perf report -i …`)
+#   COMPARE_ONLY=switchboard only the Switchboard side (for before/after runs of a change)
+#   COMPARE_RESULTS=DIR      also keep the raw results (pouchdb.json, switchboard.json) in DIR
+#   SWITCHBOARD_LOG=…        the nodes' log filter (e.g. switchboard_node=debug), logs in the
+#                            work directory
 # Prints Markdown to stdout (progress to stderr); paste it into BENCHMARKS.md.
 #
 # What runs, in this order:
@@ -39,6 +46,8 @@
 # is the growth of a data directory over the run divided by ORDERS; memory is each server
 # process's peak resident set (VmHWM).
 set -euo pipefail
+# The whole script is one function, read before it runs: editing this file during a run is safe.
+main() {
 cd "$(dirname "$0")/../.."
 ORDERS=${1:-10000}
 C=${COMPARE_CONCURRENCY:-16}
@@ -147,9 +156,21 @@ SITE_KIB1=$(kib "$WORK/site")
 log "switchboard: catch-up site -> HQ (HQ pulls)"
 proxy_reset "$SB_CONTROL"
 HQ_CPU0=$(cpu_s "$HQ_PID"); SITE_CPU0=$(cpu_s "$SITE_PID")
+PERF_PIDS=()
+if [ -n "${COMPARE_PROFILE:-}" ]; then
+  mkdir -p "$COMPARE_PROFILE"
+  for who in hq site; do
+    pid=$HQ_PID; [ $who = site ] && pid=$SITE_PID
+    perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$pid" \
+      -o "$COMPARE_PROFILE/$who.perf.data" >/dev/null 2>&1 &
+    PERF_PIDS+=($!)
+  done
+  sleep 1
+fi
 T0=$(now)
 SB_SYNC=$(api POST "$HQ/api/v1/sync?peer=site" "$HQ_TOKEN")
 T1=$(now)
+for p in "${PERF_PIDS[@]}"; do kill -INT "$p"; wait "$p" || true; done
 SB_SECS=$(elapsed "$T0" "$T1")
 HQ_CPU1=$(cpu_s "$HQ_PID"); SITE_CPU1=$(cpu_s "$SITE_PID")
 SB_BYTES=$(proxy_counts "$SB_CONTROL")
@@ -161,8 +182,18 @@ SB_SITE_HWM=$(hwm_mib "$SITE_PID"); SB_HQ_HWM=$(hwm_mib "$HQ_PID")
 "$BIN" export --url "$SITE" --token "$SITE_TOKEN" --format jsonl --out "$WORK/orders.jsonl" >/dev/null 2>&1
 [ "$(wc -l <"$WORK/orders.jsonl")" -ge "$ORDERS" ] || { echo "export holds too few orders" >&2; exit 1; }
 kill "$SITE_PID" "$HQ_PID"; wait "$SITE_PID" "$HQ_PID" 2>/dev/null || true
+python3 - >"$WORK/switchboard.json" <<PY
+import json
+print(json.dumps({"name": "Switchboard (site → HQ, \`POST /api/v1/sync\` at HQ)",
+  "writes": json.loads('''$SB_W'''), "catchup_s": $SB_SECS, "wire": json.loads('''$SB_BYTES'''),
+  "session": json.loads('''$SB_SYNC''')["peers"][0],
+  "sender_kib": [$SITE_KIB0, $SITE_KIB1], "receiver_kib": [$HQ_KIB0, $HQ_KIB1],
+  "sender_hwm_mib": $SB_SITE_HWM, "receiver_hwm_mib": $SB_HQ_HWM,
+  "receiver_cpu_s": round($HQ_CPU1 - $HQ_CPU0, 2), "sender_cpu_s": round($SITE_CPU1 - $SITE_CPU0, 2)}))
+PY
 
 # --- PouchDB --------------------------------------------------------------------------------
+if [ "${COMPARE_ONLY:-}" != switchboard ]; then
 start_pouch() { # NAME: sets POUCH_URL and POUCH_PID
   local dir="$WORK/$1" port
   port=$(free_port)
@@ -204,31 +235,19 @@ DST_DOCS=$(curl -sf "$DST/orders" | json 'd["doc_count"]')
 DST_KIB1=$(kib "$WORK/pdb-target/db")
 PDB_SRC_HWM=$(hwm_mib "$SRC_PID"); PDB_DST_HWM=$(hwm_mib "$DST_PID")
 
-# --- the table ------------------------------------------------------------------------------
-python3 - "$ORDERS" "$C" <<PY
-import json, sys
-n, c = int(sys.argv[1]), sys.argv[2]
-sbw, pdbw = json.loads('''$SB_W'''), json.loads('''$PDB_W''')
-sbb, pdbb = json.loads('''$SB_BYTES'''), json.loads('''$PDB_BYTES''')
-sbs = json.loads('''$SB_SYNC''')["peers"][0]
-pdbr = json.loads('''$PDB_REPL''')
-def per(kib0, kib1): return "%.1f KB" % ((kib1 - kib0) * 1024 / n / 1000)
-def wire(b): return "%.0f B" % ((b["up"] + b["down"]) / n)
-print("| %s realistic orders, one run | writes/s (%s clients) | catch-up → empty replica | bytes on the wire per order | disk per order, sender / receiver | peak resident memory, sender / receiver |" % (format(n, ","), c))
-print("|---|---|---|---|---|---|")
-print("| PouchDB (pouchdb-server $PDB_VERSION, gzip) | %d (p99 %s ms) | %.2f s | %s | %s / %s | %s / %s MiB |" % (
-    pdbw["per_second"], pdbw["p99_ms"], float("$PDB_SECS"), wire(pdbb),
-    per($SRC_KIB0, $SRC_KIB1), per($DST_KIB0, $DST_KIB1), "$PDB_SRC_HWM", "$PDB_DST_HWM"))
-print("| Switchboard (site → HQ, \`POST /api/v1/sync\` at HQ) | %d (p99 %s ms) | %.2f s | %s | %s / %s | %s / %s MiB |" % (
-    sbw["per_second"], sbw["p99_ms"], float("$SB_SECS"), wire(sbb),
-    per($SITE_KIB0, $SITE_KIB1), per($HQ_KIB0, $HQ_KIB1), "$SB_SITE_HWM", "$SB_HQ_HWM"))
-print("| Issue 12 target (Switchboard) | ≥ 2× the disk's fsync rate | < 3 s (10,000) | ≤ 281 B | ≤ 2 KB / ≤ 2 KB | HQ < 300 MiB (100,000) |")
-print()
-print("- Writes: nine per order (create, 5 lines, 2 payments, 1 hold), over HTTP. Switchboard acknowledges each after fsync (group commit); pouchdb-server (LevelDB) acknowledges without one. Orders/s: Switchboard %.0f, PouchDB %.0f. Mean final order JSON: %d B." % (
-    sbw["orders_per_second"], pdbw["per_second"] / 9, pdbw["doc_bytes"]))
-print("- Catch-up CPU (user+sys): Switchboard HQ %.2f s, site %.2f s; PouchDB target %.2f s, source %.2f s." % (
-    $HQ_CPU1 - $HQ_CPU0, $SITE_CPU1 - $SITE_CPU0, $DST_CPU1 - $DST_CPU0, $SRC_CPU1 - $SRC_CPU0))
-print("- On the wire (proxy): Switchboard %d B up (HQ → site) + %d B down (site → HQ) over %d new connection(s); HQ's own count: %d B out, %d B in (frame bodies), %d documents received. PouchDB %d B up (target → source) + %d B down (source → target) over %d new connection(s); docs_written %s." % (
-    sbb["up"], sbb["down"], sbb["connections"], sbs["bytes_out"], sbs["bytes_in"], sbs["received_docs"],
-    pdbb["up"], pdbb["down"], pdbb["connections"], pdbr.get("docs_written", "?")))
+python3 - >"$WORK/pouchdb.json" <<PY
+import json
+print(json.dumps({"name": "PouchDB (pouchdb-server $PDB_VERSION, gzip, \`POST /_replicate\` at the target)",
+  "writes": json.loads('''$PDB_W'''), "catchup_s": $PDB_SECS, "wire": json.loads('''$PDB_BYTES'''),
+  "replication": json.loads('''$PDB_REPL'''),
+  "sender_kib": [$SRC_KIB0, $SRC_KIB1], "receiver_kib": [$DST_KIB0, $DST_KIB1],
+  "sender_hwm_mib": $PDB_SRC_HWM, "receiver_hwm_mib": $PDB_DST_HWM,
+  "receiver_cpu_s": round($DST_CPU1 - $DST_CPU0, 2), "sender_cpu_s": round($SRC_CPU1 - $SRC_CPU0, 2)}))
 PY
+fi
+
+# --- the table ------------------------------------------------------------------------------
+if [ -n "${COMPARE_RESULTS:-}" ]; then mkdir -p "$COMPARE_RESULTS"; cp "$WORK"/*.json "$COMPARE_RESULTS"/; fi
+python3 "$COMPARE/table.py" "$ORDERS" "$C" "$WORK/pouchdb.json" "$WORK/switchboard.json"
+}
+main "$@"
