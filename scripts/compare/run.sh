@@ -134,6 +134,8 @@ pair_nodes() { # FROM_URL FROM_TOKEN NAME PEER_URL TO_ID
 }
 
 log "switchboard: $BIN ($("$BIN" --version 2>/dev/null || echo '?'))"
+mkdir -p "$WORK/probe"
+FSYNC=$("$LG" fsync --dir "$WORK/probe" --seconds 3)
 "$BIN" init --name hq --role hq --data-dir "$WORK/hq" >/dev/null
 "$BIN" init --name site --role site --call-center bench --data-dir "$WORK/site" >/dev/null
 start_node hq; HQ=$NODE_URL; HQ_PID=$NODE_PID
@@ -189,7 +191,8 @@ print(json.dumps({"name": "Switchboard (site → HQ, \`POST /api/v1/sync\` at HQ
   "session": json.loads('''$SB_SYNC''')["peers"][0],
   "sender_kib": [$SITE_KIB0, $SITE_KIB1], "receiver_kib": [$HQ_KIB0, $HQ_KIB1],
   "sender_hwm_mib": $SB_SITE_HWM, "receiver_hwm_mib": $SB_HQ_HWM,
-  "receiver_cpu_s": round($HQ_CPU1 - $HQ_CPU0, 2), "sender_cpu_s": round($SITE_CPU1 - $SITE_CPU0, 2)}))
+  "receiver_cpu_s": round($HQ_CPU1 - $HQ_CPU0, 2), "sender_cpu_s": round($SITE_CPU1 - $SITE_CPU0, 2),
+  "fsync": json.loads('''$FSYNC''')}))
 PY
 
 # --- PouchDB --------------------------------------------------------------------------------
@@ -248,6 +251,9 @@ fi
 
 # --- the table ------------------------------------------------------------------------------
 if [ -n "${COMPARE_RESULTS:-}" ]; then mkdir -p "$COMPARE_RESULTS"; cp "$WORK"/*.json "$COMPARE_RESULTS"/; fi
+echo "Command: \`scripts/compare/run.sh $ORDERS\` (release build, $C writing clients), $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)')."
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/,"",$2); print $2}'), Node.js $(node --version)."
+echo
 python3 "$COMPARE/table.py" "$ORDERS" "$C" "$WORK/pouchdb.json" "$WORK/switchboard.json"
 }
 main "$@"

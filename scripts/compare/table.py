@@ -35,6 +35,9 @@ for r in rows:
                 r["writes"]["seconds"], r["writes"]["p50_ms"],
                 r["writes"].get("orders_per_second", r["writes"]["per_second"] / 9),
                 r["receiver_cpu_s"], r["sender_cpu_s"], w["up"], w["down"], w["connections"]))
+    if "fsync" in r:
+        line += ("; the disk's own fsync rate in the same run (write 128 B + fdatasync, one at "
+                 "a time): %.0f/s" % r["fsync"]["per_second"])
     if "session" in r:
         s = r["session"]
         line += "; HQ's own count: %d B out, %d B in (frame bodies), %d documents received" % (
