@@ -64,7 +64,7 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 
 /// Decodes a value encoded by [`encode`], refusing input over `limit` bytes.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: u64) -> Result<T, CodecError> {
-    let (&version, mut body) = bytes.split_first().ok_or(CodecError::Empty)?;
+    let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
     if bytes.len() as u64 > limit {
         return Err(CodecError::TooLarge {
             size: bytes.len() as u64,
@@ -74,17 +74,30 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: u64) -> Result<T, CodecE
     if version != VERSION {
         return Err(CodecError::UnknownVersion(version));
     }
+    decode_body(body, limit)
+}
+
+/// Decodes the bincode body of a value (what follows the version byte of [`encode`]), refusing
+/// input over `limit` bytes; for containers that carry the version elsewhere (sync frames).
+pub fn decode_body<T: DeserializeOwned>(body: &[u8], limit: u64) -> Result<T, CodecError> {
+    if body.len() as u64 > limit {
+        return Err(CodecError::TooLarge {
+            size: body.len() as u64,
+            limit,
+        });
+    }
+    let mut rest = body;
     let value = options(limit)
-        .deserialize_from::<_, T>(&mut body)
+        .deserialize_from::<_, T>(&mut rest)
         .map_err(|e| match *e {
             bincode::ErrorKind::SizeLimit => CodecError::TooLarge {
-                size: bytes.len() as u64,
+                size: body.len() as u64,
                 limit,
             },
             other => CodecError::Malformed(other.to_string()),
         })?;
-    if !body.is_empty() {
-        return Err(CodecError::TrailingBytes(body.len()));
+    if !rest.is_empty() {
+        return Err(CodecError::TrailingBytes(rest.len()));
     }
     Ok(value)
 }

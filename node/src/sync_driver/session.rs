@@ -13,6 +13,13 @@ use switchboard_sync::protocol::{self, Initiator, PeerInfo, SessionReport};
 /// Most requests one session may take (a session that needs more resumes next time).
 const MAX_ROUNDS: usize = 10_000;
 
+/// Whether a peer refused a frame for its version: what a node from before frame version 2
+/// answers to one (`400`, "bad frame: unknown encoding version 2 …"), before applying anything.
+fn refused_frame_version(e: &SyncError) -> bool {
+    matches!(e, SyncError::Remote { status, detail }
+        if *status == reqwest::StatusCode::BAD_REQUEST && detail.contains("unknown encoding version"))
+}
+
 impl SyncHub {
     /// Runs one session with a peer.
     pub(super) async fn session(&self, peer: &PeerConfig) -> Result<SessionReport, SyncError> {
@@ -43,7 +50,16 @@ impl SyncHub {
         })
         .await??;
         for _ in 0..MAX_ROUNDS {
-            let (answer, _) = self.post(&peer, FRAME_PATH, frame, Some(node_id)).await?;
+            let answer = match self.post(&peer, FRAME_PATH, frame, Some(node_id)).await {
+                Ok((answer, _)) => answer,
+                // A peer from before frame version 2 refuses the first request whole: the same
+                // request again, in version 1.
+                Err(e) if refused_frame_version(&e) => match init.downgrade() {
+                    Some(plain) => self.post(&peer, FRAME_PATH, plain, Some(node_id)).await?.0,
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            };
             let mut r = replica.clone();
             let (back, step) = tokio::task::spawn_blocking(move || {
                 let step = init.on_frame(&answer, &mut r);

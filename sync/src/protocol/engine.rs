@@ -79,6 +79,11 @@ pub struct Initiator {
     acks: Vec<WireHeads>,
     report: SessionReport,
     finished: bool,
+    /// The frame version this initiator writes ([`FRAME_V2`] until a peer refuses it).
+    wire: u8,
+    /// The first request in version 1, kept until the first answer in case the responder does
+    /// not read version 2 ([`Initiator::downgrade`]).
+    first_plain: Option<Vec<u8>>,
 }
 
 impl Initiator {
@@ -98,6 +103,18 @@ impl Initiator {
         peer: PeerInfo,
         session: u64,
         max_bytes: usize,
+    ) -> Result<(Self, Vec<u8>), SyncError> {
+        Self::with_options(replica, peer, session, max_bytes, WIRE_VERSION)
+    }
+
+    /// [`Initiator::with_max_bytes`] writing frames of `version` ([`FRAME_V1`] for a peer known
+    /// to read nothing else; [`FRAME_V2`] otherwise).
+    pub fn with_options(
+        replica: &impl Replica,
+        peer: PeerInfo,
+        session: u64,
+        max_bytes: usize,
+        version: u8,
     ) -> Result<(Self, Vec<u8>), SyncError> {
         let checkpoint = replica.peer_state(peer.node_id)?;
         let pull_since = PullSince {
@@ -122,6 +139,12 @@ impl Initiator {
             acks: Vec::new(),
             report: SessionReport::default(),
             finished: false,
+            wire: if version == FRAME_V2 {
+                FRAME_V2
+            } else {
+                FRAME_V1
+            },
+            first_plain: None,
         };
         let frame = me.next_request(replica)?;
         Ok((me, frame))
@@ -130,6 +153,27 @@ impl Initiator {
     /// The report so far.
     pub fn report(&self) -> SessionReport {
         self.report
+    }
+
+    /// The frame version this initiator writes.
+    pub fn frame_version(&self) -> u8 {
+        self.wire
+    }
+
+    /// Falls back to frame version 1 after the responder refused the first request because it
+    /// does not read version 2 (a peer from before version 2 answers "unknown encoding version
+    /// 2" and applies nothing): returns the same request in version 1, to send instead. `None`
+    /// when there is nothing to fall back from (already version 1, or the responder has answered
+    /// a request of this session, so it reads version 2 and the refusal was something else).
+    pub fn downgrade(&mut self) -> Option<Vec<u8>> {
+        if self.wire != FRAME_V2 || self.report.frames_in > 0 {
+            return None;
+        }
+        let frame = self.first_plain.take()?;
+        self.wire = FRAME_V1;
+        self.report.frames_out += 1;
+        self.report.bytes_out += frame.len();
+        Some(frame)
     }
 
     fn push_doc(
@@ -217,7 +261,16 @@ impl Initiator {
             },
             max_bytes: u32::try_from(self.max_bytes).unwrap_or(u32::MAX),
         };
-        let frame = encode_frame(&Frame::Request(req));
+        let plain = encode_frame(&Frame::Request(req));
+        let frame = if self.wire == FRAME_V2 {
+            let f = to_v2(&plain);
+            if self.n == 1 {
+                self.first_plain = Some(plain);
+            }
+            f
+        } else {
+            plain
+        };
         self.report.frames_out += 1;
         self.report.bytes_out += frame.len();
         Ok(frame)
@@ -279,6 +332,7 @@ impl Initiator {
         }
         self.report.frames_in += 1;
         self.report.bytes_in += frame.len();
+        self.first_plain = None;
 
         // Push results: what the responder now holds.
         let mut learned = Vec::new();
@@ -420,7 +474,8 @@ impl Initiator {
 
 /// Answers a request frame from an authenticated peer: merges the pushed documents (all or
 /// nothing; a document outside the peer's write scope or our read scope refuses the whole frame),
-/// records the peer's acknowledgements, and returns the next batch of our feed for it.
+/// records the peer's acknowledgements, and returns the next batch of our feed for it, in the
+/// frame version of the request (so a peer that writes version 1 reads version 1).
 pub fn respond(
     replica: &mut impl Replica,
     peer: &PeerInfo,
@@ -492,12 +547,16 @@ pub fn respond(
         None => None,
         Some(since) => Some(pull_batch(replica, &me, peer, since, budget)?),
     };
-    Ok(encode_frame(&Frame::Response(SyncResponse {
-        session: req.session,
-        n: req.n,
-        pushed,
-        pull,
-    })))
+    let version = frame_version(frame).unwrap_or(FRAME_V1);
+    Ok(encode_frame_as(
+        &Frame::Response(SyncResponse {
+            session: req.session,
+            n: req.n,
+            pushed,
+            pull,
+        }),
+        version,
+    ))
 }
 
 fn pull_batch(

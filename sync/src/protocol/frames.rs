@@ -1,6 +1,19 @@
-//! Wire frames: `[codec::VERSION] ++ bincode(Frame)` (varint integers). Heads travel as raw
-//! 32-byte hashes and documents as `save_after` bytes, so a small edit costs its change plus about
-//! 60 bytes of framing.
+//! Wire frames. Two versions, told apart by the first byte:
+//!
+//! - version 1: `[1] ++ bincode(Frame)` (varint integers), what every node reads;
+//! - version 2: `[2] ++ [method] ++ body`, where `method` 0 means `body` is `bincode(Frame)` as in
+//!   version 1 and method 1 means `body` is one zstd frame of it, declaring its decompressed size
+//!   (at most [`MAX_FRAME_BYTES`], checked before anything is decompressed, and then held to).
+//!
+//! Heads travel as raw 32-byte hashes and documents as automerge bytes, so a small edit costs its
+//! change plus about 60 bytes of framing; version 2 compresses a batch of documents together.
+//!
+//! Negotiation is by the version byte alone: a responder answers in the version of the request
+//! (see [`super::engine::respond`]), so a peer that only writes version 1 only ever reads
+//! version 1. An initiator writes version 2 ([`WIRE_VERSION`]); a peer from before version 2
+//! refuses such a request whole ("unknown encoding version 2"), before applying anything, and the
+//! initiator sends the same request again in version 1
+//! ([`super::engine::Initiator::downgrade`]).
 
 use super::{DocPayload, Heads};
 use crate::codec::{self, CodecError};
@@ -10,8 +23,25 @@ use serde::{Deserialize, Serialize};
 use switchboard_domain::CallCenterId;
 use uuid::Uuid;
 
-/// Frames larger than this are refused before decoding.
+/// Frames larger than this are refused before decoding; in version 2, the decompressed body
+/// too.
 pub const MAX_FRAME_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Version 1: `[1] ++ bincode(Frame)`.
+pub const FRAME_V1: u8 = codec::VERSION;
+/// Version 2: `[2] ++ [method] ++ body`, the body optionally zstd-compressed.
+pub const FRAME_V2: u8 = 2;
+/// The version an initiator writes.
+pub const WIRE_VERSION: u8 = FRAME_V2;
+
+/// Version 2 method byte: the body is `bincode(Frame)`.
+const METHOD_PLAIN: u8 = 0;
+/// Version 2 method byte: the body is one zstd frame of `bincode(Frame)`.
+const METHOD_ZSTD: u8 = 1;
+/// Bodies shorter than this are not worth compressing (no-op and one-change sessions).
+const COMPRESS_FROM: usize = 512;
+/// zstd level: 3 (zstd's default) compresses a 4 MiB batch of orders at a few hundred MB/s.
+const ZSTD_LEVEL: i32 = 3;
 
 /// The batch size a sender aims for (one document larger than this still travels alone).
 pub const TARGET_FRAME_BYTES: usize = 4 * 1024 * 1024;
@@ -231,12 +261,107 @@ impl WireDoc {
     }
 }
 
-/// Encodes a frame.
+/// Encodes a frame in version 1.
 pub fn encode_frame(frame: &Frame) -> Vec<u8> {
     codec::encode(frame)
 }
 
-/// Decodes a frame, refusing anything over [`MAX_FRAME_BYTES`].
-pub fn decode_frame(bytes: &[u8]) -> Result<Frame, CodecError> {
-    codec::decode(bytes, MAX_FRAME_BYTES)
+/// Encodes a frame in `version` ([`FRAME_V1`] or [`FRAME_V2`]; anything else is written as
+/// version 1). In version 2 the body is compressed when that makes it smaller.
+pub fn encode_frame_as(frame: &Frame, version: u8) -> Vec<u8> {
+    let v1 = codec::encode(frame);
+    if version == FRAME_V2 {
+        to_v2(&v1)
+    } else {
+        v1
+    }
 }
+
+/// The version 2 form of a version 1 frame (its bincode body compressed when that helps).
+pub fn to_v2(v1: &[u8]) -> Vec<u8> {
+    let body = v1.get(1..).unwrap_or_default();
+    if body.len() >= COMPRESS_FROM {
+        if let Ok(z) = compress(body) {
+            if z.len() + 1 < body.len() {
+                let mut out = Vec::with_capacity(z.len() + 2);
+                out.extend_from_slice(&[FRAME_V2, METHOD_ZSTD]);
+                out.extend_from_slice(&z);
+                return out;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(body.len() + 2);
+    out.extend_from_slice(&[FRAME_V2, METHOD_PLAIN]);
+    out.extend_from_slice(body);
+    out
+}
+
+/// One zstd frame of `body` declaring its content size (the receiver checks it against its bound
+/// before decompressing) and carrying a checksum of it.
+fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+    c.include_checksum(true)?;
+    c.include_contentsize(true)?;
+    c.compress(body)
+}
+
+/// The version byte of a frame (`None` for an empty one).
+pub fn frame_version(bytes: &[u8]) -> Option<u8> {
+    bytes.first().copied()
+}
+
+/// Decodes a frame of either version, refusing anything over [`MAX_FRAME_BYTES`] (compressed or
+/// not) before decoding or decompressing it.
+pub fn decode_frame(bytes: &[u8]) -> Result<Frame, CodecError> {
+    if bytes.len() as u64 > MAX_FRAME_BYTES {
+        return Err(CodecError::TooLarge {
+            size: bytes.len() as u64,
+            limit: MAX_FRAME_BYTES,
+        });
+    }
+    match bytes.first() {
+        Some(&FRAME_V2) => {}
+        _ => return codec::decode(bytes, MAX_FRAME_BYTES),
+    }
+    match bytes.get(1) {
+        Some(&METHOD_PLAIN) => codec::decode_body(&bytes[2..], MAX_FRAME_BYTES),
+        Some(&METHOD_ZSTD) => {
+            let body = decompress_bounded(&bytes[2..], MAX_FRAME_BYTES)?;
+            codec::decode_body(&body, MAX_FRAME_BYTES)
+        }
+        Some(m) => Err(CodecError::Malformed(format!(
+            "unknown frame compression method {m}"
+        ))),
+        None => Err(CodecError::Malformed("truncated frame header".into())),
+    }
+}
+
+/// Decompresses one zstd frame whose header declares a content size of at most `limit`: the
+/// output buffer is that size and decompression fails rather than grow it, so a hostile body
+/// (a lying size, several frames, a bomb) costs at most `limit` bytes. Single-shot
+/// decompression writes into that buffer directly, so no window is allocated besides it.
+fn decompress_bounded(z: &[u8], limit: u64) -> Result<Vec<u8>, CodecError> {
+    let malformed = |what: &str| CodecError::Malformed(format!("compressed frame: {what}"));
+    let declared = match zstd::zstd_safe::get_frame_content_size(z) {
+        Ok(Some(n)) => n,
+        Ok(None) => return Err(malformed("no declared size")),
+        Err(_) => return Err(malformed("not a zstd frame")),
+    };
+    if declared > limit {
+        return Err(CodecError::TooLarge {
+            size: declared,
+            limit,
+        });
+    }
+    let cap = usize::try_from(declared).map_err(|_| malformed("declared size"))?;
+    let out = zstd::bulk::Decompressor::new()
+        .and_then(|mut d| d.decompress(z, cap))
+        .map_err(|e| malformed(&e.to_string()))?;
+    if out.len() != cap {
+        return Err(malformed("size differs from the declared one"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
