@@ -4,10 +4,18 @@
 # start-up to ready, and GET /api/v1/orders/{id} latency.
 # Usage: scripts/bench_node.sh [ORDERS] (default 100000). Release build. Prints Markdown to stdout;
 # paste it into BENCHMARKS.md. The client runs as a separate process on the same cores.
+# SHAPE=realistic: every order is created with 5 lines, 2 payments and 1 hold (nine writes, the
+# shape of issue 12 and scripts/compare/), for the write rates and for the store; the store's
+# disk per order is reported either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORDERS=${1:-100000}
 SECS=${BENCH_SECONDS:-10}
+case "${SHAPE:-}" in
+  realistic) SHAPE_ARGS=(--realistic); FILL_ARGS=(--realistic) ;;
+  "") SHAPE_ARGS=(); FILL_ARGS=(--fill) ;;
+  *) echo "SHAPE: realistic or nothing" >&2; exit 2 ;;
+esac
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin switchboard --bin switchboard-loadgen >&2
 BIN=target/release/switchboard
 LG=target/release/switchboard-loadgen
@@ -59,7 +67,7 @@ echo "| clients | acknowledged writes/s | × fsync rate | p50 ms | p99 ms | erro
 echo "|---|---|---|---|---|---|---|---|"
 for C in 1 16 64; do
   F0=$(flushes); T0=$(cpu_ticks)
-  R=$("$LG" writes --url "$URL" --token "$TOKEN" --customer "$CUST" --concurrency "$C" --seconds "$SECS")
+  R=$("$LG" writes --url "$URL" --token "$TOKEN" --customer "$CUST" --concurrency "$C" --seconds "$SECS" "${SHAPE_ARGS[@]}")
   F1=$(flushes); T1=$(cpu_ticks)
   python3 - "$R" "$FSYNC" "$C" "$F0" "$F1" "$T0" "$T1" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
@@ -72,9 +80,10 @@ print(f"| {c} | {r['per_second']:.0f} | {r['per_second']/f['per_second']:.2f} | 
 PY
 done
 echo
-echo "### A store of $ORDERS orders"
+echo "### A store of $ORDERS ${SHAPE:-one-line} orders"
 echo
-"$LG" writes --url "$URL" --token "$TOKEN" --customer "$CUST" --concurrency 32 --seconds 3600 --orders "$ORDERS" --fill --ids-out "$WORK/ids" >/dev/null
+KIB0=$(du -sk "$WORK/data" | cut -f1)
+"$LG" writes --url "$URL" --token "$TOKEN" --customer "$CUST" --concurrency 32 --seconds 3600 --orders "$ORDERS" "${FILL_ARGS[@]}" --ids-out "$WORK/ids" >/dev/null
 stop_node
 start_node
 echo "- start-up to ready (process start until /readyz answers): ${READY_S} s"
@@ -82,5 +91,5 @@ RSS_IDLE=$(rss_mib)
 READS=$("$LG" reads --url "$URL" --token "$TOKEN" --ids "$WORK/ids" --requests 20000 --concurrency 4)
 echo "- resident memory after start: ${RSS_IDLE} MiB; after 20,000 random reads: $(rss_mib) MiB"
 echo "- GET /api/v1/orders/{id}, 4 clients: $(echo "$READS" | fmt)"
-echo "- data dir size: $(du -sh "$WORK/data" | cut -f1)"
+echo "- data dir size: $(du -sh "$WORK/data" | cut -f1); disk per order (growth while filling / orders): $(python3 -c "print('%.1f KB' % (($(du -sk "$WORK/data" | cut -f1) - $KIB0) * 1024 / $ORDERS / 1000))")"
 stop_node

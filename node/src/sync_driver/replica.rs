@@ -5,6 +5,7 @@
 //! writes.
 
 use crate::error::NodeError;
+use crate::read_model::order_entries;
 use crate::service::AppState;
 use crate::store::records::{self, PeerState};
 use crate::store::{StoreExt, TreeId, WriteCtx};
@@ -161,7 +162,18 @@ impl Replica for NodeReplica {
                 let plan = plan_apply(&src, &batch, &author)?;
                 let ctx = src.ctx.into_inner();
                 for (id, staged) in plan.staged {
-                    ctx.put_doc(id, staged.meta, &staged.doc)?;
+                    match staged.order {
+                        // The merge read the order already (for its invariants): project that,
+                        // rather than reading the document a second time, and hand the document
+                        // over rather than copying it for the cache.
+                        Some(order) => {
+                            let entries = order_entries(id, &order, &staged.doc, &app.configs);
+                            ctx.put_doc_projected(id, staged.meta, staged.doc, entries)?;
+                        }
+                        None => {
+                            ctx.put_doc(id, staged.meta, &staged.doc)?;
+                        }
+                    }
                 }
                 let key = records::peer_checkpoint_key(&batch.peer);
                 let mut state: PeerState = match ctx.get(TreeId::PeerState, key.as_bytes())? {
