@@ -82,3 +82,39 @@ async fn increments_are_stored_and_compacted() {
     assert_eq!(read_field(&d, "v"), None);
     assert!(storage.verify().await.expect("verify").is_ok());
 }
+
+#[test]
+fn a_record_loads_the_same_in_one_pass_as_in_turn() {
+    // A snapshot and increments as the writer stores them (one `save_after` per write).
+    let mut doc = doc_with("a", "0");
+    let bytes = doc.save();
+    let mut increments = Vec::new();
+    for i in 1..9 {
+        let before = doc.get_heads();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, "a", i.to_string())?;
+            tx.put(ROOT, format!("k{i}"), "v")?;
+            Ok(())
+        })
+        .expect("transact");
+        increments.push(doc.save_after(&before));
+    }
+    let rec = records::DocRecord {
+        meta: meta(),
+        seq: 1,
+        heads: doc.get_heads().iter().map(|h| h.0).collect(),
+        bytes,
+        increments,
+    };
+    let id = Uuid::from_u128(7);
+    let one = rec.load(id).expect("one pass");
+    let in_turn = rec.load_in_turn(id).expect("in turn");
+    assert_eq!(one.get_heads(), doc.get_heads());
+    assert_eq!(in_turn.get_heads(), doc.get_heads());
+    assert_eq!(one.save(), in_turn.save());
+    assert_eq!(read_field(&one, "a").as_deref(), Some("8"));
+    // A record whose increments do not load still reports the document's error.
+    let mut broken = rec.clone();
+    broken.increments[3] = vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3];
+    assert!(broken.load(id).is_err());
+}
