@@ -3,8 +3,9 @@
 # nodes (a site and an HQ, real `switchboard serve` processes), on the same orders, in one run.
 #
 # Needs: the README's set-up (a Rust toolchain; the script builds the release binaries) plus
-# Node.js with npm (tested with Node.js 20). pouchdb-server comes from npm, pinned by scripts/compare/package.json
-# and package-lock.json (`npm ci` runs here when node_modules is missing). Loopback only.
+# Node.js with npm (tested with Node.js 20). pouchdb-server comes from npm, pinned by
+# scripts/compare/package.json and package-lock.json (`npm ci` runs here when node_modules is
+# missing). Loopback only.
 #
 # Usage: scripts/compare/run.sh [ORDERS]     (default 10000)
 #   COMPARE_CONCURRENCY=16   writing clients, the same for both
