@@ -9,7 +9,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use switchboard_domain::config::{Role, User};
-use switchboard_domain::{CallCenterId, NodeId, UserId};
+use switchboard_domain::{CallCenterId, NodeId, Timestamp, UserId};
 use switchboard_sync::protocol;
 use uuid::Uuid;
 
@@ -29,6 +29,8 @@ pub struct InitOutput {
     pub admin_user: UserId,
     /// The first admin's bearer token (shown once; only its hash is stored).
     pub admin_token: String,
+    /// When that token stops working.
+    pub admin_expires_at: Timestamp,
     /// Where the token was written, when asked.
     pub token_file: Option<PathBuf>,
 }
@@ -45,14 +47,46 @@ pub fn new_token() -> String {
     hex::encode(b)
 }
 
+/// When a token made at `now` with a lifetime of `lifetime_secs` stops working.
+pub fn token_expiry(now: Timestamp, lifetime_secs: u64) -> Timestamp {
+    let ms = i64::try_from(lifetime_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    Timestamp::from_millis(now.as_millis().saturating_add(ms))
+}
+
+/// The system clock, for `init` (which runs before a node and its clock exist).
+fn system_now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp::from_millis(ms)
+}
+
 /// Initialises a node in `dir` (created if missing). Refuses a dir that already holds a node.
-/// With `write_token_file`, also writes the admin token to `dir/admin-token` (mode 0600).
+/// With `write_token_file`, also writes the admin token to `dir/admin-token` (mode 0600). The
+/// admin's token lives [`crate::config::DEFAULT_ADMIN_TOKEN_LIFETIME_SECS`] from now.
 pub fn init_data_dir(
     dir: &Path,
     name: &str,
     role: protocol::Role,
     call_centers: &[CallCenterId],
     write_token_file: bool,
+) -> Result<InitOutput, NodeError> {
+    let expires = token_expiry(
+        system_now(),
+        crate::config::DEFAULT_ADMIN_TOKEN_LIFETIME_SECS,
+    );
+    init_data_dir_until(dir, name, role, call_centers, write_token_file, expires)
+}
+
+/// [`init_data_dir`] with the admin token expiring at `admin_expires_at`.
+pub fn init_data_dir_until(
+    dir: &Path,
+    name: &str,
+    role: protocol::Role,
+    call_centers: &[CallCenterId],
+    write_token_file: bool,
+    admin_expires_at: Timestamp,
 ) -> Result<InitOutput, NodeError> {
     if name.trim().is_empty() {
         return Err(NodeError::Config("node name must not be empty".into()));
@@ -85,6 +119,9 @@ pub fn init_data_dir(
             call_center: None,
         },
         origin: UserOrigin::Local,
+        expires_at: Some(admin_expires_at),
+        disabled: false,
+        created_at: Some(system_now()),
     };
     let token_file = if write_token_file {
         let path = dir.join(ADMIN_TOKEN_FILE);
@@ -96,7 +133,7 @@ pub fn init_data_dir(
     store.apply(&[crate::store::Op {
         tree: TreeId::Users,
         key: token_hash(&admin_token).into_bytes(),
-        value: Some(crate::store::records::encode(&admin)?),
+        value: Some(admin.encode()?),
     }])?;
     // Identity last: a dir without it counts as uninitialised, so an interrupted init can rerun.
     write_identity(&store, &meta)?;
@@ -106,6 +143,7 @@ pub fn init_data_dir(
         node_id,
         admin_user: admin.user.id,
         admin_token,
+        admin_expires_at,
         token_file,
     })
 }
