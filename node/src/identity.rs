@@ -72,11 +72,13 @@ pub fn init_data_dir(
     call_centers: &[CallCenterId],
     write_token_file: bool,
 ) -> Result<InitOutput, NodeError> {
-    let expires = token_expiry(
-        system_now(),
-        crate::config::DEFAULT_ADMIN_TOKEN_LIFETIME_SECS,
-    );
+    let expires = admin_token_expiry(crate::config::DEFAULT_ADMIN_TOKEN_LIFETIME_SECS);
     init_data_dir_until(dir, name, role, call_centers, write_token_file, expires)
+}
+
+/// When a token made now by `init` with a lifetime of `lifetime_secs` stops working.
+pub fn admin_token_expiry(lifetime_secs: u64) -> Timestamp {
+    token_expiry(system_now(), lifetime_secs)
 }
 
 /// [`init_data_dir`] with the admin token expiring at `admin_expires_at`.
