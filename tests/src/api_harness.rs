@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 /// 2026-11-28T12:00:00Z, the harness's default "now".
 pub const T0: i64 = 1_795_867_200_000;
-/// Lifetime of the harness's tokens, days.
+/// Lifetime of the harness's tokens, days (the first admin's: twice that).
 pub const TOKEN_DAYS: u64 = 10 * 365;
 
 fn clock_of(now: &Arc<AtomicI64>) -> switchboard_node::service::Clock {
@@ -116,7 +116,7 @@ impl ApiNode {
             role,
             &ccs,
             false,
-            Timestamp::from_millis(T0).plus_days(TOKEN_DAYS as i64),
+            Timestamp::from_millis(T0).plus_days(2 * TOKEN_DAYS as i64),
         )
         .expect("init data dir");
         let config = NodeConfig {

@@ -5,6 +5,7 @@ mod api_lifecycle;
 mod api_misc;
 mod api_orders;
 mod api_strict;
+mod api_users;
 mod cli;
 mod continuity;
 mod faults;
