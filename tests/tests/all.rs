@@ -16,4 +16,5 @@ mod sim_protocol;
 mod sim_roles;
 mod sim_scenarios;
 mod tidy;
+mod tokens;
 mod warehouse;
