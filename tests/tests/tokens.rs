@@ -83,7 +83,8 @@ async fn a_revocation_and_a_rotation_made_at_hq_take_effect_at_a_site_once_it_sy
     let (ann, bob) = (&users[0], &users[1]);
     let (ann_tok, bob_tok) = (s(ann, "token"), s(bob, "token"));
     sync_until(&c, "both agents sign in", || async {
-        site.has_call_center("north", &ann_tok).await && site.has_call_center("north", &bob_tok).await
+        site.has_call_center("north", &ann_tok).await
+            && site.has_call_center("north", &bob_tok).await
     })
     .await;
     // Step 2: at HQ, Ann is revoked and Bob's token rotated; HQ refuses the old tokens at once.
