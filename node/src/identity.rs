@@ -150,6 +150,59 @@ pub fn init_data_dir_until(
     })
 }
 
+/// A new token for the admin `init` made, on a stopped node (its token lost or expired): the old
+/// token stops working, the new one expires at `expires_at` and is written to `dir/admin-token`
+/// (mode 0600). Returns the admin's id and the token.
+pub fn renew_admin_token(dir: &Path, expires_at: Timestamp) -> Result<(UserId, String), NodeError> {
+    let store = SledStore::open(dir, 16 * 1024 * 1024)?;
+    if store.identity()?.is_none() {
+        return Err(NodeError::Config(format!(
+            "{} holds no node (run switchboard init)",
+            dir.display()
+        )));
+    }
+    let mut found: Option<(Vec<u8>, UserEntry)> = None;
+    for kv in store.iter_prefix(TreeId::Users, b"", false) {
+        let (k, v) = kv?;
+        let e = UserEntry::decode(&v)?;
+        let first_admin = e.origin == UserOrigin::Local
+            && e.user.role == Role::Admin
+            && e.user.call_center.is_none();
+        // The oldest such entry, should there be several.
+        if first_admin
+            && found
+                .as_ref()
+                .is_none_or(|(_, f)| e.created_at < f.created_at)
+        {
+            found = Some((k, e));
+        }
+    }
+    let (old_key, entry) = found
+        .ok_or_else(|| NodeError::Config("the data dir holds no admin made by init".into()))?;
+    let token = new_token();
+    let entry = UserEntry {
+        expires_at: Some(expires_at),
+        disabled: false,
+        ..entry
+    };
+    crate::store::perms::write_private_file(&dir.join(ADMIN_TOKEN_FILE), &token)?;
+    store.apply(&[
+        crate::store::Op {
+            tree: TreeId::Users,
+            key: old_key,
+            value: None,
+        },
+        crate::store::Op {
+            tree: TreeId::Users,
+            key: token_hash(&token).into_bytes(),
+            value: Some(entry.encode()?),
+        },
+    ])?;
+    store.flush()?;
+    tracing::info!(user = %entry.user.id, "renewed the admin token");
+    Ok((entry.user.id, token))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +243,31 @@ mod tests {
                 .windows(out.admin_token.len())
                 .any(|w| w == out.admin_token.as_bytes()));
         }
+    }
+
+    #[test]
+    fn the_admin_token_is_renewed_on_a_stopped_node() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = init_data_dir(dir.path(), "hq-1", protocol::Role::Hq, &[], true).expect("init");
+        let until = Timestamp::from_millis(1_000_000);
+        let (id, token) = renew_admin_token(dir.path(), until).expect("renew");
+        assert_eq!(id, out.admin_user);
+        assert_ne!(token, out.admin_token);
+        let file = std::fs::read_to_string(dir.path().join(ADMIN_TOKEN_FILE)).expect("file");
+        assert_eq!(file.trim(), token);
+        let store = SledStore::open(dir.path(), 1 << 20).expect("open");
+        assert!(store
+            .user_by_token_hash(&token_hash(&out.admin_token))
+            .expect("read")
+            .is_none());
+        let e = store
+            .user_by_token_hash(&token_hash(&token))
+            .expect("read")
+            .expect("renewed admin");
+        assert_eq!((e.user.id, e.expires_at), (out.admin_user, Some(until)));
+        drop(store);
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert!(renew_admin_token(empty.path(), until).is_err());
     }
 
     #[test]

@@ -642,7 +642,8 @@ fn peers_add_list_remove_and_sync_status() {
 #[test]
 fn users_add_list_rotate_revoke() {
     let dir = tmp();
-    let node = Node::start(&dir.path().join("n"));
+    let data = dir.path().join("n");
+    let node = Node::start(&data);
     let admin = node.token.clone();
     seed(&node, 0);
     let env = node.env(&admin);
@@ -698,6 +699,21 @@ fn users_add_list_rotate_revoke() {
     // Step 4: a revoked user cannot be rotated: one line, exit 1.
     let err = run(&["users", "rotate", &bob_id], &env).user_error();
     assert!(err.contains("409"), "{err}");
+    // Step 5: the first admin's token renewed on the stopped node: the old one stops working.
+    run(&["renew-admin-token", "--data-dir", p(&data)], &[]).user_error();
+    node.stop_ok();
+    let out = run(&["renew-admin-token", "--data-dir", p(&data)], &[]).ok();
+    assert!(
+        out.stdout.contains("admin token written to"),
+        "{}",
+        out.stdout
+    );
+    let renewed = read_token(&data);
+    assert_ne!(renewed, admin);
+    let node = Node::start(&data);
+    let url = format!("{}/api/v1/node", node.url);
+    assert_eq!(http("GET", &url, Some(&renewed), None).0, 200);
+    assert_eq!(http("GET", &url, Some(&admin), None).0, 401);
     node.stop_ok();
 }
 
