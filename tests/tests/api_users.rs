@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 use switchboard_domain::config::{Role as UserRole, User};
 use switchboard_domain::{Timestamp, UserId};
 use switchboard_node::identity::{new_token, token_hash};
+use switchboard_node::service::ServiceError;
 use switchboard_node::store::{Op, StoreExt, TreeId, UserOrigin};
+use switchboard_sync::doc::{self as sdoc, Author, UserRecord};
 use switchboard_tests::api_harness::{call_center_body, Answer, ApiNode, T0, TOKEN_DAYS};
 
 /// An HQ node with call centers `cc1` and `cc2`.
@@ -390,4 +392,53 @@ async fn a_token_stored_before_tokens_expired_works_until_the_legacy_deadline() 
     node.get("/api/v1/node", &old).await.ok(200);
     node.set_now(&deadline.to_string());
     refused(&node.get("/api/v1/node", &old).await, "expired");
+}
+
+#[tokio::test]
+async fn a_user_record_without_an_expiry_works_until_the_legacy_deadline() {
+    // A call-center document as a version before expiry wrote it: a user without `expires_at`.
+    let node = hq().await;
+    let token = new_token();
+    let rec = UserRecord {
+        user: User {
+            id: UserId(uuid::Uuid::from_u128(43)),
+            name: "Old".into(),
+            role: UserRole::Agent,
+            call_center: Some(switchboard_domain::CallCenterId::parse("cc1").expect("cc")),
+        },
+        token_hash: token_hash(&token),
+        disabled: false,
+        created_at: None,
+        expires_at: None,
+    };
+    let author = Author {
+        actor: node.state.identity.actor_id(),
+        user: rec.user.id,
+        node: node.state.identity.node_id,
+        now: node.state.now(),
+    };
+    node.state
+        .storage
+        .submit(move |ctx| -> Result<(), ServiceError> {
+            let id = sdoc::call_center_doc_id(rec.user.call_center.as_ref().expect("cc"));
+            let (meta, mut doc) = ctx.load_doc(id)?.expect("the cc1 document");
+            sdoc::put_user(&mut doc, &rec, &author)?;
+            ctx.put_doc(id, meta, &doc)?;
+            Ok(())
+        })
+        .await
+        .expect("write the old record");
+    let admin = node.admin.clone();
+    let list = node
+        .get("/api/v1/call-centers/cc1/users", &admin)
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(list["items"][0]["created_at"], Value::Null, "{list}");
+    node.get("/api/v1/call-centers/cc1", &token).await.ok(200);
+    node.set_now(&node.state.legacy_token_deadline.to_string());
+    refused(
+        &node.get("/api/v1/call-centers/cc1", &token).await,
+        "expired",
+    );
 }
