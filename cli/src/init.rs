@@ -29,10 +29,18 @@ pub struct InitArgs {
         default_value = "./switchboard-data"
     )]
     data_dir: PathBuf,
-    /// Print `{"node_id","admin_token_file","data_dir"}` as JSON (plus `admin_token` when stdout
-    /// is a terminal).
+    /// Print `{"node_id","admin_user_id","admin_expires_at","admin_token_file","data_dir"}` as
+    /// JSON (plus `admin_token` when stdout is a terminal).
     #[arg(long)]
     json: bool,
+    /// Seconds the first admin's token stays valid (rotate it with `switchboard users rotate`).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ADMIN_TOKEN_LIFETIME_SECS",
+        default_value_t = switchboard_node::config::DEFAULT_ADMIN_TOKEN_LIFETIME_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=switchboard_node::config::MAX_TOKEN_LIFETIME_SECS)
+    )]
+    admin_token_lifetime_secs: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -57,10 +65,18 @@ pub fn run(args: InitArgs) -> Result<()> {
             "a site serves at least one call center: pass --call-center ID"
         ));
     }
-    let out = create(&args.data_dir, &args.name, role, &ccs)?;
+    let out = try_create(
+        &args.data_dir,
+        &args.name,
+        role,
+        &ccs,
+        args.admin_token_lifetime_secs,
+    )?;
     if args.json {
         let mut v = serde_json::json!({
             "node_id": out.node_id.to_string(),
+            "admin_user_id": out.admin_user_id.to_string(),
+            "admin_expires_at": out.admin_expires_at.to_string(),
             "admin_token_file": token_path(&args.data_dir).display().to_string(),
             "data_dir": args.data_dir.display().to_string(),
         });
@@ -77,6 +93,11 @@ pub fn run(args: InitArgs) -> Result<()> {
             args.data_dir.display()
         );
         print_token(&out.admin_token, &args.data_dir);
+        outln!(
+            "admin user {} (token valid until {})",
+            out.admin_user_id,
+            out.admin_expires_at
+        );
     }
     Ok(())
 }
@@ -87,11 +108,16 @@ pub struct Created {
     pub node_id: switchboard_domain::NodeId,
     /// The first admin's token (only its hash is stored in the node).
     pub admin_token: String,
+    /// The first admin's user id.
+    pub admin_user_id: switchboard_domain::UserId,
+    /// When that token stops working.
+    pub admin_expires_at: switchboard_domain::Timestamp,
 }
 
 /// Initialises `dir`; the node writes the admin token to `dir/admin-token` (mode 0600).
 pub fn create(dir: &Path, name: &str, role: Role, ccs: &[CallCenterId]) -> Result<Created> {
-    let out = try_create(dir, name, role, ccs)?;
+    let lifetime = switchboard_node::config::DEFAULT_ADMIN_TOKEN_LIFETIME_SECS;
+    let out = try_create(dir, name, role, ccs, lifetime)?;
     Ok(out)
 }
 
@@ -101,11 +127,15 @@ pub fn try_create(
     name: &str,
     role: Role,
     ccs: &[CallCenterId],
+    admin_token_lifetime_secs: u64,
 ) -> Result<Created, NodeError> {
-    let out = switchboard_node::identity::init_data_dir(dir, name, role, ccs, true)?;
+    let expires = switchboard_node::identity::admin_token_expiry(admin_token_lifetime_secs);
+    let out = switchboard_node::identity::init_data_dir_until(dir, name, role, ccs, true, expires)?;
     Ok(Created {
         node_id: out.node_id,
         admin_token: out.admin_token,
+        admin_user_id: out.admin_user,
+        admin_expires_at: out.admin_expires_at,
     })
 }
 

@@ -4,7 +4,7 @@
 //! - `init` creates a node's data dir; `demo` runs HQ and two sites in one process;
 //! - admin commands (`node`, `peers`, `sync`, `users`, `orders`, `export`, `warehouse`) talk to a
 //!   running node over its HTTP API (`--url`/`--token`, or `SWITCHBOARD_URL`/`SWITCHBOARD_TOKEN`);
-//! - offline commands (`verify`, `backup`) work on a stopped node's data dir.
+//! - offline commands (`verify`, `backup`, `renew-admin-token`) work on a stopped node's data dir.
 //!
 //! Exit codes: 0 success, 1 a user-facing failure (printed as one line on stderr: unreachable
 //! node, refused token, data dir in use, corrupt data dir, ...), 2 a usage error (from clap).
@@ -54,6 +54,9 @@ enum Command {
     Verify(offline::VerifyArgs),
     /// Copy a stopped node's data dir consistently, so `serve --data-dir` opens the copy.
     Backup(offline::BackupArgs),
+    /// Give the first admin of a stopped node a new token (its token lost or expired), written to
+    /// DATA_DIR/admin-token (0600); the old token stops working.
+    RenewAdminToken(offline::RenewAdminTokenArgs),
 }
 
 /// Writes one line to stdout; see [`outln!`].
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             Command::Admin(c) => admin::run(c).await,
             Command::Verify(a) => offline::verify(a),
             Command::Backup(a) => offline::backup(a),
+            Command::RenewAdminToken(a) => offline::renew_admin_token(a),
         }
     });
     match res {

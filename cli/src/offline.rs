@@ -1,4 +1,4 @@
-//! Offline commands on a stopped node's data dir: `verify` and `backup`.
+//! Offline commands on a stopped node's data dir: `verify`, `backup` and `renew-admin-token`.
 //!
 //! Both open the store themselves, so they take the data dir's lock: on a dir in use by a running
 //! node they fail with one line and exit 1 instead of reading a store that is being written.
@@ -42,6 +42,45 @@ pub struct BackupArgs {
     /// left out, so a stolen backup cannot act as this node.
     #[arg(long)]
     include_keys: bool,
+}
+
+/// Arguments of `switchboard renew-admin-token`.
+#[derive(Args, Debug)]
+pub struct RenewAdminTokenArgs {
+    /// The stopped node's data dir.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = "./switchboard-data"
+    )]
+    data_dir: PathBuf,
+    /// Seconds the new token stays valid.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ADMIN_TOKEN_LIFETIME_SECS",
+        default_value_t = switchboard_node::config::DEFAULT_ADMIN_TOKEN_LIFETIME_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=switchboard_node::config::MAX_TOKEN_LIFETIME_SECS)
+    )]
+    admin_token_lifetime_secs: u64,
+}
+
+/// Runs `switchboard renew-admin-token`: a new token for the admin `init` made (the old one stops
+/// working), written to `DATA_DIR/admin-token` and printed only to a terminal.
+pub fn renew_admin_token(args: RenewAdminTokenArgs) -> Result<()> {
+    if !args.data_dir.exists() {
+        return Err(anyhow!("no data dir at {}", args.data_dir.display()));
+    }
+    let expires = switchboard_node::identity::admin_token_expiry(args.admin_token_lifetime_secs);
+    let (user, token) = switchboard_node::identity::renew_admin_token(&args.data_dir, expires)
+        .with_context(|| {
+            format!(
+                "cannot renew the admin token of {}",
+                args.data_dir.display()
+            )
+        })?;
+    crate::init::print_token(&token, &args.data_dir);
+    outln!("admin user {user} (token valid until {expires}; the old token no longer works)");
+    Ok(())
 }
 
 /// Runs `switchboard verify`: a report on stdout, exit 1 when it found problems.

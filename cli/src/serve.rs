@@ -99,7 +99,13 @@ fn ensure_initialised(cfg: &NodeConfig) -> Result<()> {
     if cfg.role == Role::Site && cfg.call_centers.is_empty() && !is_empty_dir(&cfg.data_dir)? {
         return Ok(());
     }
-    match crate::init::try_create(&cfg.data_dir, &cfg.name, cfg.role, &cfg.call_centers) {
+    match crate::init::try_create(
+        &cfg.data_dir,
+        &cfg.name,
+        cfg.role,
+        &cfg.call_centers,
+        cfg.admin_token_lifetime_secs,
+    ) {
         Ok(out) => {
             outln!(
                 "initialised {} node {:?} ({}) in {}",

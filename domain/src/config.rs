@@ -42,7 +42,8 @@ impl Role {
 }
 
 /// A user of a call center. Only users added to a call center may create orders in it; a user
-/// belongs to at most one call center (admins of a node may belong to none).
+/// belongs to at most one call center (admins of a node may belong to none: they are node-wide;
+/// an admin of a call center is scoped to it, see [`Actor::acts_in`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// The user's id.
@@ -67,10 +68,17 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The one rule of where a user may act: admins in every call center, agents and
-    /// supervisors only in their own.
+    /// The one rule of where a user may act: node-wide admins (admins of no call center, made
+    /// by `init`) in every call center; everyone else, scoped admins included, only in their
+    /// own.
     pub fn acts_in(&self, cc: &CallCenterId) -> bool {
-        self.role == Role::Admin || self.call_center.as_ref() == Some(cc)
+        self.is_node_admin() || self.call_center.as_ref() == Some(cc)
+    }
+
+    /// Whether the actor is a node-wide admin: an admin of no call center. Only they write
+    /// global configuration (the catalog, other call centers), peers and sync.
+    pub fn is_node_admin(&self) -> bool {
+        self.role == Role::Admin && self.call_center.is_none()
     }
 }
 

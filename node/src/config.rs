@@ -7,7 +7,8 @@
 //! `SWITCHBOARD_LOG`, and the limits on hostile clients: `SWITCHBOARD_HEADER_READ_TIMEOUT_SECS`,
 //! `SWITCHBOARD_REQUEST_TIMEOUT_SECS`, `SWITCHBOARD_MAX_CONNECTIONS`,
 //! `SWITCHBOARD_USER_WRITES_PER_SEC`, `SWITCHBOARD_USER_WRITE_BURST`,
-//! `SWITCHBOARD_PUBLIC_METRICS`; for the PostgreSQL warehouse (the `[warehouse]` table, off unless a URL
+//! `SWITCHBOARD_PUBLIC_METRICS`; the lifetimes of API tokens `SWITCHBOARD_TOKEN_LIFETIME_SECS` and
+//! `SWITCHBOARD_ADMIN_TOKEN_LIFETIME_SECS`; for the PostgreSQL warehouse (the `[warehouse]` table, off unless a URL
 //! is set) `SWITCHBOARD_WAREHOUSE_URL`, `SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS` (comma separated,
 //! `all` or `none`) and `SWITCHBOARD_WAREHOUSE_BATCH_SIZE`.
 //!
@@ -43,6 +44,12 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_USER_WRITES_PER_SEC: u32 = 200;
 /// Default burst of writes one user may make above the sustained rate.
 pub const DEFAULT_USER_WRITE_BURST: u32 = 400;
+/// Default lifetime of a new user's API token (and of a rotated one), seconds: 90 days.
+pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 90 * 24 * 3600;
+/// Default lifetime of the token of the admin made by `init`, seconds: 365 days.
+pub const DEFAULT_ADMIN_TOKEN_LIFETIME_SECS: u64 = 365 * 24 * 3600;
+/// Longest token lifetime accepted, seconds (100 years).
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 100 * 365 * 24 * 3600;
 /// Default number of documents the warehouse follower writes per PostgreSQL transaction.
 pub const DEFAULT_WAREHOUSE_BATCH: usize = 500;
 /// Largest warehouse batch accepted (each document of a batch is held loaded until it commits).
@@ -93,6 +100,11 @@ pub struct NodeConfig {
     pub user_write_burst: u32,
     /// Serve `/metrics` and `/openapi.json` without a token (by default they need one).
     pub public_metrics: bool,
+    /// Seconds a token made by `POST /api/v1/call-centers/{id}/users` or a rotation stays
+    /// valid (`expires_at` is returned with it).
+    pub token_lifetime_secs: u64,
+    /// Seconds the token of the admin made by `init` stays valid.
+    pub admin_token_lifetime_secs: u64,
     /// The PostgreSQL warehouse this node feeds (`[warehouse]`; off without a URL).
     pub warehouse: WarehouseConfig,
 }
@@ -243,6 +255,8 @@ impl Default for NodeConfig {
             user_writes_per_sec: DEFAULT_USER_WRITES_PER_SEC,
             user_write_burst: DEFAULT_USER_WRITE_BURST,
             public_metrics: false,
+            token_lifetime_secs: DEFAULT_TOKEN_LIFETIME_SECS,
+            admin_token_lifetime_secs: DEFAULT_ADMIN_TOKEN_LIFETIME_SECS,
             warehouse: WarehouseConfig::default(),
         }
     }
@@ -343,6 +357,12 @@ impl NodeConfig {
                 }
             };
         }
+        if let Some(v) = get("SWITCHBOARD_TOKEN_LIFETIME_SECS") {
+            self.token_lifetime_secs = num("SWITCHBOARD_TOKEN_LIFETIME_SECS", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_ADMIN_TOKEN_LIFETIME_SECS") {
+            self.admin_token_lifetime_secs = num("SWITCHBOARD_ADMIN_TOKEN_LIFETIME_SECS", &v)?;
+        }
         if let Some(v) = get("SWITCHBOARD_WAREHOUSE_URL") {
             // An empty value turns a warehouse of the file off.
             self.warehouse.postgres_url = Some(v.trim().to_string()).filter(|u| !u.is_empty());
@@ -381,6 +401,16 @@ impl NodeConfig {
         ] {
             if v == 0 {
                 return Err(NodeError::Config(format!("{key} must be at least 1")));
+            }
+        }
+        for (key, v) in [
+            ("token_lifetime_secs", self.token_lifetime_secs),
+            ("admin_token_lifetime_secs", self.admin_token_lifetime_secs),
+        ] {
+            if !(1..=MAX_TOKEN_LIFETIME_SECS).contains(&v) {
+                return Err(NodeError::Config(format!(
+                    "{key} must be 1 to {MAX_TOKEN_LIFETIME_SECS}"
+                )));
             }
         }
         if self.user_writes_per_sec > 0 && self.user_write_burst == 0 {
@@ -473,6 +503,27 @@ mod tests {
         assert!(c
             .apply_env(|k| (k == "SWITCHBOARD_PUBLIC_METRICS").then(|| "maybe".to_string()))
             .is_err());
+    }
+
+    #[test]
+    fn token_lifetimes_from_toml_and_env() {
+        let c = NodeConfig::default();
+        assert_eq!(c.token_lifetime_secs, 90 * 24 * 3600);
+        assert_eq!(c.admin_token_lifetime_secs, 365 * 24 * 3600);
+        let mut c = NodeConfig::from_toml_str("token_lifetime_secs = 60\n").expect("toml");
+        assert_eq!(c.token_lifetime_secs, 60);
+        c.apply_env(|k| (k == "SWITCHBOARD_ADMIN_TOKEN_LIFETIME_SECS").then(|| "120".into()))
+            .expect("env");
+        assert_eq!(
+            (c.token_lifetime_secs, c.admin_token_lifetime_secs),
+            (60, 120)
+        );
+        for bad in ["0", "99999999999999", "soon"] {
+            let mut c = NodeConfig::default();
+            assert!(c
+                .apply_env(|k| (k == "SWITCHBOARD_TOKEN_LIFETIME_SECS").then(|| bad.into()))
+                .is_err());
+        }
     }
 
     #[test]

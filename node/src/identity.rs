@@ -9,7 +9,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use switchboard_domain::config::{Role, User};
-use switchboard_domain::{CallCenterId, NodeId, UserId};
+use switchboard_domain::{CallCenterId, NodeId, Timestamp, UserId};
 use switchboard_sync::protocol;
 use uuid::Uuid;
 
@@ -29,6 +29,8 @@ pub struct InitOutput {
     pub admin_user: UserId,
     /// The first admin's bearer token (shown once; only its hash is stored).
     pub admin_token: String,
+    /// When that token stops working.
+    pub admin_expires_at: Timestamp,
     /// Where the token was written, when asked.
     pub token_file: Option<PathBuf>,
 }
@@ -45,14 +47,48 @@ pub fn new_token() -> String {
     hex::encode(b)
 }
 
+/// When a token made at `now` with a lifetime of `lifetime_secs` stops working.
+pub fn token_expiry(now: Timestamp, lifetime_secs: u64) -> Timestamp {
+    let ms = i64::try_from(lifetime_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    Timestamp::from_millis(now.as_millis().saturating_add(ms))
+}
+
+/// The system clock, for `init` (which runs before a node and its clock exist).
+fn system_now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp::from_millis(ms)
+}
+
 /// Initialises a node in `dir` (created if missing). Refuses a dir that already holds a node.
-/// With `write_token_file`, also writes the admin token to `dir/admin-token` (mode 0600).
+/// With `write_token_file`, also writes the admin token to `dir/admin-token` (mode 0600). The
+/// admin's token lives [`crate::config::DEFAULT_ADMIN_TOKEN_LIFETIME_SECS`] from now.
 pub fn init_data_dir(
     dir: &Path,
     name: &str,
     role: protocol::Role,
     call_centers: &[CallCenterId],
     write_token_file: bool,
+) -> Result<InitOutput, NodeError> {
+    let expires = admin_token_expiry(crate::config::DEFAULT_ADMIN_TOKEN_LIFETIME_SECS);
+    init_data_dir_until(dir, name, role, call_centers, write_token_file, expires)
+}
+
+/// When a token made now by `init` with a lifetime of `lifetime_secs` stops working.
+pub fn admin_token_expiry(lifetime_secs: u64) -> Timestamp {
+    token_expiry(system_now(), lifetime_secs)
+}
+
+/// [`init_data_dir`] with the admin token expiring at `admin_expires_at`.
+pub fn init_data_dir_until(
+    dir: &Path,
+    name: &str,
+    role: protocol::Role,
+    call_centers: &[CallCenterId],
+    write_token_file: bool,
+    admin_expires_at: Timestamp,
 ) -> Result<InitOutput, NodeError> {
     if name.trim().is_empty() {
         return Err(NodeError::Config("node name must not be empty".into()));
@@ -85,6 +121,9 @@ pub fn init_data_dir(
             call_center: None,
         },
         origin: UserOrigin::Local,
+        expires_at: Some(admin_expires_at),
+        disabled: false,
+        created_at: Some(system_now()),
     };
     let token_file = if write_token_file {
         let path = dir.join(ADMIN_TOKEN_FILE);
@@ -96,7 +135,7 @@ pub fn init_data_dir(
     store.apply(&[crate::store::Op {
         tree: TreeId::Users,
         key: token_hash(&admin_token).into_bytes(),
-        value: Some(crate::store::records::encode(&admin)?),
+        value: Some(admin.encode()?),
     }])?;
     // Identity last: a dir without it counts as uninitialised, so an interrupted init can rerun.
     write_identity(&store, &meta)?;
@@ -106,8 +145,62 @@ pub fn init_data_dir(
         node_id,
         admin_user: admin.user.id,
         admin_token,
+        admin_expires_at,
         token_file,
     })
+}
+
+/// A new token for the admin `init` made, on a stopped node (its token lost or expired): the old
+/// token stops working, the new one expires at `expires_at` and is written to `dir/admin-token`
+/// (mode 0600). Returns the admin's id and the token.
+pub fn renew_admin_token(dir: &Path, expires_at: Timestamp) -> Result<(UserId, String), NodeError> {
+    let store = SledStore::open(dir, 16 * 1024 * 1024)?;
+    if store.identity()?.is_none() {
+        return Err(NodeError::Config(format!(
+            "{} holds no node (run switchboard init)",
+            dir.display()
+        )));
+    }
+    let mut found: Option<(Vec<u8>, UserEntry)> = None;
+    for kv in store.iter_prefix(TreeId::Users, b"", false) {
+        let (k, v) = kv?;
+        let e = UserEntry::decode(&v)?;
+        let first_admin = e.origin == UserOrigin::Local
+            && e.user.role == Role::Admin
+            && e.user.call_center.is_none();
+        // The oldest such entry, should there be several.
+        if first_admin
+            && found
+                .as_ref()
+                .is_none_or(|(_, f)| e.created_at < f.created_at)
+        {
+            found = Some((k, e));
+        }
+    }
+    let (old_key, entry) = found
+        .ok_or_else(|| NodeError::Config("the data dir holds no admin made by init".into()))?;
+    let token = new_token();
+    let entry = UserEntry {
+        expires_at: Some(expires_at),
+        disabled: false,
+        ..entry
+    };
+    crate::store::perms::write_private_file(&dir.join(ADMIN_TOKEN_FILE), &token)?;
+    store.apply(&[
+        crate::store::Op {
+            tree: TreeId::Users,
+            key: old_key,
+            value: None,
+        },
+        crate::store::Op {
+            tree: TreeId::Users,
+            key: token_hash(&token).into_bytes(),
+            value: Some(entry.encode()?),
+        },
+    ])?;
+    store.flush()?;
+    tracing::info!(user = %entry.user.id, "renewed the admin token");
+    Ok((entry.user.id, token))
 }
 
 #[cfg(test)]
@@ -150,6 +243,31 @@ mod tests {
                 .windows(out.admin_token.len())
                 .any(|w| w == out.admin_token.as_bytes()));
         }
+    }
+
+    #[test]
+    fn the_admin_token_is_renewed_on_a_stopped_node() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = init_data_dir(dir.path(), "hq-1", protocol::Role::Hq, &[], true).expect("init");
+        let until = Timestamp::from_millis(1_000_000);
+        let (id, token) = renew_admin_token(dir.path(), until).expect("renew");
+        assert_eq!(id, out.admin_user);
+        assert_ne!(token, out.admin_token);
+        let file = std::fs::read_to_string(dir.path().join(ADMIN_TOKEN_FILE)).expect("file");
+        assert_eq!(file.trim(), token);
+        let store = SledStore::open(dir.path(), 1 << 20).expect("open");
+        assert!(store
+            .user_by_token_hash(&token_hash(&out.admin_token))
+            .expect("read")
+            .is_none());
+        let e = store
+            .user_by_token_hash(&token_hash(&token))
+            .expect("read")
+            .expect("renewed admin");
+        assert_eq!((e.user.id, e.expires_at), (out.admin_user, Some(until)));
+        drop(store);
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert!(renew_admin_token(empty.path(), until).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use crate::config::NodeConfig;
 use crate::error::NodeError;
-use crate::store::records::{self, rm_keys};
+use crate::store::records::rm_keys;
 use crate::store::{
     DocKind, DocMeta, Projector, RmEntry, Store, StoreExt, StoreOptions, TreeId, UserEntry,
     UserOrigin,
@@ -23,7 +23,9 @@ use switchboard_sync::doc::{self as sdoc, CallCenterState};
 use uuid::Uuid;
 
 /// Version of the read-model projection; bump it when [`projector`] changes what it writes.
-pub const READ_MODEL_VERSION: u32 = 1;
+///
+/// 2: user entries carry their token's expiry and the user's revocation (JSON layout).
+pub const READ_MODEL_VERSION: u32 = 2;
 
 /// The configuration as parsed from the configuration documents.
 #[derive(Default)]
@@ -151,8 +153,11 @@ fn project_call_center(
         let entry = UserEntry {
             user: rec.user.clone(),
             origin: UserOrigin::CallCenterDoc(id),
+            expires_at: rec.expires_at,
+            disabled: rec.disabled,
+            created_at: rec.created_at,
         };
-        match records::encode(&entry) {
+        match entry.encode() {
             Ok(value) => out.push(RmEntry {
                 tree: TreeId::Users,
                 key: rec.token_hash.as_bytes().to_vec(),

@@ -64,6 +64,8 @@ fn agent_of(mut d: Automerge, cc: &CallCenter, a: &Author) -> Automerge {
         },
         token_hash: String::new(),
         disabled: false,
+        created_at: None,
+        expires_at: None,
     };
     doc::put_user(&mut d, &rec, a).expect("user");
     d

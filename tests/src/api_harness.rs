@@ -15,6 +15,8 @@ use tower::ServiceExt;
 
 /// 2026-11-28T12:00:00Z, the harness's default "now".
 pub const T0: i64 = 1_795_867_200_000;
+/// Lifetime of the harness's tokens, days (the first admin's: twice that).
+pub const TOKEN_DAYS: u64 = 10 * 365;
 
 fn clock_of(now: &Arc<AtomicI64>) -> switchboard_node::service::Clock {
     let now = now.clone();
@@ -106,15 +108,24 @@ impl ApiNode {
             .iter()
             .map(|c| CallCenterId::parse(*c).expect("cc id"))
             .collect();
-        let init =
-            switchboard_node::identity::init_data_dir(dir.path(), "test-node", role, &ccs, false)
-                .expect("init data dir");
+        // Scenarios move the harness clock years ahead: tokens here live long enough for that
+        // (tests of expiry shorten them with `restart_configured`).
+        let init = switchboard_node::identity::init_data_dir_until(
+            dir.path(),
+            "test-node",
+            role,
+            &ccs,
+            false,
+            Timestamp::from_millis(T0).plus_days(2 * TOKEN_DAYS as i64),
+        )
+        .expect("init data dir");
         let config = NodeConfig {
             data_dir: dir.path().to_path_buf(),
             role,
             call_centers: ccs,
             body_limit,
             cache_mb: 8,
+            token_lifetime_secs: TOKEN_DAYS * 24 * 3600,
             ..NodeConfig::default()
         };
         let now = Arc::new(AtomicI64::new(T0));

@@ -485,6 +485,8 @@ impl Sim {
                         user: u.clone(),
                         token_hash: String::new(),
                         disabled: false,
+                        created_at: None,
+                        expires_at: None,
                     },
                     &author,
                 )
@@ -504,6 +506,8 @@ impl Sim {
             user: u.clone(),
             token_hash: String::new(),
             disabled,
+            created_at: None,
+            expires_at: None,
         };
         doc::put_user(&mut d, &rec, &author).expect("user");
         self.put(hq, id, &d);

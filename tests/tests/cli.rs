@@ -392,6 +392,7 @@ fn usage_errors_exit_2_and_help_works() {
         vec!["init", "--help"],
         vec!["demo", "--help"],
         vec!["peers", "add", "--help"],
+        vec!["users", "rotate", "--help"],
         vec!["sync", "now", "--help"],
         vec!["sync", "status", "--help"],
         vec!["export", "--help"],
@@ -635,6 +636,84 @@ fn peers_add_list_remove_and_sync_status() {
     run(&["peers", "remove", "far"], &env).ok();
     let list = run(&["peers", "list", "--json"], &env).ok().json();
     assert!(items(&list, "peers").is_empty(), "{list}");
+    node.stop_ok();
+}
+
+#[test]
+fn users_add_list_rotate_revoke() {
+    let dir = tmp();
+    let data = dir.path().join("n");
+    let node = Node::start(&data);
+    let admin = node.token.clone();
+    seed(&node, 0);
+    let env = node.env(&admin);
+    // Step 1: a second agent; its token comes with its expiry, in text and JSON.
+    let text = run(
+        &["users", "add", "--call-center", "cli", "--name", "Bob"],
+        &env,
+    )
+    .ok();
+    assert!(text.stdout.contains("expires: "), "{}", text.stdout);
+    // Step 2: the list shows both, as a table and as JSON (never a token).
+    let list = run(&["users", "list", "--call-center", "cli", "--json"], &env)
+        .ok()
+        .json();
+    let users = items(&list, "items");
+    assert_eq!(users.len(), 2, "{list}");
+    assert!(users.iter().all(|u| u.get("token").is_none()));
+    let bob = users
+        .iter()
+        .find(|u| u["name"] == "Bob")
+        .expect("Bob listed");
+    let bob_id = bob["user_id"].as_str().expect("id").to_string();
+    let table = run(&["users", "list", "--call-center", "cli"], &env).ok();
+    let header = table.stdout.lines().next().unwrap_or_default().to_string();
+    for col in ["USER ID", "NAME", "ROLE", "STATUS", "CREATED"] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(table.stdout.contains("Bob") && table.stdout.contains("active"));
+    // Step 3: rotate gives a working token; revoke ends it.
+    let rotated = run(&["users", "rotate", &bob_id, "--json"], &env)
+        .ok()
+        .json();
+    let token = rotated["token"].as_str().expect("token").to_string();
+    assert!(rotated["expires_at"].is_string(), "{rotated}");
+    let (status, _) = http(
+        "GET",
+        &format!("{}/api/v1/call-centers/cli", node.url),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 200);
+    let out = run(&["users", "revoke", &bob_id], &env).ok();
+    assert!(out.stdout.contains("revoked"), "{}", out.stdout);
+    let (status, v) = http(
+        "GET",
+        &format!("{}/api/v1/call-centers/cli", node.url),
+        Some(&token),
+        None,
+    );
+    assert_eq!((status, v["code"].clone()), (401, json!("unauthorized")));
+    let table = run(&["users", "list", "--call-center", "cli"], &env).ok();
+    assert!(table.stdout.contains("revoked"), "{}", table.stdout);
+    // Step 4: a revoked user cannot be rotated: one line, exit 1.
+    let err = run(&["users", "rotate", &bob_id], &env).user_error();
+    assert!(err.contains("409"), "{err}");
+    // Step 5: the first admin's token renewed on the stopped node: the old one stops working.
+    run(&["renew-admin-token", "--data-dir", p(&data)], &[]).user_error();
+    node.stop_ok();
+    let out = run(&["renew-admin-token", "--data-dir", p(&data)], &[]).ok();
+    assert!(
+        out.stdout.contains("admin token written to"),
+        "{}",
+        out.stdout
+    );
+    let renewed = read_token(&data);
+    assert_ne!(renewed, admin);
+    let node = Node::start(&data);
+    let url = format!("{}/api/v1/node", node.url);
+    assert_eq!(http("GET", &url, Some(&renewed), None).0, 200);
+    assert_eq!(http("GET", &url, Some(&admin), None).0, 401);
     node.stop_ok();
 }
 

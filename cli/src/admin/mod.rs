@@ -22,7 +22,7 @@ pub enum AdminCommand {
     Peers(peers::PeersArgs),
     /// Sync now, or show sync status.
     Sync(sync::SyncArgs),
-    /// Add users to a call center.
+    /// Users of a call center: add, list, revoke, rotate tokens.
     Users(users::UsersArgs),
     /// List or show orders.
     Orders(orders::OrdersArgs),

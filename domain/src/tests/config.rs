@@ -260,7 +260,7 @@ fn serde_round_trips_and_api_shapes() {
 }
 
 #[test]
-fn actors_act_in_their_own_call_center_admins_in_every_one() {
+fn actors_act_in_their_own_call_center_node_admins_in_every_one() {
     let (north, south) = (ccid("north"), ccid("south"));
     for role in [Role::Agent, Role::Supervisor] {
         let a = actor(role);
@@ -277,5 +277,10 @@ fn actors_act_in_their_own_call_center_admins_in_every_one() {
         ..actor(Role::Admin)
     };
     assert!(admin.acts_in(&north) && admin.acts_in(&south));
-    assert!(actor(Role::Admin).acts_in(&south));
+    assert!(admin.is_node_admin());
+    // An admin of a call center is scoped to it.
+    let scoped = actor(Role::Admin);
+    assert!(scoped.acts_in(&north) && !scoped.acts_in(&south));
+    assert!(!scoped.is_node_admin());
+    assert!(!actor(Role::Supervisor).is_node_admin());
 }

@@ -1,7 +1,8 @@
 //! Bearer-token authentication. A token is looked up by its sha256 (hex) in the store's `users`
 //! index, so the token itself is never stored; the user found rides along in the request
 //! extensions as [`CurrentUser`] (defined in [`crate::auth`], which the services share; the
-//! extractor is here). Missing, malformed or unknown tokens answer 401 `unauthorized`.
+//! extractor is here). Missing, malformed, unknown, expired or revoked tokens answer 401
+//! `unauthorized` ([`crate::auth::check_token`]).
 
 use super::error::ApiError;
 use crate::service::AppState;
@@ -44,8 +45,10 @@ pub async fn require_user(
     let token = bearer(req.headers().get(header::AUTHORIZATION))
         .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
     let hash = token_hash(token);
-    let user = state.user_by_token_hash(hash).await?;
-    let user = user.ok_or_else(|| ApiError::unauthorized("unknown token"))?;
+    let user = state
+        .authenticate(hash)
+        .await?
+        .map_err(|why| ApiError::unauthorized(why.to_string()))?;
     tracing::Span::current().record("user", tracing::field::display(user.id));
     req.extensions_mut().insert(CurrentUser(user));
     Ok(next.run(req).await)

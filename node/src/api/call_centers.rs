@@ -2,9 +2,11 @@
 
 use super::auth::CurrentUser;
 use super::error::{ApiResult, Problem};
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
 use crate::service::AppState;
-use crate::views::{parse_code, CallCenterDoc, NewUserBody, NewUserView};
+use crate::views::{
+    parse_code, CallCenterDoc, NewUserBody, NewUserView, Page, PageQuery, UserList,
+};
 use axum::http::StatusCode;
 use switchboard_domain::CallCenterId;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,14 +16,15 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_call_center, put_call_center))
-        .routes(routes!(create_user))
+        .routes(routes!(create_user, list_users))
 }
 
 fn cc_id(id: &str) -> ApiResult<CallCenterId> {
     Ok(parse_code("id", id, CallCenterId::parse)?)
 }
 
-/// Creates or replaces a call center's configuration.
+/// Creates or replaces a call center's configuration (node-wide admins; an admin scoped to the
+/// call center may replace its configuration).
 #[utoipa::path(put, path = "/call-centers/{id}", tag = "configuration",
     params(("id" = String, Path, description = "call center id")),
     request_body = CallCenterDoc,
@@ -33,8 +36,8 @@ pub async fn put_call_center(
     Path(id): Path<String>,
     Json(body): Json<CallCenterDoc>,
 ) -> ApiResult<axum::Json<CallCenterDoc>> {
-    state.require_config_writer(&user)?;
     let id = cc_id(&id)?;
+    state.require_config_writer_of(&user, &id)?;
     let cc = body.into_domain(&id)?;
     let stored = state.put_call_center(&user, cc).await?;
     Ok(axum::Json(CallCenterDoc::from_domain(&stored)))
@@ -68,9 +71,26 @@ pub async fn create_user(
     Path(id): Path<String>,
     Json(body): Json<NewUserBody>,
 ) -> ApiResult<(StatusCode, axum::Json<NewUserView>)> {
-    state.require_config_writer(&user)?;
     let id = CallCenterId::parse(id)
         .map_err(|_| super::error::ApiError::not_found("no such call center"))?;
+    state.require_config_writer_of(&user, &id)?;
     let created = state.create_user(&user, &id, body).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// The users of a call center, a page at a time, by id (admins of that call center).
+#[utoipa::path(get, path = "/call-centers/{id}/users", tag = "configuration",
+    params(("id" = String, Path, description = "call center id"), PageQuery),
+    responses((status = 200, body = UserList), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_users(
+    state: axum::extract::State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<UserList>> {
+    let id = CallCenterId::parse(id)
+        .map_err(|_| super::error::ApiError::not_found("no such call center"))?;
+    let page = Page::parse(q.limit.as_deref(), q.cursor.as_deref(), 'k')?;
+    Ok(axum::Json(state.users(&user, &id, page).await?))
 }

@@ -497,10 +497,10 @@ mod tests {
                 "internal error".into(),
             ),
             (
-                ServiceError::from(crate::auth::NotAdmin),
+                ServiceError::from(crate::auth::NotAdmin::NodeWide),
                 403,
                 "forbidden",
-                "this needs the admin role".into(),
+                "this needs a node-wide admin".into(),
             ),
         ];
         for (e, status, code, detail) in cases {

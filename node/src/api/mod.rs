@@ -21,6 +21,7 @@ pub mod products;
 pub mod rate_limit;
 pub mod source_codes;
 pub mod sync;
+pub mod users;
 pub mod validate;
 pub mod warehouse;
 pub mod wire;
@@ -54,6 +55,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(node::router())
         .merge(call_centers::router())
+        .merge(users::router())
         .merge(products::router())
         .merge(price_groups::router())
         .merge(source_codes::router())

@@ -12,14 +12,30 @@ use switchboard_sync::protocol::Role;
 use uuid::Uuid;
 
 impl AppState {
-    /// Configuration is written by admins, at HQ only.
+    /// Global configuration is written by node-wide admins, at HQ only.
     pub fn require_config_writer(&self, user: &CurrentUser) -> ServiceResult<()> {
+        self.require_hq()?;
+        Ok(user.require_admin()?)
+    }
+
+    /// A call center's own configuration and users are written by its admins (node-wide, or
+    /// scoped to it), at HQ only.
+    pub fn require_config_writer_of(
+        &self,
+        user: &CurrentUser,
+        cc: &CallCenterId,
+    ) -> ServiceResult<()> {
+        self.require_hq()?;
+        Ok(user.require_admin_of(cc)?)
+    }
+
+    fn require_hq(&self) -> ServiceResult<()> {
         if self.identity.role == Role::Site {
             return Err(ServiceError::forbidden(
                 "configuration is written at HQ and reaches this site node by sync",
             ));
         }
-        Ok(user.require_admin()?)
+        Ok(())
     }
 
     /// The configuration of a call center the user may see.
@@ -76,6 +92,8 @@ impl AppState {
             .apply(body.name.trim().to_string())
             .map_err(|e| ServiceError::invalid_field("name", e.0))?;
         let author = self.author(user.0.id);
+        let now = self.now();
+        let expires_at = crate::identity::token_expiry(now, self.config.token_lifetime_secs);
         let cc = cc.clone();
         self.write(move |ctx| {
             let doc_id = sdoc::call_center_doc_id(&cc);
@@ -92,12 +110,15 @@ impl AppState {
                 },
                 token_hash: crate::identity::token_hash(&token),
                 disabled: false,
+                created_at: Some(now),
+                expires_at: Some(expires_at),
             };
             sdoc::put_user(&mut doc, &rec, &author)?;
             ctx.put_doc(doc_id, meta, &doc)?;
             Ok(NewUserView {
                 user_id: rec.user.id,
                 token,
+                expires_at,
             })
         })
         .await

@@ -1,7 +1,7 @@
 //! The node's services, between the HTTP edge and the store: [`AppState`] holds the open store
 //! (engine + writer), the node identity and configuration, the metrics handle and an injectable
 //! clock; one module per resource, as in `api/`, adds its calls to it: [`config`] (call centers
-//! and users), [`catalog`], [`customers`], [`orders`], [`peers`] and [`node`] (identity, health,
+//! and users), [`users`] (tokens: authentication, revocation, rotation), [`catalog`], [`customers`], [`orders`], [`peers`] and [`node`] (identity, health,
 //! gauges). Services speak the domain, not HTTP: they fail with a [`ServiceError`], which the
 //! edge maps to a status and a problem code.
 //!
@@ -20,6 +20,7 @@ pub mod error;
 pub mod node;
 pub mod orders;
 pub mod peers;
+pub mod users;
 
 pub use crate::read_model::{projector, store_options, ConfigCache, READ_MODEL_VERSION};
 pub use error::{ServiceError, ServiceResult};
@@ -71,6 +72,8 @@ pub struct AppState {
     /// Writes admitted and not yet answered: a write finding none free is shed
     /// ([`ServiceError::Busy`]) instead of queueing without bound behind the writer.
     pub write_slots: Arc<tokio::sync::Semaphore>,
+    /// When tokens stored without an expiry stop working ([`crate::auth`]).
+    pub legacy_token_deadline: Timestamp,
 }
 
 /// Most API writes in flight at once (well above what the writer's group commit needs).
@@ -128,7 +131,10 @@ impl AppState {
             let p = projector(cache.clone());
             crate::store::rebuild_read_model(store, &p, READ_MODEL_VERSION)?;
         }
+        let legacy_token_deadline =
+            users::legacy_token_deadline(store, clock(), config.token_lifetime_secs)?;
         Ok(AppState {
+            legacy_token_deadline,
             storage,
             identity: Arc::new(identity),
             config: Arc::new(config),

@@ -6,16 +6,9 @@ use crate::store::records;
 use crate::store::{DocKind, StoreExt, TreeId};
 use crate::views::{DocumentCounts, NodeView};
 use std::collections::BTreeMap;
-use switchboard_domain::config::User;
 use switchboard_sync::protocol::Role;
 
 impl AppState {
-    /// The user holding a token hash.
-    pub async fn user_by_token_hash(&self, hash: String) -> ServiceResult<Option<User>> {
-        self.read(move |s| Ok(s.user_by_token_hash(&hash)?.map(|e| e.user)))
-            .await
-    }
-
     /// The store answers.
     pub async fn check_ready(&self) -> ServiceResult<()> {
         self.read(|s| {

@@ -281,6 +281,26 @@ impl<'a> WriteCtx<'a> {
         Ok(())
     }
 
+    /// Replaces a user entry written on this node rather than projected from a document (the
+    /// admin `init` made): the entry under the token hash `old` goes, `entry` is stored under
+    /// `new` (the same hash to change the entry only).
+    pub fn replace_local_user(
+        &mut self,
+        old: &str,
+        new: &str,
+        entry: &super::UserEntry,
+    ) -> Result<(), NodeError> {
+        if entry.origin != super::UserOrigin::Local {
+            return Err(NodeError::Corrupt(
+                "only a local user entry is written directly".into(),
+            ));
+        }
+        let value = entry.encode()?;
+        self.stage(TreeId::Users, old.as_bytes().to_vec(), None);
+        self.stage(TreeId::Users, new.as_bytes().to_vec(), Some(value));
+        Ok(())
+    }
+
     /// Adds or replaces a peer.
     pub fn put_peer(&mut self, peer: &PeerConfig) -> Result<(), NodeError> {
         let v = records::encode(peer)?;

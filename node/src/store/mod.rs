@@ -345,7 +345,7 @@ pub trait StoreExt: Store {
     /// The user holding a token, by the token's sha256 hex ([`crate::identity::token_hash`]).
     fn user_by_token_hash(&self, hash: &str) -> Result<Option<UserEntry>, NodeError> {
         self.get(TreeId::Users, hash.as_bytes())?
-            .map(|b| records::decode(&b))
+            .map(|b| UserEntry::decode(&b))
             .transpose()
     }
 

@@ -213,12 +213,73 @@ pub enum UserOrigin {
 }
 
 /// A user found by token: `users` tree, key = sha256 hex of the bearer token.
+///
+/// Stored as JSON inside the record envelope ([`UserEntry::encode`]), so that fields added later
+/// (to it or to [`User`]) read from older entries through their serde defaults. Entries of the
+/// first layout (bincode, no token lifetime) still read ([`UserEntry::decode`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserEntry {
     /// The user.
     pub user: User,
     /// Where the entry comes from.
     pub origin: UserOrigin,
+    /// When the token stops working; `None` for tokens made before tokens expired (they expire
+    /// at the node's legacy deadline, see [`crate::auth`]).
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+    /// The user was revoked: the token no longer works.
+    #[serde(default)]
+    pub disabled: bool,
+    /// When the user was added, when known.
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+}
+
+/// The first layout of a [`UserEntry`] (bincode, before tokens expired), read on upgrade.
+#[derive(Deserialize)]
+struct UserEntryV1 {
+    user: UserV1,
+    origin: UserOrigin,
+}
+
+/// [`User`] as the first [`UserEntry`] layout held it, frozen.
+#[derive(Deserialize)]
+struct UserV1 {
+    id: switchboard_domain::UserId,
+    name: String,
+    role: switchboard_domain::config::Role,
+    call_center: Option<CallCenterId>,
+}
+
+impl UserEntry {
+    /// The stored form: the entry's JSON, in the record envelope.
+    pub fn encode(&self) -> Result<Vec<u8>, NodeError> {
+        let json = serde_json::to_vec(self).map_err(|e| NodeError::Codec(e.to_string()))?;
+        encode(&json)
+    }
+
+    /// Reads a stored entry of either layout.
+    pub fn decode(bytes: &[u8]) -> Result<UserEntry, NodeError> {
+        let json = decode::<Vec<u8>>(bytes)
+            .ok()
+            .and_then(|j| serde_json::from_slice::<UserEntry>(&j).ok());
+        if let Some(e) = json {
+            return Ok(e);
+        }
+        let v1: UserEntryV1 = decode(bytes)?;
+        Ok(UserEntry {
+            user: User {
+                id: v1.user.id,
+                name: v1.user.name,
+                role: v1.user.role,
+                call_center: v1.user.call_center,
+            },
+            origin: v1.origin,
+            expires_at: None,
+            disabled: false,
+            created_at: None,
+        })
+    }
 }
 
 /// Keys of the `meta` tree.

@@ -229,7 +229,7 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
     }
     for kv in store.iter_prefix(TreeId::Users, b"", false) {
         let (k, v) = kv?;
-        if let Err(e) = records::decode::<UserEntry>(&v) {
+        if let Err(e) = UserEntry::decode(&v) {
             p(format!(
                 "users: {}: undecodable: {e}",
                 String::from_utf8_lossy(&k)

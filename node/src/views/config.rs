@@ -329,4 +329,7 @@ pub struct NewUserView {
     pub user_id: UserId,
     /// The bearer token; only its hash is stored.
     pub token: String,
+    /// When the token stops working.
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Timestamp,
 }

@@ -2,7 +2,8 @@
 //! out of the domain at the edge. Money is a decimal string, times RFC 3339 strings, ids strings.
 //! One module per resource, as in `api/`: [`config`] (call centers and users), [`catalog`]
 //! (products, price groups, source codes, coupons), [`customers`], [`orders`] (bodies, lists and
-//! history), [`order_view`] (the order view an agent works from), [`peers`] and [`node`]. Every
+//! history), [`order_view`] (the order view an agent works from), [`peers`], [`node`] and
+//! [`users`] (users of a call center and their tokens). Every
 //! type is re-exported here, so `views::X` names each of them.
 //!
 //! A body that does not convert into the domain is a [`ServiceError::Invalid`] naming every field
@@ -16,6 +17,7 @@ pub mod order_view;
 pub mod orders;
 pub mod peers;
 pub mod schema;
+pub mod users;
 
 pub use catalog::*;
 pub use config::*;
@@ -24,6 +26,7 @@ pub use node::*;
 pub use order_view::*;
 pub use orders::*;
 pub use peers::*;
+pub use users::*;
 
 use crate::service::ServiceError;
 use serde::Deserialize;

@@ -206,6 +206,13 @@ pub struct UserRecord {
     /// (`domain::roles`). Absent (false) in records written before it existed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disabled: bool,
+    /// When the user was added. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    /// When the token of [`UserRecord::token_hash`] stops working. Absent in records written
+    /// before tokens expired (the node gives those a deadline of its own: `node::auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A call center's configuration document, read.

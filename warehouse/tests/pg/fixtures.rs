@@ -141,6 +141,8 @@ pub fn cc_state(cc: &CallCenter) -> CallCenterState {
                 user: agent,
                 token_hash: "token-hash-never-in-the-warehouse".into(),
                 disabled: false,
+                created_at: None,
+                expires_at: None,
             },
         )]),
     }
