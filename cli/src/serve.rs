@@ -86,7 +86,20 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode> {
         // A dropped sender stops the node too.
         let _ = stopped.await;
     };
-    let task = tokio::spawn(switchboard_node::serve(cfg, listener, shutdown));
+    // The agents' console at `/`, beside the API on the same listener. Its cookies are `Secure`
+    // off loopback (where the node is reached over TLS).
+    let options = switchboard_console::Options {
+        idle: std::time::Duration::from_secs(cfg.console_idle_secs.max(1)),
+        secure_cookies: !addr.ip().is_loopback(),
+    };
+    let console: switchboard_node::ExtraRoutes =
+        Box::new(move |state, hub| switchboard_console::router(state, hub, options));
+    let task = tokio::spawn(switchboard_node::serve_with(
+        cfg,
+        listener,
+        shutdown,
+        Some(console),
+    ));
     Ok(RunningNode { addr, stop, task })
 }
 

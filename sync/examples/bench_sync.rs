@@ -64,6 +64,7 @@ fn agent_of(mut d: Automerge, cc: &CallCenter, a: &Author) -> Automerge {
         },
         token_hash: String::new(),
         disabled: false,
+        password_hash: None,
     };
     doc::put_user(&mut d, &rec, a).expect("user");
     d

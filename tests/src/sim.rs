@@ -485,6 +485,7 @@ impl Sim {
                         user: u.clone(),
                         token_hash: String::new(),
                         disabled: false,
+                        password_hash: None,
                     },
                     &author,
                 )
@@ -504,6 +505,7 @@ impl Sim {
             user: u.clone(),
             token_hash: String::new(),
             disabled,
+            password_hash: None,
         };
         doc::put_user(&mut d, &rec, &author).expect("user");
         self.put(hq, id, &d);

@@ -15,6 +15,7 @@ pub mod health;
 pub mod node;
 pub mod openapi;
 pub mod orders;
+pub mod passwords;
 pub mod peers;
 pub mod price_groups;
 pub mod products;
@@ -60,6 +61,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(coupons::router())
         .merge(customers::router())
         .merge(orders::router())
+        .merge(passwords::router())
         .merge(peers::router())
         .merge(sync::router())
         .merge(warehouse::router())

@@ -75,6 +75,13 @@ impl AppState {
         let name = switchboard_domain::text::NAME
             .apply(body.name.trim().to_string())
             .map_err(|e| ServiceError::invalid_field("name", e.0))?;
+        let password_hash = match body.password {
+            Some(p) => {
+                self.check_sign_in_name(&name)?;
+                Some(super::passwords::hash_password("password", p).await?)
+            }
+            None => None,
+        };
         let author = self.author(user.0.id);
         let cc = cc.clone();
         self.write(move |ctx| {
@@ -92,6 +99,7 @@ impl AppState {
                 },
                 token_hash: crate::identity::token_hash(&token),
                 disabled: false,
+                password_hash,
             };
             sdoc::put_user(&mut doc, &rec, &author)?;
             ctx.put_doc(doc_id, meta, &doc)?;

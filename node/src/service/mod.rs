@@ -19,6 +19,7 @@ pub mod customers;
 pub mod error;
 pub mod node;
 pub mod orders;
+pub mod passwords;
 pub mod peers;
 
 pub use crate::read_model::{projector, store_options, ConfigCache, READ_MODEL_VERSION};

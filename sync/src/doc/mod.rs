@@ -206,6 +206,11 @@ pub struct UserRecord {
     /// (`domain::roles`). Absent (false) in records written before it existed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disabled: bool,
+    /// The argon2id hash (PHC string) of the user's console password, if one is set: kept in the
+    /// call center's configuration so a site checks a sign-in offline. Absent in records
+    /// written before passwords existed, or for users who have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
 }
 
 /// A call center's configuration document, read.

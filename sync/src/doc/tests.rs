@@ -1033,6 +1033,7 @@ fn call_center_users_and_catalog_round_trip() {
         },
         token_hash: "abc123".into(),
         disabled: false,
+        password_hash: None,
     };
     put_user(&mut doc, &rec, &hq).unwrap();
     let state = read_call_center(&load(&doc.save()).unwrap()).unwrap();
@@ -1609,6 +1610,7 @@ fn author_status_reads_the_call_centers_users() {
         },
         token_hash: String::new(),
         disabled,
+        password_hash: None,
     };
     let users: BTreeMap<UserId, UserRecord> = [
         rec(1, Role::Agent, false, "north"),

@@ -141,6 +141,7 @@ pub fn cc_state(cc: &CallCenter) -> CallCenterState {
                 user: agent,
                 token_hash: "token-hash-never-in-the-warehouse".into(),
                 disabled: false,
+                password_hash: None,
             },
         )]),
     }
