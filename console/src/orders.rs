@@ -447,7 +447,10 @@ pub async fn page_handler(console: &Console, signed: &Signed, id: &str, added: O
                             tbody {
                                 tr { td { (s::SUBTOTAL) " (" (o.lines.len()) ")" } td class="num" id="recap-subtotal" { (m(o.totals.subtotal)) } }
                                 @for c in &o.charges { tr { td { (s::CHARGES) ": " (c.code) } td class="num" { (m(c.amount)) } } }
-                                @for c in &o.coupons { tr { td { (s::DISCOUNT) ": " (c.code) } td class="num" { "−" (m(c.discount)) } } }
+                                @if !o.totals.discount.is_zero() {
+                                    tr { td { (s::DISCOUNT) @for c in &o.coupons { " · " (c.code) " −" (m(c.discount)) } }
+                                        td class="num" id="recap-discount" { "−" (m(o.totals.discount)) } }
+                                }
                                 tr { td { strong { (s::TOTAL) } } td class="num" id="recap-total" { strong { (m(o.totals.total)) } } }
                                 @for p in &o.payments { @if p.status != "voided" { tr { td { (s::PAID) ": " (p.method) } td class="num" { "−" (m(p.amount)) } } } }
                                 tr class="balance" { td { (s::BALANCE) } td class="num" id="recap-balance" { (m(o.totals.balance)) } }
