@@ -97,6 +97,11 @@ impl AppState {
         target: UserId,
         body: PasswordBody,
     ) -> ServiceResult<()> {
+        if self.identity.role == NodeRole::Site {
+            return Err(ServiceError::forbidden(
+                "passwords are set at HQ and reach this site node by sync",
+            ));
+        }
         let not_found = move || ServiceError::not_found(format!("user {target} does not exist"));
         let (cc, rec) = self.user_record(target).ok_or_else(not_found)?;
         let me = &user.0;
@@ -108,11 +113,6 @@ impl AppState {
         };
         if !is_self && !user.sees(&cc) {
             return Err(not_found());
-        }
-        if self.identity.role == NodeRole::Site {
-            return Err(ServiceError::forbidden(
-                "passwords are set at HQ and reach this site node by sync",
-            ));
         }
         if is_self && !may {
             let current = body.current.clone().unwrap_or_default();
