@@ -2,7 +2,7 @@
 //! script, and product pictures drawn as SVG from the catalog's product names, so lines show a
 //! picture with no link to the internet, also during a WAN outage.
 
-use crate::auth::{SignInFirst, Signed};
+use crate::auth::{SignInFirst, Watching};
 use crate::Console;
 use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -20,11 +20,7 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         "console.js" => ("text/javascript; charset=utf-8", JS),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    (
-        [(CONTENT_TYPE, ty), (CACHE_CONTROL, "no-cache")],
-        body,
-    )
-        .into_response()
+    ([(CONTENT_TYPE, ty), (CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
 fn escape(s: &str) -> String {
@@ -42,7 +38,10 @@ fn escape(s: &str) -> String {
 
 /// The picture of a product: its initials on a colour of its own.
 pub fn product_svg(id: &str, name: &str) -> String {
-    let hue = id.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 360;
+    let hue = id
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 360;
     let initials: String = name
         .split_whitespace()
         .filter_map(|w| w.chars().next())
@@ -61,7 +60,7 @@ pub fn product_svg(id: &str, name: &str) -> String {
 /// `GET /console/product-image/{id}` (signed in): the product's picture.
 pub async fn product_image(
     State(console): State<Console>,
-    signed: Result<Signed, SignInFirst>,
+    signed: Result<Watching, SignInFirst>,
     Path(id): Path<String>,
 ) -> Response {
     if let Err(e) = signed {

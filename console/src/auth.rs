@@ -35,7 +35,9 @@ fn set_cookie(console: &Console, name: &str, value: &str, max_age: Option<u64>) 
     } else {
         ""
     };
-    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+    let age = max_age
+        .map(|a| format!("; Max-Age={a}"))
+        .unwrap_or_default();
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Strict{secure}{age}"
     ))
@@ -70,8 +72,12 @@ impl IntoResponse for SignInFirst {
 impl FromRequestParts<Console> for Signed {
     type Rejection = SignInFirst;
 
-    async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Self, Self::Rejection> {
-        let value = cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInFirst(NoSession::Missing))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        console: &Console,
+    ) -> Result<Self, Self::Rejection> {
+        let value =
+            cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInFirst(NoSession::Missing))?;
         let (session, flash) = console
             .sessions
             .resume(value, Instant::now())
@@ -85,6 +91,36 @@ impl FromRequestParts<Console> for Signed {
             cookie: value.to_string(),
             csrf: session.csrf,
             flash,
+        })
+    }
+}
+
+/// A background request of a signed-in page (banner, live notice, pictures): the user, without
+/// touching the session's idle time.
+pub struct Watching {
+    /// Who.
+    pub user: CurrentUser,
+}
+
+impl FromRequestParts<Console> for Watching {
+    type Rejection = SignInFirst;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        console: &Console,
+    ) -> Result<Self, Self::Rejection> {
+        let value =
+            cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInFirst(NoSession::Missing))?;
+        let session = console
+            .sessions
+            .peek(value, Instant::now())
+            .map_err(SignInFirst)?;
+        let user = console
+            .app
+            .active_user(session.user)
+            .ok_or(SignInFirst(NoSession::Missing))?;
+        Ok(Watching {
+            user: CurrentUser(user),
         })
     }
 }
@@ -106,10 +142,13 @@ impl Signed {
 }
 
 fn csrf_refused() -> Response {
-    let page = layout::bare(s::CSRF_REFUSED, html! {
-        p role="alert" { (s::CSRF_REFUSED) }
-        p { a href="/" { (s::RELOAD) } }
-    });
+    let page = layout::bare(
+        s::CSRF_REFUSED,
+        html! {
+            p role="alert" { (s::CSRF_REFUSED) }
+            p { a href="/" { (s::RELOAD) } }
+        },
+    );
     (StatusCode::FORBIDDEN, page).into_response()
 }
 
@@ -137,7 +176,10 @@ pub struct SignInQuery {
 }
 
 /// `GET /sign-in`: the form, with a fresh pre-session token (double-submit CSRF).
-pub async fn sign_in_page(State(console): State<Console>, Query(q): Query<SignInQuery>) -> Response {
+pub async fn sign_in_page(
+    State(console): State<Console>,
+    Query(q): Query<SignInQuery>,
+) -> Response {
     let note = if q.expired.is_some() {
         Some(s::SESSION_EXPIRED.to_string())
     } else if q.out.is_some() {
@@ -148,7 +190,12 @@ pub async fn sign_in_page(State(console): State<Console>, Query(q): Query<SignIn
     sign_in_form(&console, note, None, StatusCode::OK)
 }
 
-fn sign_in_form(console: &Console, note: Option<String>, error: Option<String>, status: StatusCode) -> Response {
+fn sign_in_form(
+    console: &Console,
+    note: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
     let token = session::new_token();
     let body = html! {
         main id="main" class="signin" {
@@ -166,8 +213,10 @@ fn sign_in_form(console: &Console, note: Option<String>, error: Option<String>, 
         }
     };
     let mut resp = (status, layout::bare(s::SIGN_IN, body)).into_response();
-    resp.headers_mut()
-        .append(SET_COOKIE, set_cookie(console, SIGNIN_COOKIE, &token, Some(600)));
+    resp.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(console, SIGNIN_COOKIE, &token, Some(600)),
+    );
     resp
 }
 
@@ -193,7 +242,12 @@ pub async fn sign_in(
     let now = Instant::now();
     if let Some(wait) = console.throttle.locked(&f.name, addr, now) {
         let secs = wait.as_secs().max(1);
-        return sign_in_form(&console, None, Some(s::throttled(secs)), StatusCode::TOO_MANY_REQUESTS);
+        return sign_in_form(
+            &console,
+            None,
+            Some(s::throttled(secs)),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
     }
     let user = match console.app.sign_in(&f.name, &f.password).await {
         Ok(u) => u,
@@ -204,13 +258,20 @@ pub async fn sign_in(
     };
     let Some(user) = user else {
         console.throttle.failed(&f.name, addr, Instant::now());
-        return sign_in_form(&console, None, Some(s::BAD_CREDENTIALS.into()), StatusCode::UNAUTHORIZED);
+        return sign_in_form(
+            &console,
+            None,
+            Some(s::BAD_CREDENTIALS.into()),
+            StatusCode::UNAUTHORIZED,
+        );
     };
     console.throttle.succeeded(&f.name);
     let value = console.sessions.start(user.id, Instant::now());
     let mut resp = Redirect::to("/").into_response();
-    resp.headers_mut()
-        .append(SET_COOKIE, set_cookie(&console, SESSION_COOKIE, &value, None));
+    resp.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(&console, SESSION_COOKIE, &value, None),
+    );
     resp.headers_mut()
         .append(SET_COOKIE, set_cookie(&console, SIGNIN_COOKIE, "", Some(0)));
     resp
@@ -224,14 +285,20 @@ pub struct CsrfForm {
 }
 
 /// `POST /sign-out`.
-pub async fn sign_out(State(console): State<Console>, signed: Signed, Form(f): Form<CsrfForm>) -> Response {
+pub async fn sign_out(
+    State(console): State<Console>,
+    signed: Signed,
+    Form(f): Form<CsrfForm>,
+) -> Response {
     if let Err(r) = signed.check(&f.csrf) {
         return r;
     }
     console.sessions.end(&signed.cookie);
     let mut resp = Redirect::to("/sign-in?out=1").into_response();
-    resp.headers_mut()
-        .append(SET_COOKIE, set_cookie(&console, SESSION_COOKIE, "", Some(0)));
+    resp.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(&console, SESSION_COOKIE, "", Some(0)),
+    );
     resp
 }
 

@@ -11,8 +11,8 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use switchboard_node::views::{CustomerView, NewCustomerBody, OrderSummary, Page};
 use switchboard_domain::CustomerId;
+use switchboard_node::views::{CustomerView, NewCustomerBody, OrderSummary, Page};
 
 /// Query of the customer search.
 #[derive(Deserialize)]
@@ -85,7 +85,11 @@ fn customer_rows(list: &[CustomerView]) -> Markup {
 }
 
 /// `GET /customers?q=`: search and the create form.
-pub async fn search(State(console): State<Console>, signed: Signed, Query(q): Query<SearchQuery>) -> Response {
+pub async fn search(
+    State(console): State<Console>,
+    signed: Signed,
+    Query(q): Query<SearchQuery>,
+) -> Response {
     let found = if q.q.trim().is_empty() {
         None
     } else {
@@ -119,7 +123,10 @@ pub async fn search(State(console): State<Console>, signed: Signed, Query(q): Qu
             }
         }
     };
-    page(&console, &signed, s::CUSTOMERS).render(body).await.into_response()
+    page(&console, &signed, s::CUSTOMERS)
+        .render(body)
+        .await
+        .into_response()
 }
 
 /// The create form.
@@ -139,7 +146,11 @@ fn opt(s: String) -> Option<String> {
 }
 
 /// `POST /customers`.
-pub async fn create(State(console): State<Console>, signed: Signed, Form(f): Form<NewCustomerForm>) -> Response {
+pub async fn create(
+    State(console): State<Console>,
+    signed: Signed,
+    Form(f): Form<NewCustomerForm>,
+) -> Response {
     if let Err(r) = signed.check(&f.csrf) {
         return r;
     }
@@ -163,7 +174,11 @@ pub async fn create(State(console): State<Console>, signed: Signed, Form(f): For
 }
 
 /// `GET /customers/{id}`: the customer, their orders and catalog requests, and a new order.
-pub async fn show(State(console): State<Console>, signed: Signed, Path(id): Path<String>) -> Response {
+pub async fn show(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
     let Ok(id) = id.parse::<uuid::Uuid>().map(CustomerId) else {
         return crate::orders::not_found(&console, &signed).await;
     };
@@ -221,5 +236,8 @@ pub async fn show(State(console): State<Console>, signed: Signed, Path(id): Path
             }
         }
     };
-    page(&console, &signed, &title).render(body).await.into_response()
+    page(&console, &signed, &title)
+        .render(body)
+        .await
+        .into_response()
 }

@@ -1,7 +1,7 @@
 //! The page shell: skip link, navigation, who is signed in, the sync banner (on every page,
 //! refreshed by the page's script, never blocking work) and the message kept for the page.
 
-use crate::auth::{Signed, SignInFirst};
+use crate::auth::{SignInFirst, Signed, Watching};
 use crate::session::Flash;
 use crate::{strings as s, Console};
 use axum::extract::State;
@@ -25,8 +25,7 @@ pub struct Banner {
 /// A time as agents read it: `10:32 UTC` today, else `2026-12-06 10:32 UTC`.
 pub fn when(t: Timestamp, now: Timestamp) -> String {
     let fmt = |t: Timestamp| {
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_millis()) * 1_000_000)
-            .ok()
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_millis()) * 1_000_000).ok()
     };
     match (fmt(t), fmt(now)) {
         (Some(a), Some(b)) if a.date() == b.date() => {
@@ -106,7 +105,10 @@ fn banner_markup(b: &Banner) -> Markup {
 }
 
 /// `GET /console/banner`: the banner alone, which the page's script swaps in every few seconds.
-pub async fn banner_fragment(State(console): State<Console>, signed: Result<Signed, SignInFirst>) -> Response {
+pub async fn banner_fragment(
+    State(console): State<Console>,
+    signed: Result<Watching, SignInFirst>,
+) -> Response {
     match signed {
         Ok(_) => banner_markup(&console.banner().await).into_response(),
         Err(e) => e.into_response(),

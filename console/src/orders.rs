@@ -18,7 +18,9 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
-use switchboard_domain::commands::{AddCharge, AddLine, AddPayment, ChangeLine, OrderCommand, PriceChange};
+use switchboard_domain::commands::{
+    AddCharge, AddLine, AddPayment, ChangeLine, OrderCommand, PriceChange,
+};
 use switchboard_domain::*;
 use switchboard_node::service::ServiceError;
 use switchboard_node::views::{NewOrderBody, OrderListQuery, OrderSummary, OrderView};
@@ -32,7 +34,11 @@ pub async fn home(_signed: Signed) -> Response {
 /// A 404 page inside the shell.
 pub async fn not_found(console: &Console, signed: &Signed) -> Response {
     let body = html! { p { (s::NOT_FOUND) } };
-    (StatusCode::NOT_FOUND, page(console, signed, s::NOT_FOUND).render(body).await).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        page(console, signed, s::NOT_FOUND).render(body).await,
+    )
+        .into_response()
 }
 
 /// A user's name, for "held by" and history.
@@ -57,7 +63,11 @@ fn invalid(name: &str, msg: impl std::fmt::Display) -> ServiceError {
     ServiceError::invalid_field(name, msg.to_string())
 }
 
-fn code<T>(f: &HashMap<String, String>, k: &str, parse: impl Fn(String) -> Result<T, CodeError>) -> Result<T, ServiceError> {
+fn code<T>(
+    f: &HashMap<String, String>,
+    k: &str,
+    parse: impl Fn(String) -> Result<T, CodeError>,
+) -> Result<T, ServiceError> {
     parse(field(f, k)).map_err(|e| invalid(k, e.0))
 }
 
@@ -66,7 +76,9 @@ fn amount(f: &HashMap<String, String>, k: &str) -> Result<Decimal, ServiceError>
 }
 
 fn quantity(f: &HashMap<String, String>, k: &str) -> Result<Quantity, ServiceError> {
-    let n: i64 = field(f, k).parse().map_err(|_| invalid(k, "must be a whole number"))?;
+    let n: i64 = field(f, k)
+        .parse()
+        .map_err(|_| invalid(k, "must be a whole number"))?;
     Quantity::new(n).map_err(|e| invalid(k, e))
 }
 
@@ -79,10 +91,16 @@ fn command(action: &str, f: &HashMap<String, String>) -> Result<OrderCommand, Se
     Ok(match action {
         "lines" => {
             let unit_price = opt_field(f, "unit_price")
-                .map(|p| Decimal::from_str(&p).map_err(|_| invalid("unit_price", "must be an amount such as 12.50")))
+                .map(|p| {
+                    Decimal::from_str(&p)
+                        .map_err(|_| invalid("unit_price", "must be an amount such as 12.50"))
+                })
                 .transpose()?;
             let override_reason = if unit_price.is_some() {
-                opt_field(f, "override_reason").map(ReasonCode::parse).transpose().map_err(|e| invalid("override_reason", e.0))?
+                opt_field(f, "override_reason")
+                    .map(ReasonCode::parse)
+                    .transpose()
+                    .map_err(|e| invalid("override_reason", e.0))?
             } else {
                 None
             };
@@ -96,9 +114,11 @@ fn command(action: &str, f: &HashMap<String, String>) -> Result<OrderCommand, Se
         }
         "coupons" => {
             let c = field(f, "code");
-            OrderCommand::ApplyCoupon(CouponCode::parse(c.clone()).map_err(|_| ServiceError::Rule {
-                kind: ErrorKind::CouponInvalid,
-                detail: format!("coupon {c} does not exist"),
+            OrderCommand::ApplyCoupon(CouponCode::parse(c.clone()).map_err(|_| {
+                ServiceError::Rule {
+                    kind: ErrorKind::CouponInvalid,
+                    detail: format!("coupon {c} does not exist"),
+                }
             })?)
         }
         "charges" => OrderCommand::AddCharge(AddCharge {
@@ -131,15 +151,24 @@ fn command(action: &str, f: &HashMap<String, String>) -> Result<OrderCommand, Se
 }
 
 /// The order command of an action on one item of the order.
-fn item_command(what: &str, item: &str, action: &str, f: &HashMap<String, String>) -> Result<OrderCommand, ServiceError> {
+fn item_command(
+    what: &str,
+    item: &str,
+    action: &str,
+    f: &HashMap<String, String>,
+) -> Result<OrderCommand, ServiceError> {
     Ok(match (what, action) {
         ("lines", "remove") => OrderCommand::RemoveLine(LineId(item_uuid(item)?)),
         ("lines", "price") => {
             let price = match opt_field(f, "unit_price") {
                 None => PriceChange::Revert,
                 Some(p) => PriceChange::Set {
-                    unit_price: Decimal::from_str(&p).map_err(|_| invalid("unit_price", "must be an amount such as 12.50"))?,
-                    reason: opt_field(f, "override_reason").map(ReasonCode::parse).transpose().map_err(|e| invalid("override_reason", e.0))?,
+                    unit_price: Decimal::from_str(&p)
+                        .map_err(|_| invalid("unit_price", "must be an amount such as 12.50"))?,
+                    reason: opt_field(f, "override_reason")
+                        .map(ReasonCode::parse)
+                        .transpose()
+                        .map_err(|e| invalid("override_reason", e.0))?,
                 },
             };
             OrderCommand::ChangeLine(ChangeLine {
@@ -149,7 +178,8 @@ fn item_command(what: &str, item: &str, action: &str, f: &HashMap<String, String
             })
         }
         ("coupons", "remove") => OrderCommand::RemoveCoupon(
-            CouponCode::parse(item.to_string()).map_err(|_| ServiceError::not_found("no such coupon on this order"))?,
+            CouponCode::parse(item.to_string())
+                .map_err(|_| ServiceError::not_found("no such coupon on this order"))?,
         ),
         ("payments", "void") => OrderCommand::VoidPayment(PaymentId(item_uuid(item)?)),
         ("holds", "clear") => OrderCommand::ClearHold {
@@ -160,7 +190,13 @@ fn item_command(what: &str, item: &str, action: &str, f: &HashMap<String, String
     })
 }
 
-async fn run(console: &Console, signed: &Signed, id: &str, cmd: Result<OrderCommand, ServiceError>, done: String) -> Response {
+async fn run(
+    console: &Console,
+    signed: &Signed,
+    id: &str,
+    cmd: Result<OrderCommand, ServiceError>,
+    done: String,
+) -> Response {
     let Ok(oid) = Uuid::parse_str(id).map(OrderId) else {
         return not_found(console, signed).await;
     };
@@ -169,7 +205,11 @@ async fn run(console: &Console, signed: &Signed, id: &str, cmd: Result<OrderComm
         _ => None,
     };
     let result = match cmd {
-        Ok(cmd) => console.app.order_command(&signed.user, oid, cmd).await.map(|_| ()),
+        Ok(cmd) => console
+            .app
+            .order_command(&signed.user, oid, cmd)
+            .await
+            .map(|_| ()),
         Err(e) => Err(e),
     };
     let mut to = format!("/orders/{oid}");
@@ -217,7 +257,11 @@ pub async fn act_on(
 }
 
 /// `POST /orders`: a new order for a customer.
-pub async fn create(State(console): State<Console>, signed: Signed, Form(f): Form<HashMap<String, String>>) -> Response {
+pub async fn create(
+    State(console): State<Console>,
+    signed: Signed,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     if let Err(r) = signed.check(&field(&f, "csrf")) {
         return r;
     }
@@ -247,7 +291,11 @@ fn version_of(o: &OrderView) -> String {
 }
 
 /// `GET /orders/{id}/version`: the version the page's script compares with what it shows.
-pub async fn version(State(console): State<Console>, signed: Signed, Path(id): Path<String>) -> Response {
+pub async fn version(
+    State(console): State<Console>,
+    signed: crate::auth::Watching,
+    Path(id): Path<String>,
+) -> Response {
     let Ok(oid) = Uuid::parse_str(&id).map(OrderId) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -268,7 +316,12 @@ fn csrf(signed: &Signed) -> Markup {
 }
 
 /// `GET /orders/{id}`: the sales order page.
-pub async fn page_handler(console: &Console, signed: &Signed, id: &str, added: Option<String>) -> Response {
+pub async fn page_handler(
+    console: &Console,
+    signed: &Signed,
+    id: &str,
+    added: Option<String>,
+) -> Response {
     let Ok(oid) = Uuid::parse_str(id).map(OrderId) else {
         return not_found(console, signed).await;
     };
@@ -277,15 +330,38 @@ pub async fn page_handler(console: &Console, signed: &Signed, id: &str, added: O
     };
     let sugg = console.app.suggestions(&signed.user, oid).await.ok();
     let history = console.app.order_history(&signed.user, oid).await.ok();
-    let customer = console.app.customer(&signed.user, o.customer_id).await.ok().map(|(c, _)| c);
+    let customer = console
+        .app
+        .customer(&signed.user, o.customer_id)
+        .await
+        .ok()
+        .map(|(c, _)| c);
     let cc = console.app.configs.call_center(&o.call_center_id);
     let catalog = console.app.catalog();
     let cur = o.currency.clone();
     let m = |d: Decimal| money::format(d, &cur);
     let now = console.app.now();
-    let source = o.source_code.as_ref().and_then(|c| catalog.source_codes.get(c));
-    let product_name = |p: &ProductId| catalog.products.get(p).map(|p| p.name.clone()).unwrap_or_else(|| p.to_string());
-    let reason_codes: Vec<(String, String)> = cc.as_ref().map(|c| c.config.reason_codes.iter().map(|r| (r.id.to_string(), r.name.clone())).collect()).unwrap_or_default();
+    let source = o
+        .source_code
+        .as_ref()
+        .and_then(|c| catalog.source_codes.get(c));
+    let product_name = |p: &ProductId| {
+        catalog
+            .products
+            .get(p)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| p.to_string())
+    };
+    let reason_codes: Vec<(String, String)> = cc
+        .as_ref()
+        .map(|c| {
+            c.config
+                .reason_codes
+                .iter()
+                .map(|r| (r.id.to_string(), r.name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     let title = format!("{} {}", s::ORDER, short(&o.id.to_string()));
     let body = html! {
         div data-version-url={ "/orders/" (o.id) "/version" } data-version=(version_of(&o)) {
@@ -484,7 +560,10 @@ pub async fn page_handler(console: &Console, signed: &Signed, id: &str, added: O
             }
         }
     };
-    page(console, signed, &title).render(body).await.into_response()
+    page(console, signed, &title)
+        .render(body)
+        .await
+        .into_response()
 }
 
 /// `GET /orders/{id}`.
@@ -513,8 +592,16 @@ pub struct ListQuery {
 }
 
 /// `GET /orders`: orders with filters (status, held, today, call center), newest first.
-pub async fn list(State(console): State<Console>, signed: Signed, Query(q): Query<ListQuery>) -> Response {
-    let status = if q.held.is_some() { "on_hold".to_string() } else { q.status.clone() };
+pub async fn list(
+    State(console): State<Console>,
+    signed: Signed,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let status = if q.held.is_some() {
+        "on_hold".to_string()
+    } else {
+        q.status.clone()
+    };
     let query = OrderListQuery {
         customer_id: None,
         status: Some(status.clone()).filter(|s| !s.is_empty()),
@@ -523,7 +610,9 @@ pub async fn list(State(console): State<Console>, signed: Signed, Query(q): Quer
     };
     let res = console.app.orders(&signed.user, query).await;
     let now = console.app.now();
-    let today = |o: &OrderSummary| when(o.created_at, now).ends_with(" UTC") && !when(o.created_at, now).contains('-');
+    let today = |o: &OrderSummary| {
+        when(o.created_at, now).ends_with(" UTC") && !when(o.created_at, now).contains('-')
+    };
     let body = html! {
         section {
             form method="get" action="/orders" class="row" role="search" {
@@ -548,7 +637,10 @@ pub async fn list(State(console): State<Console>, signed: Signed, Query(q): Quer
             }
         }
     };
-    page(&console, &signed, s::ORDERS).render(body).await.into_response()
+    page(&console, &signed, s::ORDERS)
+        .render(body)
+        .await
+        .into_response()
 }
 
 /// `GET /holds`: held orders, oldest active hold first, with who held them and why.
@@ -592,5 +684,8 @@ pub async fn hold_queue(State(console): State<Console>, signed: Signed) -> Respo
             }
         }
     };
-    page(&console, &signed, s::HOLD_QUEUE).render(body).await.into_response()
+    page(&console, &signed, s::HOLD_QUEUE)
+        .render(body)
+        .await
+        .into_response()
 }

@@ -109,7 +109,11 @@ impl Sessions {
 
     /// The session of a cookie value, touched (its idle time starts again) and with its flash
     /// message taken; an idle one is ended.
-    pub fn resume(&self, cookie: &str, now: Instant) -> Result<(Session, Option<Flash>), NoSession> {
+    pub fn resume(
+        &self,
+        cookie: &str,
+        now: Instant,
+    ) -> Result<(Session, Option<Flash>), NoSession> {
         let key = digest(cookie);
         let mut map = self.lock();
         let s = map.get_mut(&key).ok_or(NoSession::Missing)?;
@@ -120,6 +124,18 @@ impl Sessions {
         s.last_seen = now;
         let flash = s.flash.take();
         Ok((s.clone(), flash))
+    }
+
+    /// The session of a cookie value without touching it: what the page's own background
+    /// requests (banner, live notice) use, so an open page does not keep a session alive. An
+    /// idle session is reported, and left for the next real request to end.
+    pub fn peek(&self, cookie: &str, now: Instant) -> Result<Session, NoSession> {
+        let map = self.lock();
+        let s = map.get(&digest(cookie)).ok_or(NoSession::Missing)?;
+        if now.saturating_duration_since(s.last_seen) > self.idle {
+            return Err(NoSession::Expired);
+        }
+        Ok(s.clone())
     }
 
     /// Keeps a message for the session's next page.
@@ -160,7 +176,11 @@ pub struct Throttle {
     addrs: Mutex<HashMap<IpAddr, Strikes>>,
 }
 
-fn locked<K: std::hash::Hash + Eq>(map: &Mutex<HashMap<K, Strikes>>, k: &K, now: Instant) -> Option<Duration> {
+fn locked<K: std::hash::Hash + Eq>(
+    map: &Mutex<HashMap<K, Strikes>>,
+    k: &K,
+    now: Instant,
+) -> Option<Duration> {
     let map = map.lock().unwrap_or_else(|p| p.into_inner());
     let until = map.get(k)?.locked_until?;
     (until > now).then(|| until - now)
@@ -241,15 +261,23 @@ mod tests {
         let cookie = s.start(user(), t0);
         let (a, _) = s.resume(&cookie, t0 + Duration::from_secs(59)).unwrap();
         assert_eq!(a.user, user());
+        // A peek does not touch it.
+        assert!(s.peek(&cookie, t0 + Duration::from_secs(60)).is_ok());
         // Touched at 59 s: still alive at 118 s.
         assert!(s.resume(&cookie, t0 + Duration::from_secs(118)).is_ok());
         assert_eq!(
-            s.resume(&cookie, t0 + Duration::from_secs(179)).unwrap_err(),
+            s.peek(&cookie, t0 + Duration::from_secs(179)).unwrap_err(),
+            NoSession::Expired
+        );
+        assert_eq!(
+            s.resume(&cookie, t0 + Duration::from_secs(179))
+                .unwrap_err(),
             NoSession::Expired
         );
         // Ended for good.
         assert_eq!(
-            s.resume(&cookie, t0 + Duration::from_secs(179)).unwrap_err(),
+            s.resume(&cookie, t0 + Duration::from_secs(179))
+                .unwrap_err(),
             NoSession::Missing
         );
         assert_eq!(s.resume("forged", t0).unwrap_err(), NoSession::Missing);
@@ -266,7 +294,10 @@ mod tests {
         assert_ne!(sa.csrf, sb.csrf);
         assert_eq!(sa.csrf.len(), 64);
         s.flash(&a, Flash::Refused("no".into()));
-        assert_eq!(s.resume(&a, t0).unwrap().1, Some(Flash::Refused("no".into())));
+        assert_eq!(
+            s.resume(&a, t0).unwrap().1,
+            Some(Flash::Refused("no".into()))
+        );
         assert_eq!(s.resume(&a, t0).unwrap().1, None);
         s.end(&a);
         assert!(s.resume(&a, t0).is_err());
@@ -292,7 +323,10 @@ mod tests {
         th.failed(" ANN ", Some(ip), t0);
         assert_eq!(th.locked("ann", None, t0), Some(FIRST_LOCK));
         // Another name from another address is not locked.
-        assert_eq!(th.locked("bob", Some("10.0.0.1".parse().unwrap()), t0), None);
+        assert_eq!(
+            th.locked("bob", Some("10.0.0.1".parse().unwrap()), t0),
+            None
+        );
         let t1 = t0 + FIRST_LOCK;
         assert_eq!(th.locked("ann", None, t1), None, "the lock ends");
         th.failed("ann", None, t1);

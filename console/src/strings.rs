@@ -7,7 +7,8 @@ pub const SIGN_OUT: &str = "Sign out";
 pub const USER_NAME: &str = "User name";
 pub const PASSWORD: &str = "Password";
 pub const BAD_CREDENTIALS: &str = "Wrong user name or password.";
-pub const SESSION_EXPIRED: &str = "Your session expired after a while without use. Please sign in again.";
+pub const SESSION_EXPIRED: &str =
+    "Your session expired after a while without use. Please sign in again.";
 pub const SIGNED_OUT: &str = "You are signed out.";
 pub const CSRF_REFUSED: &str = "This form is no longer valid (it came from another page or an old session). Reload the page and try again.";
 pub const NOT_FOUND: &str = "Nothing here.";
@@ -29,10 +30,16 @@ pub fn signed_in_as(name: &str, role: &str) -> String {
 // The sync banner.
 pub const SYNC_STANDALONE: &str = "Standalone node: no peers to sync with.";
 pub fn sync_reached(peer_kind: &str, at: &str, waiting: u64) -> String {
-    format!("{peer_kind} last reached {at} — {waiting} {} waiting", changes(waiting))
+    format!(
+        "{peer_kind} last reached {at} — {waiting} {} waiting",
+        changes(waiting)
+    )
 }
 pub fn sync_never(peer_kind: &str, waiting: u64) -> String {
-    format!("{peer_kind} not reached yet — {waiting} {} waiting", changes(waiting))
+    format!(
+        "{peer_kind} not reached yet — {waiting} {} waiting",
+        changes(waiting)
+    )
 }
 fn changes(n: u64) -> &'static str {
     if n == 1 {
@@ -119,7 +126,8 @@ pub const REASON: &str = "Reason";
 pub const PLACE_HOLD: &str = "Place hold";
 pub const CLEAR_HOLD: &str = "Clear hold";
 pub const CLEARED_BY: &str = "cleared by";
-pub const SYSTEM_HOLD: &str = "system hold: concurrent edits at two sites broke a rule; a supervisor reviews and clears it";
+pub const SYSTEM_HOLD: &str =
+    "system hold: concurrent edits at two sites broke a rule; a supervisor reviews and clears it";
 pub const NOTES: &str = "Notes";
 pub const ADD_NOTE: &str = "Add note";
 pub const RECAP: &str = "Recap before submit";
@@ -130,10 +138,12 @@ pub const SUBMIT: &str = "Submit order";
 pub const CANCEL_ORDER: &str = "Cancel order";
 pub const HISTORY: &str = "History";
 pub const CONFLICTS: &str = "Merged conflicts (two sites edited the same field)";
-pub const SHORTCUTS: &str = "Keys: Alt+L add line · Alt+U accept suggestion · Alt+P payment · Alt+H hold · Alt+S submit";
+pub const SHORTCUTS: &str =
+    "Keys: Alt+L add line · Alt+U accept suggestion · Alt+P payment · Alt+H hold · Alt+S submit";
 pub const DONE: &str = "Done.";
 pub const REFUSED: &str = "Refused";
-pub const LIVE_CHANGED: &str = "This order was changed elsewhere (another agent or a merge from a peer). Reload to see it:";
+pub const LIVE_CHANGED: &str =
+    "This order was changed elsewhere (another agent or a merge from a peer). Reload to see it:";
 pub const RELOAD: &str = "Reload";
 
 pub fn line_added(product: &str) -> String {

@@ -6,6 +6,7 @@ mod api_misc;
 mod api_orders;
 mod api_strict;
 mod cli;
+mod console_browser;
 mod console_handlers;
 mod continuity;
 mod faults;

@@ -22,7 +22,8 @@ fn same_name(a: &str, b: &str) -> bool {
 /// unknown name takes as long to refuse as a wrong password.
 fn decoy_hash() -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| crate::passwords::hash("decoy password, never matches").unwrap_or_default())
+    DECOY
+        .get_or_init(|| crate::passwords::hash("decoy password, never matches").unwrap_or_default())
 }
 
 /// Hashes a password off the async workers, after checking its rules (field `field`).
