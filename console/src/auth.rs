@@ -127,17 +127,27 @@ impl FromRequestParts<Console> for Watching {
 
 impl Signed {
     /// The form's CSRF token is this session's, or the request is refused (403) and does nothing.
-    pub fn check(&self, form_token: &str) -> Result<(), Response> {
+    pub fn check(&self, form_token: &str) -> Result<(), CsrfRefused> {
         if session::same_token(form_token, &self.csrf) {
             Ok(())
         } else {
-            Err(csrf_refused())
+            Err(CsrfRefused)
         }
     }
 
     /// Keeps a message for the next page.
     pub fn flash(&self, console: &Console, flash: Flash) {
         console.sessions.flash(&self.cookie, flash);
+    }
+}
+
+/// A form whose CSRF token is not its session's: refused (403), nothing done.
+#[derive(Debug)]
+pub struct CsrfRefused;
+
+impl IntoResponse for CsrfRefused {
+    fn into_response(self) -> Response {
+        csrf_refused()
     }
 }
 
@@ -291,7 +301,7 @@ pub async fn sign_out(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Err(r) = signed.check(&f.csrf) {
-        return r;
+        return r.into_response();
     }
     console.sessions.end(&signed.cookie);
     let mut resp = Redirect::to("/sign-in?out=1").into_response();

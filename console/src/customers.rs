@@ -152,7 +152,7 @@ pub async fn create(
     Form(f): Form<NewCustomerForm>,
 ) -> Response {
     if let Err(r) = signed.check(&f.csrf) {
-        return r;
+        return r.into_response();
     }
     let body = NewCustomerBody {
         name: f.name,

@@ -233,7 +233,7 @@ pub async fn act(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = signed.check(&field(&f, "csrf")) {
-        return r;
+        return r.into_response();
     }
     let done = match action.as_str() {
         "lines" => s::line_added(&field(&f, "product_id")),
@@ -250,7 +250,7 @@ pub async fn act_on(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = signed.check(&field(&f, "csrf")) {
-        return r;
+        return r.into_response();
     }
     let cmd = item_command(&what, &item, &action, &f);
     run(&console, &signed, &id, cmd, s::DONE.to_string()).await
@@ -263,7 +263,7 @@ pub async fn create(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = signed.check(&field(&f, "csrf")) {
-        return r;
+        return r.into_response();
     }
     let customer = field(&f, "customer_id");
     let Ok(cid) = Uuid::parse_str(&customer).map(CustomerId) else {
