@@ -435,3 +435,22 @@ async fn a_refused_order_action_shows_the_domain_s_reason() {
     let p = c.get(&format!("/customers/{other}"), &cookies).await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn the_console_never_touches_the_store() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/src");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("console/src") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source");
+        seen += 1;
+        for word in ["storage", "store::", "StoreExt", "sled", "WriteCtx", "load_doc"] {
+            assert!(
+                !text.contains(word),
+                "{} names {word:?}: the console goes through the service, never the store",
+                path.display()
+            );
+        }
+    }
+    assert!(seen >= 5, "the console's sources were not found");
+}
