@@ -427,7 +427,27 @@ async fn load_config(hq: &Client) -> Result<()> {
 pub async fn seed_console(url: &str, admin_token: &str) -> Result<()> {
     let hq = Client::new(url, admin_token, Duration::from_secs(30))?;
     load_config(&hq).await?;
-    outln!("demo data loaded: call center {CC:?}, products, source code SPRING, coupon WELCOME10");
+    // Every product gets a picture, uploaded like an admin would (kept in the catalog, synced).
+    let http = reqwest::Client::new();
+    for (id, name) in [
+        ("headset", "Headset"),
+        ("headset-pro", "Headset Pro"),
+        ("cable", "Spare cable"),
+        ("coffee", "Coffee subscription"),
+    ] {
+        let resp = http
+            .put(format!("{url}/api/v1/products/{id}/image"))
+            .bearer_auth(admin_token)
+            .header("content-type", "image/svg+xml")
+            .body(switchboard_console::assets::product_svg(id, name))
+            .send()
+            .await
+            .with_context(|| format!("uploading the picture of {id}"))?;
+        if !resp.status().is_success() {
+            bail!("uploading the picture of {id}: {}", resp.status());
+        }
+    }
+    outln!("demo data loaded: call center {CC:?}, products with pictures, source code SPRING, coupon WELCOME10");
     for (name, role) in [("agent", Role::Agent), ("supervisor", Role::Supervisor)] {
         let password = console_password();
         let _: NewUserView = hq

@@ -1,11 +1,14 @@
 //! Assets embedded in the binary (no CDN, no JavaScript build step): the style sheet, the
-//! script, and product pictures drawn as SVG from the catalog's product names, so lines show a
-//! picture with no link to the internet, also during a WAN outage.
+//! script; and product pictures: the one uploaded to the catalog, else one drawn as SVG from the
+//! product's name, so lines show a picture with no link to the internet, also during a WAN outage.
 
 use crate::auth::{SignInFirst, Watching};
 use crate::Console;
 use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use switchboard_domain::ProductId;
@@ -70,6 +73,32 @@ pub async fn product_image(
     let product = ProductId::parse(id)
         .ok()
         .and_then(|id| catalog.products.get(&id).cloned());
+    // The picture uploaded for the product (kept in the catalog, so it shows offline too), else
+    // one drawn from its name.
+    if let Some(p) = &product {
+        if let Ok((media_type, bytes)) = console.app.product_image(p.id.clone()).await {
+            let ty = HeaderValue::from_str(&media_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            return (
+                [
+                    (CONTENT_TYPE, ty),
+                    (
+                        CACHE_CONTROL,
+                        HeaderValue::from_static("private, max-age=300"),
+                    ),
+                    (
+                        CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(
+                            "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+                        ),
+                    ),
+                    (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                ],
+                bytes,
+            )
+                .into_response();
+        }
+    }
     match product {
         Some(p) => (
             [

@@ -444,7 +444,9 @@ fn the_console_never_touches_the_store() {
         let path = entry.expect("entry").path();
         let text = std::fs::read_to_string(&path).expect("source");
         seen += 1;
-        for word in ["storage", "store::", "StoreExt", "sled", "WriteCtx", "load_doc"] {
+        for word in [
+            "storage", "store::", "StoreExt", "sled", "WriteCtx", "load_doc",
+        ] {
             assert!(
                 !text.contains(word),
                 "{} names {word:?}: the console goes through the service, never the store",
@@ -453,4 +455,74 @@ fn the_console_never_touches_the_store() {
         }
     }
     assert!(seen >= 5, "the console's sources were not found");
+}
+
+#[tokio::test]
+async fn product_pictures_are_type_checked_stored_and_served() {
+    let w = World::new().await;
+    let admin = w.node.admin.clone();
+    let png: Vec<u8> = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-not-a-real-image".to_vec();
+    let put = |who: String, body: Vec<u8>, product: &'static str| {
+        let node = &w.node;
+        async move {
+            node.raw(
+                Method::PUT,
+                &format!("/api/v1/products/{product}/image"),
+                Some(&who),
+                body,
+            )
+            .await
+        }
+    };
+    let a = put(admin.clone(), png.clone(), "widget").await;
+    assert_eq!(a.status, 204, "{}", a.text);
+    let got = w.node.get("/api/v1/products/widget/image", &w.agent).await;
+    assert_eq!(
+        (got.status.as_u16(), got.content_type.as_str()),
+        (200, "image/png")
+    );
+    assert_eq!(
+        got.text.as_bytes(),
+        String::from_utf8_lossy(&png).as_bytes()
+    );
+    w.node
+        .get("/api/v1/products/gadget/image", &w.agent)
+        .await
+        .problem(404, "not_found");
+
+    // Not a picture, a scripted SVG, too large, not an admin, no such product: refused.
+    put(admin.clone(), b"GIF89a....".to_vec(), "widget")
+        .await
+        .problem(422, "validation");
+    put(
+        admin.clone(),
+        b"<svg onload=alert(1)></svg>".to_vec(),
+        "widget",
+    )
+    .await
+    .problem(422, "validation");
+    let mut big = png.clone();
+    big.resize(300 * 1024, 0);
+    let a = put(admin.clone(), big, "widget").await;
+    assert!(matches!(a.status.as_u16(), 413 | 422), "{}", a.status);
+    put(w.agent.clone(), png.clone(), "widget")
+        .await
+        .problem(403, "forbidden");
+    put(admin.clone(), png.clone(), "nothing")
+        .await
+        .problem(404, "not_found");
+
+    // The console shows the stored picture on order lines, and draws one for the others.
+    user_with_password(&w, "ivy", "agent", "ivy password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, _) = c.session("ivy", "ivy password").await;
+    let p = c.get("/console/product-image/widget", &cookies).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_eq!(p.text.as_bytes(), String::from_utf8_lossy(&png).as_bytes());
+    let p = c.get("/console/product-image/gadget", &cookies).await;
+    assert!(p.text.starts_with("<svg"), "{}", p.text);
+    assert_eq!(
+        c.get("/console/product-image/widget", &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
 }

@@ -12,6 +12,7 @@ pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod images;
 pub mod node;
 pub mod openapi;
 pub mod orders;
@@ -56,6 +57,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(node::router())
         .merge(call_centers::router())
         .merge(products::router())
+        .merge(images::router())
         .merge(price_groups::router())
         .merge(source_codes::router())
         .merge(coupons::router())

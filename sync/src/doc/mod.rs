@@ -43,7 +43,8 @@ use switchboard_domain as domain;
 use uuid::Uuid;
 
 pub use catalog::{
-    new_catalog_doc, put_coupon, put_price_group, put_product, put_source_code, read_catalog,
+    new_catalog_doc, put_coupon, put_price_group, put_product, put_product_image, put_source_code,
+    read_catalog, read_product_image,
 };
 pub use config::{new_call_center_doc, put_call_center, put_user, read_call_center};
 pub use continuity::create_continuity_child;
