@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use switchboard_tests::bin::switchboard;
+use switchboard_tests::cluster::{Cluster, NodeSpec};
 
 /// How long one step may wait for the page to show what it expects.
 const STEP_DEADLINE: Duration = Duration::from_secs(20);
@@ -155,8 +156,16 @@ type StepResult<T> = Result<T, String>;
 
 impl Browser {
     async fn open(test: &'static str, served: &Served) -> Browser {
+        Self::open_at(
+            test,
+            &served.url,
+            &served.dir.path().join("chromium-profile"),
+        )
+        .await
+    }
+
+    async fn open_at(test: &'static str, base: &str, profile: &std::path::Path) -> Browser {
         let driver = start_driver();
-        let profile = served.dir.path().join("chromium-profile");
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -175,7 +184,7 @@ impl Browser {
             .expect("a chromium session");
         Browser {
             client,
-            base: served.url.clone(),
+            base: base.to_string(),
             test,
             step: 0,
             _driver: driver,
@@ -663,5 +672,107 @@ async fn console_refuses_forged_forms_and_expired_sessions() {
     }
     .await;
     b.step("the expired session's form wrote nothing", r).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
+    let mut cluster = Cluster::new();
+    cluster.add(NodeSpec::hq("hq")).await;
+    cluster.add(NodeSpec::site("north", &["cc1"])).await;
+    cluster.link("hq", "north").await;
+    // At HQ: the call center, a product with its picture, and an agent with a password.
+    let (hq, north) = (cluster.node("hq"), cluster.node("north"));
+    hq.put(
+        "/api/v1/call-centers/cc1",
+        &hq.admin,
+        switchboard_tests::api_harness::call_center_body("North"),
+    )
+    .await
+    .expect(200);
+    hq.put(
+        "/api/v1/products/widget",
+        &hq.admin,
+        json!({"name": "Widget", "price": "19.99"}),
+    )
+    .await
+    .expect(200);
+    let svg = switchboard_console::assets::product_svg("widget", "Widget");
+    let r = reqwest::Client::new()
+        .put(format!("{}/api/v1/products/widget/image", hq.url()))
+        .bearer_auth(&hq.admin)
+        .body(svg)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status().as_u16(), 204);
+    hq.post(
+        "/api/v1/call-centers/cc1/users",
+        &hq.admin,
+        json!({"name": "sam", "role": "agent", "password": "sam's password"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(north.sync_with("hq").await["ok"], true);
+    // The WAN goes down; the site keeps serving its agents.
+    cluster.links[0].cut();
+    let north = cluster.node("north");
+    let failed = north.sync_with("hq").await;
+    assert_eq!(failed["ok"], false, "{failed}");
+
+    let profile = cluster.home().join("chromium-profile");
+    let mut b = Browser::open_at("site-offline", &north.url(), &profile).await;
+    let r = async {
+        b.sign_in("sam", "sam's password").await?;
+        b.wait_text("h1", "Customers").await?;
+        b.wait_text("#sync-banner", "unreachable").await
+    }
+    .await;
+    b.step("sign in at the site with HQ cut off; the banner says so", r)
+        .await;
+    let r = async {
+        b.fill("#new-name", "Offline Olivia").await?;
+        b.click("#create-customer").await?;
+        b.wait_text("h1", "Offline Olivia").await?;
+        b.select("#delivery-mode", "std").await?;
+        b.click("#start-order").await?;
+        b.wait_text("#lines-h", "Lines").await?;
+        b.fill("#product", "widget").await?;
+        b.click("#add-line-button").await?;
+        b.wait_text("#lines", "Widget").await
+    }
+    .await;
+    b.step("take an order offline", r).await;
+    let r = b
+        .js("var i = document.querySelector('#lines img.product'); return i && i.complete && i.naturalWidth > 0;")
+        .await;
+    let shown = b.step("the picture synced from HQ", r).await;
+    let r = if shown == Value::Bool(true) {
+        Ok(())
+    } else {
+        Err(format!("no picture: {shown}"))
+    };
+    b.step("the picture shows offline", r).await;
+
+    // The link heals: after a session the banner shows nothing waiting.
+    cluster.links[0].heal();
+    let north = cluster.node("north");
+    assert_eq!(north.sync_with("hq").await["ok"], true);
+    let r = async {
+        let deadline = Instant::now() + STEP_DEADLINE;
+        loop {
+            b.goto("/customers").await?;
+            let t = b.wait_text("#sync-banner", "HQ").await?;
+            if t.contains("0 changes waiting") && !t.contains("unreachable") {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the banner still says {t:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    .await;
+    b.step("the banner clears after the heal", r).await;
     b.close().await;
 }
