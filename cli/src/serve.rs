@@ -95,11 +95,12 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode> {
         // A dropped sender stops the node too.
         let _ = stopped.await;
     };
-    // The agents' console at `/`, beside the API on the same listener. Its cookies are `Secure`
-    // off loopback (where the node is reached over TLS).
+    // The agents' console at `/`, beside the API on the same listener. The node's listener
+    // speaks plain HTTP, so its cookies are `Secure` only behind a TLS proxy that says so
+    // (`X-Forwarded-Proto: https`); a TLS listener sets `secure_cookies`.
     let options = switchboard_console::Options {
         idle: std::time::Duration::from_secs(cfg.console_idle_secs.max(1)),
-        secure_cookies: !addr.ip().is_loopback(),
+        secure_cookies: false,
     };
     let console: switchboard_node::ExtraRoutes =
         Box::new(move |state, hub| switchboard_console::router(state, hub, options));

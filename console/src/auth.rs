@@ -29,12 +29,19 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn set_cookie(console: &Console, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
-    let secure = if console.options.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+/// Whether the browser reached the node over TLS: the node's own TLS listener (configured
+/// with `Options::secure_cookies`), or a TLS proxy in front of it that says so
+/// (`X-Forwarded-Proto: https`; a client claiming it only makes its own cookies stricter).
+pub fn over_tls(console: &Console, headers: &HeaderMap) -> bool {
+    console.options.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(secure: bool, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
     let age = max_age
         .map(|a| format!("; Max-Age={a}"))
         .unwrap_or_default();
@@ -188,8 +195,10 @@ pub struct SignInQuery {
 /// `GET /sign-in`: the form, with a fresh pre-session token (double-submit CSRF).
 pub async fn sign_in_page(
     State(console): State<Console>,
+    headers: HeaderMap,
     Query(q): Query<SignInQuery>,
 ) -> Response {
+    let tls = over_tls(&console, &headers);
     let note = if q.expired.is_some() {
         Some(s::SESSION_EXPIRED.to_string())
     } else if q.out.is_some() {
@@ -197,11 +206,11 @@ pub async fn sign_in_page(
     } else {
         None
     };
-    sign_in_form(&console, note, None, StatusCode::OK)
+    sign_in_form(tls, note, None, StatusCode::OK)
 }
 
 fn sign_in_form(
-    console: &Console,
+    tls: bool,
     note: Option<String>,
     error: Option<String>,
     status: StatusCode,
@@ -225,7 +234,7 @@ fn sign_in_form(
     let mut resp = (status, layout::bare(s::SIGN_IN, body)).into_response();
     resp.headers_mut().append(
         SET_COOKIE,
-        set_cookie(console, SIGNIN_COOKIE, &token, Some(600)),
+        set_cookie(tls, SIGNIN_COOKIE, &token, Some(600)),
     );
     resp
 }
@@ -245,6 +254,7 @@ pub async fn sign_in(
     ClientAddr(addr): ClientAddr,
     Form(f): Form<SignInForm>,
 ) -> Response {
+    let tls = over_tls(&console, &headers);
     let pre = cookie(&headers, SIGNIN_COOKIE).unwrap_or("");
     if pre.is_empty() || !session::same_token(pre, &f.csrf) {
         return csrf_refused();
@@ -253,7 +263,7 @@ pub async fn sign_in(
     if let Some(wait) = console.throttle.locked(&f.name, addr, now) {
         let secs = wait.as_secs().max(1);
         return sign_in_form(
-            &console,
+            tls,
             None,
             Some(s::throttled(secs)),
             StatusCode::TOO_MANY_REQUESTS,
@@ -269,7 +279,7 @@ pub async fn sign_in(
     let Some(user) = user else {
         console.throttle.failed(&f.name, addr, Instant::now());
         return sign_in_form(
-            &console,
+            tls,
             None,
             Some(s::BAD_CREDENTIALS.into()),
             StatusCode::UNAUTHORIZED,
@@ -278,12 +288,10 @@ pub async fn sign_in(
     console.throttle.succeeded(&f.name);
     let value = console.sessions.start(user.id, Instant::now());
     let mut resp = Redirect::to("/").into_response();
-    resp.headers_mut().append(
-        SET_COOKIE,
-        set_cookie(&console, SESSION_COOKIE, &value, None),
-    );
     resp.headers_mut()
-        .append(SET_COOKIE, set_cookie(&console, SIGNIN_COOKIE, "", Some(0)));
+        .append(SET_COOKIE, set_cookie(tls, SESSION_COOKIE, &value, None));
+    resp.headers_mut()
+        .append(SET_COOKIE, set_cookie(tls, SIGNIN_COOKIE, "", Some(0)));
     resp
 }
 
@@ -298,17 +306,17 @@ pub struct CsrfForm {
 pub async fn sign_out(
     State(console): State<Console>,
     signed: Signed,
+    headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Err(r) = signed.check(&f.csrf) {
         return r.into_response();
     }
+    let tls = over_tls(&console, &headers);
     console.sessions.end(&signed.cookie);
     let mut resp = Redirect::to("/sign-in?out=1").into_response();
-    resp.headers_mut().append(
-        SET_COOKIE,
-        set_cookie(&console, SESSION_COOKIE, "", Some(0)),
-    );
+    resp.headers_mut()
+        .append(SET_COOKIE, set_cookie(tls, SESSION_COOKIE, "", Some(0)));
     resp
 }
 

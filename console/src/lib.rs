@@ -33,7 +33,8 @@ use switchboard_node::sync_driver::SyncHub;
 pub struct Options {
     /// A session ends after this long without a request.
     pub idle: Duration,
-    /// Cookies are marked `Secure` (the node is reached over TLS).
+    /// Cookies are always marked `Secure` (the node's listener speaks TLS); otherwise only on
+    /// requests a TLS proxy forwarded (`X-Forwarded-Proto: https`).
     pub secure_cookies: bool,
 }
 

@@ -300,6 +300,38 @@ async fn cookies_are_http_only_same_site_strict_and_secure_over_tls() {
         .find(|c| c.starts_with("sb_session="))
         .expect("session cookie");
     assert!(session.contains("Secure"), "{session}");
+    // Behind a TLS proxy that says so.
+    let form = plain.get("/sign-in", &[]).await;
+    let pre = form.cookies[0]
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/sign-in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .header(header::COOKIE, pre);
+    let body = format!(
+        "csrf={}&name=dee&password=dee+password",
+        csrf_of(&form.text)
+    );
+    let resp = plain
+        .app
+        .clone()
+        .oneshot(req.body(Body::from(body)).expect("request"))
+        .await
+        .expect("infallible");
+    let session = resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sb_session="))
+        .expect("session cookie")
+        .to_string();
+    assert!(session.contains("Secure"), "{session}");
 }
 
 #[tokio::test]
