@@ -454,6 +454,37 @@ async fn a_refused_order_action_shows_the_domain_s_reason() {
         "{}",
         page.text
     );
+    // A price override within the agent's limit, with its reason code; one beyond it is
+    // refused with the domain's reason.
+    let lines = format!("/orders/{order}/lines");
+    let p = c
+        .post(
+            &lines,
+            &cookies,
+            &format!(
+                "csrf={csrf}&product_id=widget&quantity=1&unit_price=19.50&override_reason=match"
+            ),
+        )
+        .await;
+    assert_eq!(p.location, format!("/orders/{order}?added=widget"));
+    let page = c.get(&p.location, &cookies).await;
+    assert!(page.text.contains("overridden (match)"), "{}", page.text);
+    assert!(page.text.contains("€19.50"), "{}", page.text);
+    let p = c
+        .post(
+            &lines,
+            &cookies,
+            &format!(
+                "csrf={csrf}&product_id=widget&quantity=1&unit_price=1.00&override_reason=match"
+            ),
+        )
+        .await;
+    let page = c.get(&p.location, &cookies).await;
+    assert!(
+        page.text.contains("exceeds the agent limit"),
+        "{}",
+        page.text
+    );
     // An order of another call center does not exist for this agent.
     let other = w
         .node
