@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs the system parts the tests need when they are missing
-# (Debian's `postgresql` for the warehouse tests), then runs the whole test suite.
+# (Debian's `postgresql` for the warehouse tests, `chromium` and `chromium-driver` for the console's
+# browser tests), then runs the whole test suite.
 #
 #   scripts/test.sh            # everything CI runs after fmt and clippy, then schemathesis
 #   scripts/test.sh -- cli     # extra arguments go to `cargo test --workspace` (no schemathesis)
@@ -8,9 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
+have_browser() { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }
 
 missing=()
 have_postgres || missing+=(postgresql)
+have_browser || missing+=(chromium chromium-driver)
 
 if ((${#missing[@]})); then
     echo "==> installing ${missing[*]}"

@@ -421,6 +421,57 @@ async fn load_config(hq: &Client) -> Result<()> {
     Ok(())
 }
 
+/// Loads the demo call center into a fresh standalone node for the console (`serve
+/// --demo-data`): the configuration and catalog of the demo, and an agent and a supervisor who
+/// sign in with the passwords printed here (random, shown once).
+pub async fn seed_console(url: &str, admin_token: &str) -> Result<()> {
+    let hq = Client::new(url, admin_token, Duration::from_secs(30))?;
+    load_config(&hq).await?;
+    // Every product gets a picture, uploaded like an admin would (kept in the catalog, synced).
+    let http = reqwest::Client::new();
+    for (id, name) in [
+        ("headset", "Headset"),
+        ("headset-pro", "Headset Pro"),
+        ("cable", "Spare cable"),
+        ("coffee", "Coffee subscription"),
+    ] {
+        let resp = http
+            .put(format!("{url}/api/v1/products/{id}/image"))
+            .bearer_auth(admin_token)
+            .header("content-type", "image/svg+xml")
+            .body(switchboard_console::assets::product_svg(id, name))
+            .send()
+            .await
+            .with_context(|| format!("uploading the picture of {id}"))?;
+        if !resp.status().is_success() {
+            bail!("uploading the picture of {id}: {}", resp.status());
+        }
+    }
+    outln!("demo data loaded: call center {CC:?}, products with pictures, source code SPRING, coupon WELCOME10");
+    for (name, role) in [("agent", Role::Agent), ("supervisor", Role::Supervisor)] {
+        let password = console_password();
+        let _: NewUserView = hq
+            .post(
+                &format!("/api/v1/call-centers/{CC}/users"),
+                &json!({"name": name, "role": role, "password": password}),
+            )
+            .await?;
+        outln!("console account: {name} password {password}");
+    }
+    Ok(())
+}
+
+/// A random password of 12 letters and digits (no look-alikes), easy to type from a terminal.
+fn console_password() -> String {
+    const CHARS: &[u8] = b"abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    bytes
+        .iter()
+        .take(12)
+        .map(|b| CHARS[usize::from(*b) % CHARS.len()] as char)
+        .collect()
+}
+
 /// A product without suggestions, script or continuity; its id is the PUT's path.
 fn product(name: &str, price: &str, allow_price_override: bool) -> Result<ProductDoc> {
     Ok(ProductDoc {

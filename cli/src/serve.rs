@@ -28,6 +28,11 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:7070; port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// On an empty data dir, load sample data for the console at `/`: a call center, products,
+    /// a source code with its script, a coupon, and an agent and a supervisor account whose
+    /// passwords are printed (ignored when the data dir already holds a node).
+    #[arg(long)]
+    demo_data: bool,
 }
 
 /// Runs `switchboard serve`.
@@ -39,9 +44,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(l) = args.listen {
         cfg.listen = l;
     }
-    ensure_initialised(&cfg)?;
+    let created = ensure_initialised(&cfg)?;
     let node = start(cfg).await?;
+    if let (true, Some(admin)) = (args.demo_data, created) {
+        crate::demo::seed_console(&format!("http://{}", node.addr), &admin).await?;
+    }
     outln!("listening on http://{}", node.addr);
+    outln!("console: open http://{}/ in a browser", node.addr);
     // Tests and scripts read that line from a pipe: make sure it leaves now.
     std::io::stdout().flush().ok();
     let RunningNode { stop, task, .. } = node;
@@ -86,18 +95,33 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode> {
         // A dropped sender stops the node too.
         let _ = stopped.await;
     };
-    let task = tokio::spawn(switchboard_node::serve(cfg, listener, shutdown));
+    // The agents' console at `/`, beside the API on the same listener. The node's listener
+    // speaks plain HTTP, so its cookies are `Secure` only behind a TLS proxy that says so
+    // (`X-Forwarded-Proto: https`); a TLS listener sets `secure_cookies`.
+    let options = switchboard_console::Options {
+        idle: std::time::Duration::from_secs(cfg.console_idle_secs.max(1)),
+        secure_cookies: false,
+    };
+    let console: switchboard_node::ExtraRoutes =
+        Box::new(move |state, hub| switchboard_console::router(state, hub, options));
+    let task = tokio::spawn(switchboard_node::serve_with(
+        cfg,
+        listener,
+        shutdown,
+        Some(console),
+    ));
     Ok(RunningNode { addr, stop, task })
 }
 
 /// Initialises a data dir that holds no node yet, as `init` would, and tells where the token is
 /// (printing it once only to a terminal).
 /// A dir that already holds a node is left alone; one in use fails here ("data dir in use").
-fn ensure_initialised(cfg: &NodeConfig) -> Result<()> {
+/// Answers the admin token of a node it created.
+fn ensure_initialised(cfg: &NodeConfig) -> Result<Option<String>> {
     // A site without call centers cannot be initialised; an existing site node does not need
     // them, so only a fresh dir is an error (reported by the node's init).
     if cfg.role == Role::Site && cfg.call_centers.is_empty() && !is_empty_dir(&cfg.data_dir)? {
-        return Ok(());
+        return Ok(None);
     }
     match crate::init::try_create(
         &cfg.data_dir,
@@ -115,9 +139,9 @@ fn ensure_initialised(cfg: &NodeConfig) -> Result<()> {
                 cfg.data_dir.display()
             );
             crate::init::print_token(&out.admin_token, &cfg.data_dir);
-            Ok(())
+            Ok(Some(out.admin_token))
         }
-        Err(NodeError::AlreadyInitialized(_)) => Ok(()),
+        Err(NodeError::AlreadyInitialized(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }

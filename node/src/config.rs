@@ -7,7 +7,8 @@
 //! `SWITCHBOARD_LOG`, and the limits on hostile clients: `SWITCHBOARD_HEADER_READ_TIMEOUT_SECS`,
 //! `SWITCHBOARD_REQUEST_TIMEOUT_SECS`, `SWITCHBOARD_MAX_CONNECTIONS`,
 //! `SWITCHBOARD_USER_WRITES_PER_SEC`, `SWITCHBOARD_USER_WRITE_BURST`,
-//! `SWITCHBOARD_PUBLIC_METRICS`; the lifetimes of API tokens `SWITCHBOARD_TOKEN_LIFETIME_SECS` and
+//! `SWITCHBOARD_PUBLIC_METRICS`, `SWITCHBOARD_CONSOLE_IDLE_SECS` (the console's idle sign-out); the
+//! lifetimes of API tokens `SWITCHBOARD_TOKEN_LIFETIME_SECS` and
 //! `SWITCHBOARD_ADMIN_TOKEN_LIFETIME_SECS`; for the PostgreSQL warehouse (the `[warehouse]` table, off unless a URL
 //! is set) `SWITCHBOARD_WAREHOUSE_URL`, `SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS` (comma separated,
 //! `all` or `none`) and `SWITCHBOARD_WAREHOUSE_BATCH_SIZE`.
@@ -107,6 +108,8 @@ pub struct NodeConfig {
     pub admin_token_lifetime_secs: u64,
     /// The PostgreSQL warehouse this node feeds (`[warehouse]`; off without a URL).
     pub warehouse: WarehouseConfig,
+    /// Seconds a console session may stay idle before it must sign in again.
+    pub console_idle_secs: u64,
 }
 
 /// The `[warehouse]` table: where and how the node streams its documents into PostgreSQL.
@@ -258,6 +261,7 @@ impl Default for NodeConfig {
             token_lifetime_secs: DEFAULT_TOKEN_LIFETIME_SECS,
             admin_token_lifetime_secs: DEFAULT_ADMIN_TOKEN_LIFETIME_SECS,
             warehouse: WarehouseConfig::default(),
+            console_idle_secs: 1800,
         }
     }
 }
@@ -342,6 +346,9 @@ impl NodeConfig {
         }
         if let Some(v) = get("SWITCHBOARD_USER_WRITES_PER_SEC") {
             self.user_writes_per_sec = num("SWITCHBOARD_USER_WRITES_PER_SEC", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_CONSOLE_IDLE_SECS") {
+            self.console_idle_secs = num("SWITCHBOARD_CONSOLE_IDLE_SECS", &v)?;
         }
         if let Some(v) = get("SWITCHBOARD_USER_WRITE_BURST") {
             self.user_write_burst = num("SWITCHBOARD_USER_WRITE_BURST", &v)?;

@@ -69,7 +69,15 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        // The peer's address rides along (`ConnectInfo`), for limits kept per address.
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                req
+            },
+        ));
         let mut closing = closing_rx.clone();
         tokio::spawn(async move {
             let _slot = slot;

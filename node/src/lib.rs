@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod http_server;
 pub mod identity;
+pub mod passwords;
 pub mod peer_auth;
 pub mod read_model;
 pub mod scheduler;
@@ -25,4 +26,4 @@ pub mod views;
 pub mod warehouse;
 
 pub use error::NodeError;
-pub use server::serve;
+pub use server::{serve, serve_with, ExtraRoutes};

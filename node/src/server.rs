@@ -41,11 +41,25 @@ pub fn node_clock(offset_secs: i64) -> Clock {
     Arc::new(move || Timestamp::from_millis(sys().as_millis().saturating_add(offset_ms)))
 }
 
+/// Routes served beside the API on the same listener (the agents' console, which depends on this
+/// crate and so cannot be named here), built once the state and the sync hub exist.
+pub type ExtraRoutes = Box<dyn FnOnce(AppState, Arc<SyncHub>) -> axum::Router + Send>;
+
 /// Serves a node on an already bound listener until `shutdown` resolves, then drains and flushes.
 pub async fn serve(
     cfg: NodeConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    serve_with(cfg, listener, shutdown, None).await
+}
+
+/// [`serve`], with `extra` routes merged beside the API (paths the API does not use).
+pub async fn serve_with(
+    cfg: NodeConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    extra: Option<ExtraRoutes>,
 ) -> Result<(), NodeError> {
     let metrics = metrics_handle();
     let clock = node_clock(cfg.clock_offset_secs);
@@ -54,7 +68,10 @@ pub async fn serve(
         .map_err(|e| NodeError::io("background task", std::io::Error::other(e.to_string())))??;
     let hub = SyncHub::new(state.clone());
     let follower = crate::warehouse::WarehouseFollower::new(state.clone());
-    let app = crate::api::app_with(state.clone(), hub.clone(), follower.clone());
+    let mut app = crate::api::app_with(state.clone(), hub.clone(), follower.clone());
+    if let Some(extra) = extra {
+        app = extra(state.clone(), hub.clone()).merge(app);
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

@@ -66,6 +66,7 @@ fn agent_of(mut d: Automerge, cc: &CallCenter, a: &Author) -> Automerge {
         disabled: false,
         created_at: None,
         expires_at: None,
+        password_hash: None,
     };
     doc::put_user(&mut d, &rec, a).expect("user");
     d

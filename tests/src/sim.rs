@@ -487,6 +487,7 @@ impl Sim {
                         disabled: false,
                         created_at: None,
                         expires_at: None,
+                        password_hash: None,
                     },
                     &author,
                 )
@@ -508,6 +509,7 @@ impl Sim {
             disabled,
             created_at: None,
             expires_at: None,
+            password_hash: None,
         };
         doc::put_user(&mut d, &rec, &author).expect("user");
         self.put(hq, id, &d);

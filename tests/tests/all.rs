@@ -7,6 +7,8 @@ mod api_orders;
 mod api_strict;
 mod api_users;
 mod cli;
+mod console_browser;
+mod console_handlers;
 mod continuity;
 mod faults;
 mod hostile;

@@ -63,7 +63,8 @@ pub async fn get_call_center(
 #[utoipa::path(post, path = "/call-centers/{id}/users", tag = "configuration",
     params(("id" = String, Path, description = "call center id")),
     request_body = NewUserBody,
-    responses((status = 201, body = NewUserView), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 201, body = NewUserView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_user(
     state: axum::extract::State<AppState>,

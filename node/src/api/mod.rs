@@ -12,9 +12,11 @@ pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod images;
 pub mod node;
 pub mod openapi;
 pub mod orders;
+pub mod passwords;
 pub mod peers;
 pub mod price_groups;
 pub mod products;
@@ -57,11 +59,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(call_centers::router())
         .merge(users::router())
         .merge(products::router())
+        .merge(images::router())
         .merge(price_groups::router())
         .merge(source_codes::router())
         .merge(coupons::router())
         .merge(customers::router())
         .merge(orders::router())
+        .merge(passwords::router())
         .merge(peers::router())
         .merge(sync::router())
         .merge(warehouse::router())

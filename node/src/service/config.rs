@@ -91,6 +91,13 @@ impl AppState {
         let name = switchboard_domain::text::NAME
             .apply(body.name.trim().to_string())
             .map_err(|e| ServiceError::invalid_field("name", e.0))?;
+        let password_hash = match body.password {
+            Some(p) => {
+                self.check_sign_in_name(&name)?;
+                Some(super::passwords::hash_password("password", p).await?)
+            }
+            None => None,
+        };
         let author = self.author(user.0.id);
         let now = self.now();
         let expires_at = crate::identity::token_expiry(now, self.config.token_lifetime_secs);
@@ -112,6 +119,7 @@ impl AppState {
                 disabled: false,
                 created_at: Some(now),
                 expires_at: Some(expires_at),
+                password_hash,
             };
             sdoc::put_user(&mut doc, &rec, &author)?;
             ctx.put_doc(doc_id, meta, &doc)?;

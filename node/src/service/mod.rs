@@ -17,8 +17,10 @@ pub mod catalog;
 pub mod config;
 pub mod customers;
 pub mod error;
+pub mod images;
 pub mod node;
 pub mod orders;
+pub mod passwords;
 pub mod peers;
 pub mod users;
 

@@ -319,6 +319,24 @@ pub struct NewUserBody {
     /// `agent`, `supervisor` or `admin`.
     #[schema(value_type = super::schema::RoleName, example = "agent")]
     pub role: Role,
+    /// The console password (at least 8 characters); only its argon2id hash is stored.
+    #[serde(default)]
+    #[schema(min_length = 8, max_length = 256, nullable)]
+    pub password: Option<String>,
+}
+
+/// Body of `PUT /api/v1/users/{user_id}/password`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    /// The new password (at least 8 characters); only its argon2id hash is stored.
+    #[schema(min_length = 8, max_length = 256)]
+    pub password: String,
+    /// The user's current password: required when users change their own password (admins and
+    /// supervisors setting someone else's leave it out).
+    #[serde(default)]
+    #[schema(max_length = 256, nullable)]
+    pub current: Option<String>,
 }
 
 /// Answer of `POST /api/v1/call-centers/{id}/users`: the token is shown once.

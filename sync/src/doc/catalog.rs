@@ -4,10 +4,11 @@
 use super::rw::{change, expect_kind, hydrate_root, parse_key, root_map, to_json, HMap, Node, Rd};
 use super::{Author, DocError, DocKind};
 use automerge::transaction::Transactable;
-use automerge::Automerge;
+use automerge::{Automerge, ReadDoc, ScalarValue, Value, ROOT};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use switchboard_domain::config::{Catalog, Coupon, PriceGroup, Product, SourceCodeDef};
+use switchboard_domain::ProductId;
 
 const MAPS: [&str; 4] = ["products", "price_groups", "source_codes", "coupons"];
 
@@ -122,4 +123,54 @@ pub fn read_catalog(doc: &Automerge) -> Result<Catalog, DocError> {
         source_codes: read_map(&mut rd, &root, "source_codes")?,
         coupons: read_map(&mut rd, &root, "coupons")?,
     })
+}
+
+/// The root key of a product's picture: one bytes register beside the catalog's maps (a scalar,
+/// so that no nested object is created after the document's first change), holding the media
+/// type, a NUL byte and the image's bytes, so both change together.
+fn image_key(product: &ProductId) -> String {
+    format!("image:{product}")
+}
+
+/// Stores (or replaces) a product's picture. The caller checks its type and size.
+pub fn put_product_image(
+    doc: &mut Automerge,
+    product: &ProductId,
+    media_type: &str,
+    bytes: &[u8],
+    author: &Author,
+) -> Result<(), DocError> {
+    expect_kind(doc, DocKind::Catalog)?;
+    let mut value = Vec::with_capacity(media_type.len() + 1 + bytes.len());
+    value.extend_from_slice(media_type.as_bytes());
+    value.push(0);
+    value.extend_from_slice(bytes);
+    change(
+        doc,
+        author,
+        &format!("put image of product {product}"),
+        |tx| {
+            tx.put(ROOT, image_key(product), ScalarValue::Bytes(value))?;
+            Ok(())
+        },
+    )
+}
+
+/// A product's picture: its media type and bytes, if one was stored.
+pub fn read_product_image(
+    doc: &Automerge,
+    product: &ProductId,
+) -> Result<Option<(String, Vec<u8>)>, DocError> {
+    expect_kind(doc, DocKind::Catalog)?;
+    let Some((Value::Scalar(s), _)) = doc.get(ROOT, image_key(product))? else {
+        return Ok(None);
+    };
+    let ScalarValue::Bytes(b) = s.as_ref() else {
+        return Ok(None);
+    };
+    let Some(nul) = b.iter().position(|&c| c == 0) else {
+        return Ok(None);
+    };
+    let media_type = String::from_utf8_lossy(&b[..nul]).into_owned();
+    Ok(Some((media_type, b[nul + 1..].to_vec())))
 }

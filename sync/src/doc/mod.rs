@@ -43,7 +43,8 @@ use switchboard_domain as domain;
 use uuid::Uuid;
 
 pub use catalog::{
-    new_catalog_doc, put_coupon, put_price_group, put_product, put_source_code, read_catalog,
+    new_catalog_doc, put_coupon, put_price_group, put_product, put_product_image, put_source_code,
+    read_catalog, read_product_image,
 };
 pub use config::{new_call_center_doc, put_call_center, put_user, read_call_center};
 pub use continuity::create_continuity_child;
@@ -213,6 +214,11 @@ pub struct UserRecord {
     /// before tokens expired (the node gives those a deadline of its own: `node::auth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
+    /// The argon2id hash (PHC string) of the user's console password, if one is set: kept in the
+    /// call center's configuration so a site checks a sign-in offline. Absent in records
+    /// written before passwords existed, or for users who have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
 }
 
 /// A call center's configuration document, read.

@@ -1035,6 +1035,7 @@ fn call_center_users_and_catalog_round_trip() {
         disabled: false,
         created_at: None,
         expires_at: None,
+        password_hash: None,
     };
     put_user(&mut doc, &rec, &hq).unwrap();
     let state = read_call_center(&load(&doc.save()).unwrap()).unwrap();
@@ -1613,6 +1614,7 @@ fn author_status_reads_the_call_centers_users() {
         disabled,
         created_at: None,
         expires_at: None,
+        password_hash: None,
     };
     let users: BTreeMap<UserId, UserRecord> = [
         rec(1, Role::Agent, false, "north"),

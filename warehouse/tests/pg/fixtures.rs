@@ -143,6 +143,7 @@ pub fn cc_state(cc: &CallCenter) -> CallCenterState {
                 disabled: false,
                 created_at: None,
                 expires_at: None,
+                password_hash: None,
             },
         )]),
     }

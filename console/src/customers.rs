@@ -1,0 +1,243 @@
+//! Customer screens: search by name, phone or email; create; a customer's history (orders with
+//! their status, catalog requests) and the form that starts an order for them.
+
+use crate::auth::{page, Signed};
+use crate::layout::when;
+use crate::session::Flash;
+use crate::{money, strings as s, Console};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use switchboard_domain::CustomerId;
+use switchboard_node::views::{CustomerView, NewCustomerBody, OrderSummary, Page};
+
+/// Query of the customer search.
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// Summaries of orders as a table (shared with the orders list).
+pub fn order_table(console: &Console, orders: &[OrderSummary]) -> Markup {
+    let now = console.app.now();
+    let currency = |o: &OrderSummary| {
+        console
+            .app
+            .configs
+            .call_center(&o.call_center_id)
+            .map(|c| c.config.currency.code().to_string())
+            .unwrap_or_default()
+    };
+    html! {
+        @if orders.is_empty() { p { (s::NO_ORDERS) } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (s::ORDER) } th scope="col" { (s::STATUS) }
+                    th scope="col" { (s::CALL_CENTER) } th scope="col" { (s::CREATED) }
+                    th scope="col" class="num" { (s::LINES) } th scope="col" class="num" { (s::TOTAL) }
+                    th scope="col" class="num" { (s::BALANCE) }
+                } }
+                tbody {
+                    @for o in orders {
+                        tr {
+                            td { a href={ "/orders/" (o.id) } { (short(&o.id.to_string())) } }
+                            td class={ "status-" (o.status.as_str()) } { (o.status.as_str()) }
+                            td { (o.call_center_id) }
+                            td { (when(o.created_at, now)) }
+                            td class="num" { (o.lines) }
+                            td class="num" { @if let Some(t) = o.total { (money::format(t, &currency(o))) } }
+                            td class="num" { @if let Some(b) = o.balance { (money::format(b, &currency(o))) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The first 8 characters of an id, as people read it out.
+pub fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn customer_rows(list: &[CustomerView]) -> Markup {
+    html! {
+        @if list.is_empty() { p { (s::NO_CUSTOMERS) } } @else {
+            table id="customer-results" {
+                thead { tr { th scope="col" { (s::NAME) } th scope="col" { (s::PHONE) } th scope="col" { (s::EMAIL) } th scope="col" { (s::CALL_CENTER) } } }
+                tbody {
+                    @for c in list {
+                        tr {
+                            td { a href={ "/customers/" (c.id) } { (c.name) } }
+                            td { (c.phone.clone().unwrap_or_default()) }
+                            td { (c.email.clone().unwrap_or_default()) }
+                            td { (c.call_center_id) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /customers?q=`: search and the create form.
+pub async fn search(
+    State(console): State<Console>,
+    signed: Signed,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    let found = if q.q.trim().is_empty() {
+        None
+    } else {
+        let page = Page::parse(Some("50"), None, 'u').ok();
+        match page {
+            Some(p) => Some(console.app.customers(&signed.user, q.q.clone(), p).await),
+            None => None,
+        }
+    };
+    let body = html! {
+        section {
+            form method="get" action="/customers" class="row" role="search" {
+                label for="q" { (s::SEARCH_CUSTOMERS)
+                    input id="q" name="q" type="search" value=(q.q) autofocus; }
+                button type="submit" { (s::SEARCH) }
+            }
+            @match &found {
+                Some(Ok((list, _))) => (customer_rows(list)),
+                Some(Err(e)) => p role="alert" class="error" { (e.to_string()) },
+                None => {},
+            }
+        }
+        section aria-labelledby="new-customer" {
+            h2 id="new-customer" { (s::NEW_CUSTOMER) }
+            form method="post" action="/customers" class="row" {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                label { (s::NAME) input name="name" id="new-name" required; }
+                label { (s::PHONE) input name="phone" id="new-phone" type="tel"; }
+                label { (s::EMAIL) input name="email" id="new-email" type="email"; }
+                button type="submit" id="create-customer" class="primary" { (s::CREATE) }
+            }
+        }
+    };
+    page(&console, &signed, s::CUSTOMERS)
+        .render(body)
+        .await
+        .into_response()
+}
+
+/// The create form.
+#[derive(Deserialize)]
+pub struct NewCustomerForm {
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+}
+
+fn opt(s: String) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// `POST /customers`.
+pub async fn create(
+    State(console): State<Console>,
+    signed: Signed,
+    Form(f): Form<NewCustomerForm>,
+) -> Response {
+    if let Err(r) = signed.check(&f.csrf) {
+        return r.into_response();
+    }
+    let body = NewCustomerBody {
+        name: f.name,
+        phone: opt(f.phone),
+        email: opt(f.email),
+        address: BTreeMap::new(),
+        call_center_id: None,
+    };
+    match console.app.create_customer(&signed.user, body).await {
+        Ok(c) => {
+            signed.flash(&console, Flash::Done(s::CUSTOMER_CREATED.into()));
+            Redirect::to(&format!("/customers/{}", c.id)).into_response()
+        }
+        Err(e) => {
+            signed.flash(&console, Flash::Refused(e.to_string()));
+            Redirect::to("/customers").into_response()
+        }
+    }
+}
+
+/// `GET /customers/{id}`: the customer, their orders and catalog requests, and a new order.
+pub async fn show(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<uuid::Uuid>().map(CustomerId) else {
+        return crate::orders::not_found(&console, &signed).await;
+    };
+    let hist = match console.app.customer_history(&signed.user, id).await {
+        Ok(h) => h,
+        Err(_) => return crate::orders::not_found(&console, &signed).await,
+    };
+    let Ok((c, _)) = console.app.customer(&signed.user, id).await else {
+        return crate::orders::not_found(&console, &signed).await;
+    };
+    let catalog = console.app.catalog();
+    let now = console.app.now();
+    let cc = console.app.configs.call_center(&c.call_center_id);
+    let title = c.name.clone();
+    let body = html! {
+        section {
+            p { (s::PHONE) ": " (c.phone.clone().unwrap_or_default()) " · " (s::EMAIL) ": " (c.email.clone().unwrap_or_default()) " · " (s::CALL_CENTER) ": " (c.call_center_id) }
+        }
+        section aria-labelledby="new-order" {
+            h2 id="new-order" { (s::NEW_ORDER) }
+            form method="post" action="/orders" class="row" {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                input type="hidden" name="customer_id" value=(c.id);
+                label { (s::SOURCE_CODE)
+                    select name="source_code" id="source-code" {
+                        option value="" { (s::NONE) }
+                        @for (code, def) in &catalog.source_codes {
+                            option value=(code) { (code) " — " (def.catalog) }
+                        }
+                    }
+                }
+                label { (s::DELIVERY_MODE)
+                    select name="delivery_mode" id="delivery-mode" {
+                        option value="" { (s::NONE) }
+                        @if let Some(cc) = &cc {
+                            @for m in &cc.config.delivery_modes {
+                                option value=(m.id) { (m.name) }
+                            }
+                        }
+                    }
+                }
+                button type="submit" id="start-order" class="primary" { (s::NEW_ORDER) }
+            }
+        }
+        section aria-labelledby="orders" {
+            h2 id="orders" { (s::ORDERS_OF_CUSTOMER) }
+            (order_table(&console, &hist.orders))
+        }
+        section aria-labelledby="catreq" {
+            h2 id="catreq" { (s::CATALOG_REQUESTS) }
+            ul {
+                @for r in &hist.catalog_requests {
+                    li { (when(r.at, now)) " — " (r.source_code) " × " (r.quantity) }
+                }
+            }
+        }
+    };
+    page(&console, &signed, &title)
+        .render(body)
+        .await
+        .into_response()
+}

@@ -1,0 +1,158 @@
+//! Every sentence and label the console shows, in one place (for wording reviews and, later,
+//! translation). Templates name these constants; they hold no text of their own beyond data.
+
+pub const APP: &str = "Switchboard";
+pub const SIGN_IN: &str = "Sign in";
+pub const SIGN_OUT: &str = "Sign out";
+pub const USER_NAME: &str = "User name";
+pub const PASSWORD: &str = "Password";
+pub const BAD_CREDENTIALS: &str = "Wrong user name or password.";
+pub const SESSION_EXPIRED: &str =
+    "Your session expired after a while without use. Please sign in again.";
+pub const SIGNED_OUT: &str = "You are signed out.";
+pub const CSRF_REFUSED: &str = "This form is no longer valid (it came from another page or an old session). Reload the page and try again.";
+pub const NOT_FOUND: &str = "Nothing here.";
+
+pub fn throttled(secs: u64) -> String {
+    format!("Too many wrong passwords. Try again in {secs} seconds.")
+}
+
+pub const NAV_LABEL: &str = "Main";
+pub const NAV_CUSTOMERS: &str = "Customers";
+pub const NAV_ORDERS: &str = "Orders";
+pub const NAV_HOLDS: &str = "Hold queue";
+pub const SKIP_TO_MAIN: &str = "Skip to the page";
+
+pub fn signed_in_as(name: &str, role: &str) -> String {
+    format!("{name} ({role})")
+}
+
+// The sync banner.
+pub const SYNC_STANDALONE: &str = "Standalone node: no peers to sync with.";
+pub fn sync_reached(peer_kind: &str, at: &str, waiting: u64) -> String {
+    format!(
+        "{peer_kind} last reached {at} — {waiting} {} waiting",
+        changes(waiting)
+    )
+}
+pub fn sync_never(peer_kind: &str, waiting: u64) -> String {
+    format!(
+        "{peer_kind} not reached yet — {waiting} {} waiting",
+        changes(waiting)
+    )
+}
+fn changes(n: u64) -> &'static str {
+    if n == 1 {
+        "change"
+    } else {
+        "changes"
+    }
+}
+pub const SYNC_UNREACHABLE: &str = "unreachable now; orders are still taken here";
+pub const PEER_HQ: &str = "HQ";
+pub const PEER_SITES: &str = "Sites";
+
+// Customers.
+pub const CUSTOMERS: &str = "Customers";
+pub const CUSTOMER: &str = "Customer";
+pub const SEARCH_CUSTOMERS: &str = "Search by name, phone or email";
+pub const SEARCH: &str = "Search";
+pub const NEW_CUSTOMER: &str = "New customer";
+pub const NAME: &str = "Name";
+pub const PHONE: &str = "Phone";
+pub const EMAIL: &str = "Email";
+pub const CREATE: &str = "Create";
+pub const NO_CUSTOMERS: &str = "No customer matches.";
+pub const ORDERS_OF_CUSTOMER: &str = "Orders";
+pub const CATALOG_REQUESTS: &str = "Catalog requests";
+pub const NEW_ORDER: &str = "New order";
+pub const SOURCE_CODE: &str = "Source code";
+pub const NONE: &str = "(none)";
+pub const DELIVERY_MODE: &str = "Delivery mode";
+pub const CUSTOMER_CREATED: &str = "Customer created.";
+pub const OPEN: &str = "Open";
+
+// Orders list.
+pub const ORDERS: &str = "Orders";
+pub const STATUS: &str = "Status";
+pub const ANY: &str = "Any";
+pub const HELD_ONLY: &str = "Held only";
+pub const TODAY_ONLY: &str = "Created today";
+pub const FILTER: &str = "Filter";
+pub const CREATED: &str = "Created";
+pub const LINES: &str = "Lines";
+pub const TOTAL: &str = "Total";
+pub const BALANCE: &str = "Balance";
+pub const NO_ORDERS: &str = "No orders.";
+pub const NEXT_PAGE: &str = "Next page";
+pub const CALL_CENTER: &str = "Call center";
+
+// The sales order page.
+pub const ORDER: &str = "Order";
+pub const SCRIPT: &str = "Script";
+pub const CATALOG: &str = "Catalog";
+pub const ADD_LINE: &str = "Add line";
+pub const PRODUCT: &str = "Product";
+pub const QUANTITY: &str = "Quantity";
+pub const UNIT_PRICE: &str = "Unit price";
+pub const LIST_PRICE: &str = "List price";
+pub const OVERRIDE_PRICE: &str = "Override price (optional)";
+pub const REASON_CODE: &str = "Reason code";
+pub const LINE_TOTAL: &str = "Line total";
+pub const REMOVE: &str = "Remove";
+pub const NO_LINES: &str = "No lines yet.";
+pub const OVERRIDDEN: &str = "overridden";
+pub const SET_PRICE: &str = "Set price";
+pub const SUGGESTIONS: &str = "Suggested with this product";
+pub const UPSELL: &str = "Upsell";
+pub const CROSS_SELL: &str = "Cross-sell";
+pub const ACCEPT: &str = "Add";
+pub const COUPONS: &str = "Coupons";
+pub const COUPON_CODE: &str = "Coupon code";
+pub const APPLY: &str = "Apply";
+pub const CHARGES: &str = "Charges";
+pub const CHARGE_CODE: &str = "Charge code";
+pub const AMOUNT: &str = "Amount";
+pub const ADD_CHARGE: &str = "Add charge";
+pub const AUTOMATIC: &str = "automatic";
+pub const PAYMENTS: &str = "Payments";
+pub const METHOD: &str = "Method";
+pub const REFERENCE: &str = "Reference (optional)";
+pub const ADD_PAYMENT: &str = "Add payment";
+pub const VOID: &str = "Void";
+pub const HOLDS: &str = "Holds";
+pub const HOLD_CODE: &str = "Hold code";
+pub const REASON: &str = "Reason";
+pub const PLACE_HOLD: &str = "Place hold";
+pub const CLEAR_HOLD: &str = "Clear hold";
+pub const CLEARED_BY: &str = "cleared by";
+pub const SYSTEM_HOLD: &str =
+    "system hold: concurrent edits at two sites broke a rule; a supervisor reviews and clears it";
+pub const NOTES: &str = "Notes";
+pub const ADD_NOTE: &str = "Add note";
+pub const RECAP: &str = "Recap before submit";
+pub const SUBTOTAL: &str = "Lines";
+pub const DISCOUNT: &str = "Discounts (source code, coupons)";
+pub const PAID: &str = "Payments";
+pub const SUBMIT: &str = "Submit order";
+pub const CANCEL_ORDER: &str = "Cancel order";
+pub const HISTORY: &str = "History";
+pub const CONFLICTS: &str = "Merged conflicts (two sites edited the same field)";
+pub const SHORTCUTS: &str =
+    "Keys: Alt+L add line · Alt+U accept suggestion · Alt+P payment · Alt+H hold · Alt+S submit";
+pub const DONE: &str = "Done.";
+pub const REFUSED: &str = "Refused";
+pub const LIVE_CHANGED: &str =
+    "This order was changed elsewhere (another agent or a merge from a peer). Reload to see it:";
+pub const RELOAD: &str = "Reload";
+
+pub fn line_added(product: &str) -> String {
+    format!("Added {product}.")
+}
+
+// The hold queue.
+pub const HOLD_QUEUE: &str = "Held orders, oldest hold first";
+pub const HELD_BY: &str = "Held by";
+pub const HELD_AT: &str = "Held at";
+pub const NO_HOLDS: &str = "No order is on hold.";
+pub const SYSTEM: &str = "system";

@@ -1,0 +1,591 @@
+//! The console's rules without a browser: the password endpoints of the API, and the console's
+//! sign-in, sessions, CSRF tokens and throttle, through its router in process (`tower::oneshot`).
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use serde_json::json;
+use std::time::Duration;
+use switchboard_tests::api_harness::{ApiNode, World};
+use tower::ServiceExt;
+
+/// A console over a test node.
+struct Console {
+    app: Router,
+}
+
+/// An answer of the console.
+struct Page {
+    status: StatusCode,
+    location: String,
+    cookies: Vec<String>,
+    text: String,
+}
+
+impl Console {
+    fn over(node: &ApiNode, idle: Duration, secure: bool) -> Console {
+        let hub = switchboard_node::sync_driver::SyncHub::new(node.state.clone());
+        let opts = switchboard_console::Options {
+            idle,
+            secure_cookies: secure,
+        };
+        Console {
+            app: switchboard_console::router(node.state.clone(), hub, opts),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        cookies: &[String],
+        form: Option<&str>,
+    ) -> Page {
+        let mut req = Request::builder().method(method).uri(path);
+        let jar: Vec<&str> = cookies.iter().filter_map(|c| c.split(';').next()).collect();
+        if !jar.is_empty() {
+            req = req.header(header::COOKIE, jar.join("; "));
+        }
+        let body = match form {
+            Some(f) => {
+                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(f.to_string())
+            }
+            None => Body::empty(),
+        };
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req.body(body).expect("request"))
+            .await
+            .expect("infallible");
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let cookies = resp
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        Page {
+            status,
+            location,
+            cookies,
+            text: String::from_utf8_lossy(&bytes).to_string(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookies: &[String]) -> Page {
+        self.send(Method::GET, path, cookies, None).await
+    }
+
+    async fn post(&self, path: &str, cookies: &[String], form: &str) -> Page {
+        self.send(Method::POST, path, cookies, Some(form)).await
+    }
+
+    /// Signs in: the form's pre-session token and cookie, then the post. Answers the post.
+    async fn sign_in(&self, name: &str, password: &str) -> Page {
+        let form = self.get("/sign-in", &[]).await;
+        assert_eq!(form.status, StatusCode::OK);
+        let token = csrf_of(&form.text);
+        self.post(
+            "/sign-in",
+            &form.cookies,
+            &format!("csrf={token}&name={name}&password={}", enc(password)),
+        )
+        .await
+    }
+
+    /// Signs in and answers the session cookie and the session's CSRF token.
+    async fn session(&self, name: &str, password: &str) -> (Vec<String>, String) {
+        let p = self.sign_in(name, password).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text);
+        let cookies: Vec<String> = p
+            .cookies
+            .into_iter()
+            .filter(|c| c.starts_with("sb_session="))
+            .collect();
+        let page = self.get("/customers", &cookies).await;
+        assert_eq!(page.status, StatusCode::OK);
+        (cookies, csrf_of(&page.text))
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The CSRF token in a page's first form.
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a csrf field")
+        + 19;
+    html[at..at + 64].to_string()
+}
+
+/// A user with a console password; answers the user's id.
+async fn user_with_password(w: &World, name: &str, role: &str, password: &str) -> String {
+    let a = w
+        .node
+        .post(
+            "/api/v1/call-centers/cc1/users",
+            &w.node.admin,
+            json!({"name": name, "role": role, "password": password}),
+        )
+        .await;
+    a.ok(201)["user_id"].as_str().expect("user id").to_string()
+}
+
+#[tokio::test]
+async fn passwords_are_set_by_admins_supervisors_or_the_user_with_the_current_one() {
+    let w = World::new().await;
+    let ann = user_with_password(&w, "ann.p", "agent", "first password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    assert_eq!(
+        c.sign_in("ann.p", "first password").await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Too short: 422 before anything is stored; a name already signing in: 409.
+    w.node
+        .post(
+            "/api/v1/call-centers/cc1/users",
+            &w.node.admin,
+            json!({"name": "x", "role": "agent", "password": "short"}),
+        )
+        .await
+        .problem(422, "validation");
+    w.node
+        .post(
+            "/api/v1/call-centers/cc1/users",
+            &w.node.admin,
+            json!({"name": "ANN.P", "role": "agent", "password": "long enough"}),
+        )
+        .await
+        .problem(409, "conflict");
+
+    // The admin sets it.
+    let path = format!("/api/v1/users/{ann}/password");
+    let a = w
+        .node
+        .put(&path, &w.node.admin, json!({"password": "second password"}))
+        .await;
+    assert_eq!(a.status, 204, "{}", a.text);
+    assert_eq!(
+        c.sign_in("ann.p", "first password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.sign_in("ann.p", "second password").await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // A supervisor of the call center sets it; an agent may not set another's.
+    w.node
+        .put(&path, &w.supervisor, json!({"password": "third password"}))
+        .await
+        .ok(204);
+    let bob = user_with_password(&w, "bob.p", "agent", "bob password").await;
+    w.node
+        .put(
+            &format!("/api/v1/users/{bob}/password"),
+            &w.agent,
+            json!({"password": "hijacked!"}),
+        )
+        .await
+        .problem(403, "forbidden");
+    // Another call center's agent does not even see the user.
+    w.node
+        .put(&path, &w.other_agent, json!({"password": "hijacked!"}))
+        .await
+        .problem(404, "not_found");
+
+    // The user itself, with its bearer token: only with the current password.
+    let token = w
+        .node
+        .post(
+            "/api/v1/call-centers/cc1/users",
+            &w.node.admin,
+            json!({"name": "cid", "role": "agent", "password": "cid password"}),
+        )
+        .await;
+    let (cid, cid_token) = (
+        token.body["user_id"].as_str().expect("id").to_string(),
+        token.body["token"].as_str().expect("token").to_string(),
+    );
+    let own = format!("/api/v1/users/{cid}/password");
+    w.node
+        .put(&own, &cid_token, json!({"password": "new cid password"}))
+        .await
+        .problem(403, "forbidden");
+    w.node
+        .put(
+            &own,
+            &cid_token,
+            json!({"password": "new cid password", "current": "wrong"}),
+        )
+        .await
+        .problem(403, "forbidden");
+    w.node
+        .put(
+            &own,
+            &cid_token,
+            json!({"password": "new cid password", "current": "cid password"}),
+        )
+        .await
+        .ok(204);
+    assert_eq!(
+        c.sign_in("cid", "new cid password").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // A user that does not exist.
+    w.node
+        .put(
+            "/api/v1/users/00000000-0000-0000-0000-000000000001/password",
+            &w.node.admin,
+            json!({"password": "long enough"}),
+        )
+        .await
+        .problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn passwords_are_written_at_hq_only() {
+    let site = ApiNode::site();
+    site.put(
+        "/api/v1/users/00000000-0000-0000-0000-000000000001/password",
+        &site.admin,
+        json!({"password": "long enough"}),
+    )
+    .await
+    .problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn cookies_are_http_only_same_site_strict_and_secure_over_tls() {
+    let w = World::new().await;
+    user_with_password(&w, "dee", "agent", "dee password").await;
+    let plain = Console::over(&w.node, Duration::from_secs(600), false);
+    let p = plain.sign_in("dee", "dee password").await;
+    let session = p
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("sb_session="))
+        .expect("session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+    assert!(!session.contains("Secure"), "{session}");
+    let tls = Console::over(&w.node, Duration::from_secs(600), true);
+    let p = tls.sign_in("dee", "dee password").await;
+    let session = p
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("sb_session="))
+        .expect("session cookie");
+    assert!(session.contains("Secure"), "{session}");
+    // Behind a TLS proxy that says so.
+    let form = plain.get("/sign-in", &[]).await;
+    let pre = form.cookies[0]
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/sign-in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .header(header::COOKIE, pre);
+    let body = format!(
+        "csrf={}&name=dee&password=dee+password",
+        csrf_of(&form.text)
+    );
+    let resp = plain
+        .app
+        .clone()
+        .oneshot(req.body(Body::from(body)).expect("request"))
+        .await
+        .expect("infallible");
+    let session = resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sb_session="))
+        .expect("session cookie")
+        .to_string();
+    assert!(session.contains("Secure"), "{session}");
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_forms_the_session_s_csrf_token() {
+    let w = World::new().await;
+    user_with_password(&w, "eve", "agent", "eve password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    // No session, or a forged one: to the sign-in page.
+    for cookies in [vec![], vec!["sb_session=forged".to_string()]] {
+        let p = c.get("/customers", &cookies).await;
+        assert_eq!(
+            (p.status, p.location.as_str()),
+            (StatusCode::SEE_OTHER, "/sign-in")
+        );
+    }
+    // The sign-in form itself needs its pre-session token.
+    let p = c
+        .post("/sign-in", &[], "csrf=x&name=eve&password=eve+password")
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+
+    let (cookies, csrf) = c.session("eve", "eve password").await;
+    let before = w.node.get("/api/v1/customers?q=Mallory", &w.agent).await;
+    assert_eq!(before.ok(200)["items"].as_array().map(Vec::len), Some(0));
+    // Without the token, with another session's token, or with none: refused, nothing written.
+    let (_, other_csrf) = c.session("eve", "eve password").await;
+    for token in ["", "0000", other_csrf.as_str()] {
+        let p = c
+            .post(
+                "/customers",
+                &cookies,
+                &format!("csrf={token}&name=Mallory"),
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "token {token:?}");
+        assert!(p.text.contains("no longer valid"), "{}", p.text);
+    }
+    let after = w.node.get("/api/v1/customers?q=Mallory", &w.agent).await;
+    assert_eq!(after.ok(200)["items"].as_array().map(Vec::len), Some(0));
+    // With it: done.
+    let p = c
+        .post("/customers", &cookies, &format!("csrf={csrf}&name=Mallory"))
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(p.location.starts_with("/customers/"), "{}", p.location);
+
+    // Sign-out needs the token too, and ends the session.
+    assert_eq!(
+        c.post("/sign-out", &cookies, "csrf=bad").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let p = c.post("/sign-out", &cookies, &format!("csrf={csrf}")).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(c.get("/customers", &cookies).await.location, "/sign-in");
+}
+
+#[tokio::test]
+async fn an_idle_session_expires() {
+    let w = World::new().await;
+    user_with_password(&w, "fay", "agent", "fay password").await;
+    // No idle time at all: the next request comes after it.
+    let c = Console::over(&w.node, Duration::ZERO, false);
+    let p = c.sign_in("fay", "fay password").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let cookies: Vec<String> = p
+        .cookies
+        .into_iter()
+        .filter(|c| c.starts_with("sb_session="))
+        .collect();
+    let p = c.get("/customers", &cookies).await;
+    assert_eq!(p.location, "/sign-in?expired=1");
+    let p = c.get("/sign-in?expired=1", &[]).await;
+    assert!(p.text.contains("session expired"), "{}", p.text);
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_per_user() {
+    let w = World::new().await;
+    user_with_password(&w, "gil", "agent", "gil password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    for _ in 0..4 {
+        let p = c.sign_in("gil", "wrong password").await;
+        assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+        assert!(p.text.contains("Wrong user name or password"), "{}", p.text);
+    }
+    // The fifth failure locks the name: even the right password is refused for now.
+    assert_eq!(
+        c.sign_in("gil", "wrong password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let p = c.sign_in("gil", "gil password").await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(p.text.contains("Too many wrong passwords"), "{}", p.text);
+    // An unknown name is refused like a wrong password.
+    assert_eq!(
+        c.sign_in("nobody", "gil password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_refused_order_action_shows_the_domain_s_reason() {
+    let w = World::new().await;
+    user_with_password(&w, "hal", "agent", "hal password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, csrf) = c.session("hal", "hal password").await;
+    let order = w.order().await;
+    w.line(&order, "widget", 1).await;
+    let p = c
+        .post(
+            &format!("/orders/{order}/submit"),
+            &cookies,
+            &format!("csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let page = c.get(&p.location, &cookies).await;
+    assert!(
+        page.text.contains("payments must cover the total"),
+        "{}",
+        page.text
+    );
+    // A price override within the agent's limit, with its reason code; one beyond it is
+    // refused with the domain's reason.
+    let lines = format!("/orders/{order}/lines");
+    let p = c
+        .post(
+            &lines,
+            &cookies,
+            &format!(
+                "csrf={csrf}&product_id=widget&quantity=1&unit_price=19.50&override_reason=match"
+            ),
+        )
+        .await;
+    assert_eq!(p.location, format!("/orders/{order}?added=widget"));
+    let page = c.get(&p.location, &cookies).await;
+    assert!(page.text.contains("overridden (match)"), "{}", page.text);
+    assert!(page.text.contains("€19.50"), "{}", page.text);
+    let p = c
+        .post(
+            &lines,
+            &cookies,
+            &format!(
+                "csrf={csrf}&product_id=widget&quantity=1&unit_price=1.00&override_reason=match"
+            ),
+        )
+        .await;
+    let page = c.get(&p.location, &cookies).await;
+    assert!(
+        page.text.contains("exceeds the agent limit"),
+        "{}",
+        page.text
+    );
+    // An order of another call center does not exist for this agent.
+    let other = w
+        .node
+        .post(
+            "/api/v1/customers",
+            &w.other_agent,
+            json!({"name": "Other"}),
+        )
+        .await;
+    let other = other.ok(201)["id"].as_str().expect("id").to_string();
+    let p = c.get(&format!("/customers/{other}"), &cookies).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn the_console_never_touches_the_store() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/src");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("console/src") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source");
+        seen += 1;
+        for word in [
+            "storage", "store::", "StoreExt", "sled", "WriteCtx", "load_doc",
+        ] {
+            assert!(
+                !text.contains(word),
+                "{} names {word:?}: the console goes through the service, never the store",
+                path.display()
+            );
+        }
+    }
+    assert!(seen >= 5, "the console's sources were not found");
+}
+
+#[tokio::test]
+async fn product_pictures_are_type_checked_stored_and_served() {
+    let w = World::new().await;
+    let admin = w.node.admin.clone();
+    let png: Vec<u8> = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-not-a-real-image".to_vec();
+    let put = |who: String, body: Vec<u8>, product: &'static str| {
+        let node = &w.node;
+        async move {
+            node.raw(
+                Method::PUT,
+                &format!("/api/v1/products/{product}/image"),
+                Some(&who),
+                body,
+            )
+            .await
+        }
+    };
+    let a = put(admin.clone(), png.clone(), "widget").await;
+    assert_eq!(a.status, 204, "{}", a.text);
+    let got = w.node.get("/api/v1/products/widget/image", &w.agent).await;
+    assert_eq!(
+        (got.status.as_u16(), got.content_type.as_str()),
+        (200, "image/png")
+    );
+    assert_eq!(
+        got.text.as_bytes(),
+        String::from_utf8_lossy(&png).as_bytes()
+    );
+    w.node
+        .get("/api/v1/products/gadget/image", &w.agent)
+        .await
+        .problem(404, "not_found");
+
+    // Not a picture, a scripted SVG, too large, not an admin, no such product: refused.
+    put(admin.clone(), b"GIF89a....".to_vec(), "widget")
+        .await
+        .problem(422, "validation");
+    put(
+        admin.clone(),
+        b"<svg onload=alert(1)></svg>".to_vec(),
+        "widget",
+    )
+    .await
+    .problem(422, "validation");
+    let mut big = png.clone();
+    big.resize(300 * 1024, 0);
+    let a = put(admin.clone(), big, "widget").await;
+    assert!(matches!(a.status.as_u16(), 413 | 422), "{}", a.status);
+    put(w.agent.clone(), png.clone(), "widget")
+        .await
+        .problem(403, "forbidden");
+    put(admin.clone(), png.clone(), "nothing")
+        .await
+        .problem(404, "not_found");
+
+    // The console shows the stored picture on order lines, and draws one for the others.
+    user_with_password(&w, "ivy", "agent", "ivy password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, _) = c.session("ivy", "ivy password").await;
+    let p = c.get("/console/product-image/widget", &cookies).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_eq!(p.text.as_bytes(), String::from_utf8_lossy(&png).as_bytes());
+    let p = c.get("/console/product-image/gadget", &cookies).await;
+    assert!(p.text.starts_with("<svg"), "{}", p.text);
+    assert_eq!(
+        c.get("/console/product-image/widget", &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
