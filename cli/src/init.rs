@@ -29,7 +29,7 @@ pub struct InitArgs {
         default_value = "./switchboard-data"
     )]
     data_dir: PathBuf,
-    /// Print `{"node_id","admin_token_file","data_dir"}` as JSON (plus `admin_token` when stdout
+    /// Print `{"node_id","fingerprint","admin_token_file","data_dir"}` as JSON (plus `admin_token` when stdout
     /// is a terminal).
     #[arg(long)]
     json: bool,
@@ -61,6 +61,7 @@ pub fn run(args: InitArgs) -> Result<()> {
     if args.json {
         let mut v = serde_json::json!({
             "node_id": out.node_id.to_string(),
+            "fingerprint": out.fingerprint.to_string(),
             "admin_token_file": token_path(&args.data_dir).display().to_string(),
             "data_dir": args.data_dir.display().to_string(),
         });
@@ -70,11 +71,14 @@ pub fn run(args: InitArgs) -> Result<()> {
         outln!("{v}");
     } else {
         outln!(
-            "initialised {} node {:?} ({}) in {}",
+            "initialised {} node {:?} in {}",
             role,
             args.name,
-            out.node_id,
             args.data_dir.display()
+        );
+        outln!(
+            "node id (peers add this node with `switchboard peers add --node-id`): {}",
+            out.fingerprint
         );
         print_token(&out.admin_token, &args.data_dir);
     }
@@ -83,8 +87,10 @@ pub fn run(args: InitArgs) -> Result<()> {
 
 /// What a fresh node hands back.
 pub struct Created {
-    /// The new node's id.
+    /// The new node's internal id.
     pub node_id: switchboard_domain::NodeId,
+    /// Its node id for peers: the fingerprint of its certificate's public key.
+    pub fingerprint: switchboard_node::tls::Fingerprint,
     /// The first admin's token (only its hash is stored in the node).
     pub admin_token: String,
 }
@@ -105,6 +111,7 @@ pub fn try_create(
     let out = switchboard_node::identity::init_data_dir(dir, name, role, ccs, true)?;
     Ok(Created {
         node_id: out.node_id,
+        fingerprint: out.fingerprint,
         admin_token: out.admin_token,
     })
 }

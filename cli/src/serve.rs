@@ -102,11 +102,11 @@ fn ensure_initialised(cfg: &NodeConfig) -> Result<()> {
     match crate::init::try_create(&cfg.data_dir, &cfg.name, cfg.role, &cfg.call_centers) {
         Ok(out) => {
             outln!(
-                "initialised {} node {:?} ({}) in {}",
+                "initialised {} node {:?} in {}; node id {}",
                 cfg.role,
                 cfg.name,
-                out.node_id,
-                cfg.data_dir.display()
+                cfg.data_dir.display(),
+                out.fingerprint
             );
             crate::init::print_token(&out.admin_token, &cfg.data_dir);
             Ok(())

@@ -21,6 +21,7 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod sync_driver;
+pub mod tls;
 pub mod views;
 pub mod warehouse;
 
