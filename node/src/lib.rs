@@ -14,7 +14,6 @@ pub mod config;
 pub mod error;
 pub mod http_server;
 pub mod identity;
-pub mod peer_auth;
 pub mod read_model;
 pub mod scheduler;
 pub mod server;

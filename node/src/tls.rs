@@ -373,6 +373,10 @@ pub fn peer_server_config(
         .with_single_cert(vec![key.cert.clone()], key.key.clone_key())
         .map_err(|e| NodeError::Config(format!("node certificate: {e}")))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Every connection is a full handshake, its certificates checked against the peers of now
+    // (no resumption: tickets would skip the check, and carry ages measured by clocks).
+    cfg.send_tls13_tickets = 0;
+    cfg.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     Ok(Arc::new(cfg))
 }
 
@@ -389,7 +393,8 @@ pub fn peer_client_config(
         .with_custom_certificate_verifier(Arc::new(PinnedServer::new(expected)))
         .with_client_auth_cert(vec![key.cert.clone()], key.key.clone_key())
         .map_err(|e| NodeError::Config(format!("node certificate: {e}")))?;
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // No ALPN here: hyper-rustls sets it for the protocols it enables.
+    cfg.resumption = rustls::client::Resumption::disabled();
     Ok(cfg)
 }
 

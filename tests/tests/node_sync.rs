@@ -1,18 +1,16 @@
-//! Real nodes syncing over real HTTP: sled stores in temp dirs, servers on 127.0.0.1 port 0,
-//! signed peer frames, sessions started with `POST /api/v1/sync`.
+//! Real nodes syncing over real TLS: sled stores in temp dirs, servers on 127.0.0.1 port 0, peers
+//! pinned by node id on each node's peers' listener, sessions started with `POST /api/v1/sync`.
 
 use reqwest::Method;
 use serde_json::json;
 use switchboard_sync::protocol::Role;
 use switchboard_tests::nodes::{configure, new_order, wait_until, Node};
 
-const SECRET: &str = "correct horse battery staple";
-
 async fn hq_and_site() -> (Node, Node) {
     let hq = Node::start("hq", Role::Hq, &[]).await;
     let site = Node::start("north", Role::Site, &["cc1"]).await;
-    hq.add_peer(&site, SECRET).await;
-    site.add_peer(&hq, SECRET).await;
+    hq.add_peer(&site).await;
+    site.add_peer(&hq).await;
     configure(&hq, &["cc1", "cc2"]).await;
     (hq, site)
 }
@@ -89,8 +87,8 @@ async fn three_sites_and_hq_converge_and_sites_keep_to_their_scope() {
     let t1 = hq.user("cc1", "Agent One", "agent").await;
     let t2 = hq.user("cc2", "Agent Two", "agent").await;
     for s in [&a, &b, &c] {
-        hq.add_peer(s, SECRET).await;
-        s.add_peer(&hq, SECRET).await;
+        hq.add_peer(s).await;
+        s.add_peer(&hq).await;
         s.sync(None).await;
     }
     // Step 2: each site takes orders while the others do too.
@@ -196,33 +194,82 @@ async fn acknowledged_writes_survive_a_restart_and_then_sync() {
     assert_eq!(hq.order_views(&hq.admin).await, views);
 }
 
+/// What a session from `node` with `peer` answered: `(ok, error)`.
+async fn session(node: &Node, peer: &str) -> (bool, String) {
+    let r = node
+        .post(&format!("/api/v1/sync?peer={peer}"), &node.admin, json!({}))
+        .await;
+    let p = r.expect(200)["peers"][0].clone();
+    (
+        p["ok"] == true,
+        p["error"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peers_must_sign_and_unknown_peers_are_refused() {
+async fn peers_are_pinned_by_node_id_and_unknown_peers_are_refused() {
     let (hq, site) = hq_and_site().await;
+    let agent = hq.user("cc1", "Agnes", "agent").await;
+    site.sync(None).await;
+    let orders_at_hq = || async { hq.order_views(&hq.admin).await.len() };
+    // Step 1: the agent API does not serve the peer endpoints at all.
     let http = reqwest::Client::new();
-    // No signature at all.
     let r = http
         .post(format!("{}/sync/v1/frame", hq.url))
         .body(vec![1, 2, 3])
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    assert_eq!(r.headers()["content-type"], "application/problem+json");
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["code"], "unauthorized");
-    // A peer with the wrong secret: its sessions fail with 401 and nothing changes.
-    let rogue = Node::start("rogue", Role::Site, &["cc1"]).await;
-    rogue.add_peer(&hq, "not the right secret at all").await;
-    let r = rogue.post("/api/v1/sync", &rogue.admin, json!({})).await;
-    let peers = r.expect(200)["peers"].clone();
-    assert_eq!(peers[0]["ok"], false);
+    assert_eq!(r.status().as_u16(), 404);
+    // Step 2: plain HTTP to the peers' TLS listener gets no HTTP answer, no data.
+    let addr = hq.sync_url.trim_start_matches("https://").to_string();
+    let got = plain_http_exchange(&addr).await;
     assert!(
-        peers[0]["error"].as_str().unwrap().contains("401"),
-        "{peers}"
+        !String::from_utf8_lossy(&got).contains("HTTP/"),
+        "plain HTTP got an answer: {got:?}"
     );
-    // The sync admin endpoints need an admin.
-    let agent = hq.user("cc1", "Agnes", "agent").await;
+    assert!(got.len() <= 16, "plain HTTP got {} bytes back", got.len());
+    // Step 3: a node HQ never added, holding HQ's URL and node id, is refused at the handshake:
+    // its order is not stored at HQ.
+    let rogue = Node::start("rogue", Role::Site, &["cc1"]).await;
+    rogue.add_peer(&hq).await;
+    let before = orders_at_hq().await;
+    let (ok, error) = session(&rogue, "hq").await;
+    assert!(!ok, "an unknown node synced with HQ");
+    assert!(error.contains("unreachable"), "{error}");
+    assert_eq!(orders_at_hq().await, before);
+    // Step 4: a man in the middle: the site's link to HQ leads to another node claiming to be
+    // HQ (which would accept the site). The site pinned HQ's node id, refuses the other
+    // certificate and sends it nothing.
+    let fake_hq = Node::start("fake-hq", Role::Hq, &[]).await;
+    fake_hq.add_peer(&site).await;
+    let mut diverted = hq.peer_body();
+    diverted["name"] = json!("hq");
+    diverted["url"] = json!(fake_hq.sync_url);
+    site.post("/api/v1/peers", &site.admin, diverted)
+        .await
+        .expect(201);
+    let order = new_order(&site, &agent, "widget", 1).await;
+    let (ok, error) = session(&site, "hq").await;
+    assert!(!ok, "the site synced with a man in the middle");
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(
+        fake_hq
+            .get(&format!("/api/v1/orders/{order}"), &fake_hq.admin)
+            .await
+            .status
+            .as_u16(),
+        404,
+        "the man in the middle learnt the order"
+    );
+    // Back at the real HQ's address, the same link syncs.
+    site.add_peer(&hq).await;
+    let (ok, error) = session(&site, "hq").await;
+    assert!(ok, "{error}");
+    hq.get(&format!("/api/v1/orders/{order}"), &hq.admin)
+        .await
+        .expect(200);
+    // Step 5: the sync admin endpoints need an admin.
     hq.call(Method::POST, "/api/v1/sync", &agent, None)
         .await
         .expect(403);
@@ -234,13 +281,89 @@ async fn peers_must_sign_and_unknown_peers_are_refused() {
     assert_eq!(status["peers"][0]["name"], "hq");
 }
 
+/// Sends a plain HTTP request to a TLS port and reads what comes back until it closes (bounded).
+async fn plain_http_exchange(addr: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"POST /sync/v1/frame HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        .await
+        .expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the TLS port neither answered nor closed"),
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hello_that_disagrees_with_the_declared_scope_is_refused() {
+    let hq = Node::start("hq", Role::Hq, &[]).await;
+    let site = Node::start("north", Role::Site, &["cc1"]).await;
+    configure(&hq, &["cc1", "cc2"]).await;
+    // HQ's admin declares the site as serving cc2; the site serves cc1.
+    let mut declared = site.peer_body();
+    declared["call_centers"] = json!(["cc2"]);
+    hq.post("/api/v1/peers", &hq.admin, declared)
+        .await
+        .expect(201);
+    site.add_peer(&hq).await;
+    let (ok, error) = session(&site, "hq").await;
+    assert!(!ok);
+    assert!(
+        error.contains("403") && error.contains("other call centers than declared"),
+        "{error}"
+    );
+    let (ok, error) = session(&hq, "north").await;
+    assert!(!ok);
+    assert!(
+        error.contains("other call centers than declared"),
+        "{error}"
+    );
+    // HQ's admin corrects the site's scope; the site's admin declares HQ as a site: refused by
+    // the site on HQ's hello this time.
+    hq.add_peer(&site).await;
+    let mut as_site = hq.peer_body();
+    as_site["role"] = json!("site");
+    as_site["call_centers"] = json!(["cc1"]);
+    site.post("/api/v1/peers", &site.admin, as_site)
+        .await
+        .expect(201);
+    let (ok, error) = session(&site, "hq").await;
+    assert!(!ok);
+    assert!(
+        error.contains("says its role is hq, declared site"),
+        "{error}"
+    );
+    // Nothing crossed: the site still has no configuration.
+    let agent = hq.user("cc1", "Agnes", "agent").await;
+    assert_eq!(
+        site.get("/api/v1/call-centers/cc1", &agent)
+            .await
+            .status
+            .as_u16(),
+        401
+    );
+    // Declared right, the same nodes sync.
+    site.add_peer(&hq).await;
+    site.sync(None).await;
+    site.get("/api/v1/call-centers/cc1", &agent)
+        .await
+        .expect(200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
     // Step 1: HQ and a site whose links run every second; nobody calls POST /api/v1/sync.
     let hq = Node::start_with_interval("hq", Role::Hq, &[], 1).await;
     let site = Node::start_with_interval("north", Role::Site, &["cc1"], 1).await;
-    hq.add_peer(&site, SECRET).await;
-    site.add_peer(&hq, SECRET).await;
+    hq.add_peer(&site).await;
+    site.add_peer(&hq).await;
     configure(&hq, &["cc1"]).await;
     let agent = hq.user("cc1", "Agnes", "agent").await;
     // Step 2: the configuration and the agent reach the site on their own.
@@ -270,7 +393,8 @@ async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
     site.post(
         "/api/v1/peers",
         &site.admin,
-        json!({"name": "gone", "url": "http://127.0.0.1:9", "secret": SECRET}),
+        json!({"name": "gone", "url": "https://127.0.0.1:9", "node_id": "ab".repeat(32),
+               "role": "hq", "call_centers": []}),
     )
     .await
     .expect(201);
