@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs the system parts the tests need when they are missing
-# (Debian's `postgresql` for the warehouse tests), then runs the whole test suite.
+# (Debian's `postgresql` for the warehouse tests, `faketime` for the clock-skew sync test), then
+# runs the whole test suite.
 #
 #   scripts/test.sh            # everything CI runs after fmt and clippy, then schemathesis
 #   scripts/test.sh -- cli     # extra arguments go to `cargo test --workspace` (no schemathesis)
@@ -11,6 +12,7 @@ have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
 
 missing=()
 have_postgres || missing+=(postgresql)
+command -v faketime >/dev/null || missing+=(faketime)
 
 if ((${#missing[@]})); then
     echo "==> installing ${missing[*]}"

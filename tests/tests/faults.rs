@@ -1672,3 +1672,73 @@ async fn proxy_forwards_cuts_and_drops_after_n_bytes() {
         "{st:?}"
     );
 }
+
+/// libfaketime's preload library, as Debian's `faketime` package installs it (scripts/test.sh
+/// installs the package).
+fn libfaketime() -> String {
+    let found = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib",
+    ]
+    .iter()
+    .map(|d| format!("{d}/faketime/libfaketime.so.1"))
+    .find(|p| std::path::Path::new(p).exists());
+    found.unwrap_or_else(|| {
+        panic!("libfaketime not found: install Debian's faketime package (scripts/test.sh does)")
+    })
+}
+
+/// Peer authentication reads no clock: a site whose system clock (the whole process's, through
+/// libfaketime) runs five days ahead and one five days behind both sync with HQ, both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s9_sites_whose_clocks_run_days_ahead_or_behind_still_sync() {
+    let lib = libfaketime();
+    let mut c = Cluster::new();
+    c.add(NodeSpec::hq("hq")).await;
+    for (name, offset) in [("site-ahead", "+5d"), ("site-behind", "-5d")] {
+        let spec = NodeSpec::site(name, &["north"])
+            .env("LD_PRELOAD", &lib)
+            .env("FAKETIME", offset)
+            // Timers (tokio, hyper) keep the real monotonic clock.
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        c.add(spec).await;
+        c.link("hq", name).await;
+    }
+    // Step 1: the configuration and the users reach both sites over TLS.
+    let u = configure(c.node("hq")).await;
+    wait_config(&c, &u.north).await;
+    // Step 2: each site takes an order, stamped with its own (skewed) clock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut orders = Vec::new();
+    for (name, sign) in [("site-ahead", 1i64), ("site-behind", -1)] {
+        let n = c.node(name);
+        let cust = customer(n, &u.north, "Tess Skew").await;
+        let o = order(n, &u.north, &cust).await;
+        line(n, &u.north, &o, "widget", 1).await.expect(201);
+        let v = view(n, &u.north, &o).await;
+        let created = v["created_at"]
+            .as_str()
+            .and_then(time_secs)
+            .unwrap_or_else(|| panic!("no created_at in {v}"));
+        assert!(
+            sign * (created - now) > 4 * 86_400,
+            "{name}'s clock is not skewed: created_at {created}, now {now}"
+        );
+        orders.push(o);
+    }
+    // Step 3: everything converges, and every session went through.
+    let snap = converge(&c, CONVERGE).await;
+    for o in &orders {
+        assert!(
+            snap.orders.contains_key(o),
+            "order {o} did not reach everyone"
+        );
+    }
+    for (from, r) in c.sync_round().await {
+        assert_eq!(r["ok"], true, "{from}: {r}");
+    }
+}
