@@ -3,6 +3,7 @@
 
 use reqwest::Method;
 use serde_json::json;
+use switchboard_node::tls::{Fingerprint, NodeKey};
 use switchboard_sync::protocol::Role;
 use switchboard_tests::nodes::{configure, new_order, wait_until, Node};
 
@@ -427,4 +428,123 @@ async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
         at_hq(second.clone())
     })
     .await;
+}
+
+/// `GET /healthz` over TLS to `addr`, pinning the server's certificate by `expected`; the
+/// answer's status line, or the TLS error.
+async fn https_healthz(
+    addr: std::net::SocketAddr,
+    expected: Fingerprint,
+) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let client_dir = tempfile::tempdir().expect("temp dir");
+    let (client_key, _) = NodeKey::load_or_create(client_dir.path()).expect("key");
+    let cfg = switchboard_node::tls::peer_client_config(&client_key, expected)
+        .map_err(|e| e.to_string())?;
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = "localhost".try_into().map_err(|e| format!("{e:?}"))?;
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut got = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tls.read_to_end(&mut got),
+    )
+    .await
+    .map_err(|_| "no answer".to_string())?
+    .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&got)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// The agent API's HTTPS (what a node listening off loopback serves): an operator's
+/// certificate is served, replaced by a reload (what SIGHUP does) without a restart, a reload of
+/// broken files keeps the old one, and a plain-HTTP client on loopback is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_api_speaks_https_with_an_operator_certificate_that_reloads() {
+    use switchboard_node::http_server::{serve, HttpLimits, Transport};
+    use switchboard_node::tls::{ApiCert, CertSource};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let write_pair = || {
+        let (c, k) = NodeKey::generate_pem().expect("pair");
+        std::fs::write(&cert, c).expect("write cert");
+        std::fs::write(&key, k).expect("write key");
+    };
+    write_pair();
+    let (node_key, _) = NodeKey::load_or_create(dir.path()).expect("node key");
+    let api = ApiCert::new(
+        CertSource::Operator {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        &node_key,
+    )
+    .expect("operator certificate");
+    let served = |api: &ApiCert| Fingerprint::of_cert(&api.chain()[0]).expect("fingerprint");
+    let first = served(&api);
+    assert_ne!(
+        first, node_key.fingerprint,
+        "the operator's, not the node's"
+    );
+    let acceptor = tokio_rustls::TlsAcceptor::from(api.server_config().expect("config"));
+    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let limits = HttpLimits {
+        header_read_timeout: std::time::Duration::from_secs(5),
+        max_connections: 16,
+    };
+    let transport = Transport::Tls {
+        acceptor,
+        plain_on_loopback: true,
+    };
+    let server = tokio::spawn(serve(
+        listener,
+        app,
+        limits,
+        transport,
+        std::future::pending(),
+    ));
+    // Step 1: HTTPS with the operator's certificate; a client expecting another one refuses it.
+    let line = https_healthz(addr, first).await.expect("https");
+    assert!(line.contains(" 200 "), "{line}");
+    assert!(https_healthz(addr, node_key.fingerprint).await.is_err());
+    // Step 2: plain HTTP from loopback is still served.
+    let plain = reqwest::Client::new()
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .expect("plain on loopback");
+    assert_eq!(plain.status().as_u16(), 200);
+    // Step 3: new files and a reload: the new certificate is served, no restart.
+    write_pair();
+    api.reload().expect("reload");
+    let second = served(&api);
+    assert_ne!(second, first);
+    let line = https_healthz(addr, second)
+        .await
+        .expect("https after reload");
+    assert!(line.contains(" 200 "), "{line}");
+    assert!(https_healthz(addr, first).await.is_err());
+    // Step 4: broken files: the reload fails and the certificate in use stays.
+    std::fs::write(&key, "not a key").expect("write");
+    assert!(api.reload().is_err());
+    let line = https_healthz(addr, second)
+        .await
+        .expect("https after a failed reload");
+    assert!(line.contains(" 200 "), "{line}");
+    server.abort();
 }
