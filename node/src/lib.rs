@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod http_server;
 pub mod identity;
+pub mod peer_client;
 pub mod read_model;
 pub mod scheduler;
 pub mod server;

@@ -230,14 +230,33 @@ async fn peers_are_pinned_by_node_id_and_unknown_peers_are_refused() {
         "plain HTTP got an answer: {got:?}"
     );
     assert!(got.len() <= 16, "plain HTTP got {} bytes back", got.len());
-    // Step 3: a node HQ never added, holding HQ's URL and node id, is refused at the handshake:
-    // its order is not stored at HQ.
-    let rogue = Node::start("rogue", Role::Site, &["cc1"]).await;
+    // Step 3: a rogue node claiming to be HQ, with the site's (stolen) URL and its own
+    // configuration: the site never added its node id, so its sessions are refused at the
+    // handshake and nothing of it is stored; HQ refuses it just the same.
+    let rogue = Node::start("rogue", Role::Hq, &[]).await;
+    configure(&rogue, &["cc1"]).await;
+    rogue
+        .put(
+            "/api/v1/products/widget",
+            &rogue.admin,
+            json!({"name": "Rogue widget", "price": "0.01"}),
+        )
+        .await
+        .expect(200);
+    rogue.add_peer(&site).await;
     rogue.add_peer(&hq).await;
     let before = orders_at_hq().await;
-    let (ok, error) = session(&rogue, "hq").await;
-    assert!(!ok, "an unknown node synced with HQ");
-    assert!(error.contains("unreachable"), "{error}");
+    for target in ["north", "hq"] {
+        let (ok, error) = session(&rogue, target).await;
+        assert!(!ok, "the rogue synced with {target}");
+        assert!(error.contains("unreachable"), "{error}");
+    }
+    let widget = site
+        .get("/api/v1/products/widget", &agent)
+        .await
+        .expect(200)
+        .clone();
+    assert_ne!(widget["name"], "Rogue widget", "{widget}");
     assert_eq!(orders_at_hq().await, before);
     // Step 4: a man in the middle: the site's link to HQ leads to another node claiming to be
     // HQ (which would accept the site). The site pinned HQ's node id, refuses the other

@@ -138,6 +138,13 @@ pub async fn sync_status(
     }))
 }
 
+/// A request's `Content-Length`: `None` without one, `Some(None)` when it does not parse.
+fn content_length(headers: &axum::http::HeaderMap) -> Option<Option<u64>> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()))
+}
+
 /// A peer request's body, read only once admitted on its headers and never past its limit.
 async fn read_body(body: Body, admitted: &Admitted) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, admitted.limit)
@@ -161,7 +168,11 @@ async fn hello(
 ) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
     let admitted = hub
-        .admit(cert.map(|c| c.0), &parts.headers, HELLO_PATH)
+        .admit(
+            cert.map(|c| c.0),
+            content_length(&parts.headers),
+            HELLO_PATH,
+        )
         .await?;
     let body = read_body(body, &admitted).await?;
     let answer = hub.answer_hello(&admitted, &body).await?;
@@ -176,7 +187,11 @@ async fn frame(
 ) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
     let admitted = hub
-        .admit(cert.map(|c| c.0), &parts.headers, FRAME_PATH)
+        .admit(
+            cert.map(|c| c.0),
+            content_length(&parts.headers),
+            FRAME_PATH,
+        )
         .await?;
     let body = read_body(body, &admitted).await?;
     let answer = hub.answer_frame(&admitted, body).await;

@@ -49,7 +49,7 @@ pub enum SyncError {
     #[error("peer answered {status}: {detail}")]
     AuthRefused {
         /// The peer's status.
-        status: hyper::StatusCode,
+        status: reqwest::StatusCode,
         /// The peer's `detail` (or the start of its body).
         detail: String,
     },
@@ -57,7 +57,7 @@ pub enum SyncError {
     #[error("peer answered {status}: {detail}")]
     Remote {
         /// The peer's status.
-        status: hyper::StatusCode,
+        status: reqwest::StatusCode,
         /// The peer's `detail` (or the start of its body).
         detail: String,
     },
@@ -178,7 +178,7 @@ mod tests {
         let cases: Vec<(SyncError, &str)> = vec![
             (
                 SyncError::AuthRefused {
-                    status: hyper::StatusCode::UNAUTHORIZED,
+                    status: reqwest::StatusCode::UNAUTHORIZED,
                     detail: "not a peer of this node: add it by node id first".into(),
                 },
                 "peer answered 401 Unauthorized: not a peer of this node: add it by node id first",

@@ -46,7 +46,8 @@ fn real_now_ms() -> i64 {
 pub struct SyncHub {
     app: AppState,
     /// One pooled TLS client per peer fingerprint (each pins its peer).
-    clients: Mutex<std::collections::HashMap<crate::tls::Fingerprint, transport::PeerClient>>,
+    clients:
+        Mutex<std::collections::HashMap<crate::tls::Fingerprint, crate::peer_client::PeerClient>>,
     links: Mutex<BTreeMap<String, LinkState>>,
     sessions: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     session_seq: AtomicU64,
