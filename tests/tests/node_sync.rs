@@ -567,3 +567,138 @@ async fn the_agent_api_speaks_https_with_an_operator_certificate_that_reloads() 
     assert!(line.contains(" 200 "), "{line}");
     server.abort();
 }
+
+/// The upgrade path: a data dir as contract v1 left it (no node key, a peer added with a shared
+/// secret) opens, gets its key at its first start (its internal id unchanged), lists the old
+/// peer with no node id, does not sync with it, and takes it again by node id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_data_dir_gets_a_key_and_its_secret_peers_wait_to_be_added_again() {
+    use switchboard_domain::{CallCenterId, NodeId};
+    use switchboard_node::store::{records, Op, Store as _, TreeId};
+    #[derive(serde::Serialize)]
+    struct PeerV1 {
+        name: String,
+        url: String,
+        secret: String,
+        node_id: Option<NodeId>,
+        role: Option<Role>,
+        call_centers: Option<Vec<CallCenterId>>,
+    }
+    // Step 1: a site's data dir, then made to look like contract v1's.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cc = CallCenterId::parse("cc1").expect("cc");
+    let out = switchboard_node::identity::init_data_dir(
+        dir.path(),
+        "north",
+        Role::Site,
+        std::slice::from_ref(&cc),
+        false,
+    )
+    .expect("init");
+    for f in [
+        switchboard_node::tls::KEY_FILE,
+        switchboard_node::tls::CERT_FILE,
+    ] {
+        std::fs::remove_file(dir.path().join(f)).expect("remove key file");
+    }
+    {
+        let store =
+            switchboard_node::store::sled::SledStore::open(dir.path(), 1 << 20).expect("open");
+        let v1 = PeerV1 {
+            name: "hq".into(),
+            url: "http://127.0.0.1:9".into(),
+            secret: "a-shared-secret-from-contract-v1".into(),
+            node_id: Some(NodeId(uuid::Uuid::new_v4())),
+            role: Some(Role::Hq),
+            call_centers: Some(Vec::new()),
+        };
+        store
+            .apply(&[Op {
+                tree: TreeId::Peers,
+                key: b"hq".to_vec(),
+                value: Some(records::encode(&v1).expect("encode")),
+            }])
+            .expect("write the v1 peer");
+        store.flush().expect("flush");
+    }
+    // Step 2: its first start makes the key; the internal id stays.
+    let cfg = switchboard_node::config::NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        sync_interval_secs: 3600,
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(switchboard_node::server::serve_with(
+        cfg,
+        listener,
+        None,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let http = reqwest::Client::new();
+    let token = out.admin_token.clone();
+    let get = |path: &str| {
+        let req = http.get(format!("{url}{path}")).bearer_auth(&token).send();
+        async move {
+            let r = req.await.expect("request");
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    wait_until(30, "the upgraded node serves", || async {
+        get("/api/v1/node").await.0 == 200
+    })
+    .await;
+    let key = NodeKey::load(dir.path())
+        .expect("read key")
+        .expect("a key was made");
+    let (_, node) = get("/api/v1/node").await;
+    assert_eq!(node["fingerprint"], key.fingerprint.to_string());
+    assert_eq!(node["node_id"], out.node_id.to_string());
+    // Step 3: the old peer is listed without a node id and is not synced with.
+    let (_, peers) = get("/api/v1/peers").await;
+    assert_eq!(peers["items"][0]["name"], "hq", "{peers}");
+    assert!(peers["items"][0]["node_id"].is_null(), "{peers}");
+    let r = http
+        .post(format!("{url}/api/v1/sync"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sync");
+    let run: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(run["peers"][0]["ok"], false, "{run}");
+    assert!(
+        run["peers"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("added with a shared secret"),
+        "{run}"
+    );
+    // Step 4: added again by node id under the same name, it replaces the old record.
+    let fp = "cd".repeat(32);
+    let r = http
+        .post(format!("{url}/api/v1/peers"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"name": "hq", "url": "https://127.0.0.1:9", "node_id": fp,
+                      "role": "hq", "call_centers": []}),
+        )
+        .send()
+        .await
+        .expect("add");
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, peers) = get("/api/v1/peers").await;
+    assert_eq!(peers["items"].as_array().map(Vec::len), Some(1), "{peers}");
+    assert_eq!(peers["items"][0]["node_id"], fp.as_str());
+    let _ = stop.send(());
+    server.await.expect("task").expect("stopped cleanly");
+}
