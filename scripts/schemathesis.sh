@@ -113,7 +113,7 @@ LINE=$(call POST "/api/v1/orders/$ORDER/lines" "$AGENT" '{"product_id":"widget",
 PAYMENT=$(call POST "/api/v1/orders/$ORDER/payments" "$AGENT" '{"method":"card","amount":"10.00"}' | field '["payments"][0]["id"]')
 call POST "/api/v1/orders/$ORDER/coupons" "$AGENT" '{"code":"WELCOME10"}' >/dev/null
 HOLD=$(call POST "/api/v1/orders/$ORDER/holds" "$AGENT" '{"code":"callback","reason":"call back at six"}' | field '["holds"][0]["id"]')
-call POST /api/v1/peers "$ADMIN" '{"name":"site-a","url":"http://127.0.0.1:9","secret":"0123456789abcdef0123"}' >/dev/null
+call POST /api/v1/peers "$ADMIN" '{"name":"site-a","url":"https://127.0.0.1:9","node_id":"abababababababababababababababababababababababababababababababab","role":"site","call_centers":["east"]}' >/dev/null
 log "fixtures: call center north, products widget and gadget, customer $CUSTOMER, order $ORDER (line $LINE, payment $PAYMENT, hold $HOLD, coupon WELCOME10), peer site-a"
 
 # 4. schemathesis, once per token. The config file names the seeded ids, so that the generated

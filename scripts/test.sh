@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs the system parts the tests need when they are missing
 # (Debian's `postgresql` for the warehouse tests, `chromium` and `chromium-driver` for the console's
-# browser tests), then runs the whole test suite.
+# browser tests, `faketime` for the clock-skew sync test), then runs the whole test suite.
 #
 #   scripts/test.sh            # everything CI runs after fmt and clippy, then schemathesis
 #   scripts/test.sh -- cli     # extra arguments go to `cargo test --workspace` (no schemathesis)
@@ -14,6 +14,7 @@ have_browser() { command -v chromium >/dev/null && command -v chromedriver >/dev
 missing=()
 have_postgres || missing+=(postgresql)
 have_browser || missing+=(chromium chromium-driver)
+command -v faketime >/dev/null || missing+=(faketime)
 
 if ((${#missing[@]})); then
     echo "==> installing ${missing[*]}"

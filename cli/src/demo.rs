@@ -44,7 +44,10 @@ const CC: &str = "demo";
 /// One node of the demo.
 struct DemoNode {
     name: &'static str,
+    /// Its node id (certificate fingerprint), which the other side pins.
     node_id: String,
+    role: NodeRole,
+    call_centers: Vec<CallCenterId>,
     running: RunningNode,
     admin: Client,
     // Held so the data dir lives as long as the node (`None` with `--keep`).
@@ -54,6 +57,14 @@ struct DemoNode {
 impl DemoNode {
     fn url(&self) -> String {
         format!("http://{}", self.running.addr)
+    }
+
+    /// Where its peers reach it.
+    fn sync_url(&self) -> String {
+        self.running
+            .sync_addr
+            .map(|a| format!("https://{a}"))
+            .unwrap_or_default()
     }
 }
 
@@ -123,6 +134,7 @@ async fn launch(
     let cfg = NodeConfig {
         data_dir,
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        sync_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         name: name.to_string(),
         role,
         call_centers: ccs.to_vec(),
@@ -139,7 +151,9 @@ async fn launch(
     )?;
     Ok(DemoNode {
         name,
-        node_id: created.node_id.to_string(),
+        node_id: created.fingerprint.to_string(),
+        role,
+        call_centers: ccs.to_vec(),
         running,
         admin,
         _dir: guard,
@@ -165,10 +179,8 @@ async fn scenario(
         3,
         "peer both sites with HQ and sync: configuration and users flow out to the sites",
     );
-    let secret_n = random_secret();
-    let secret_s = random_secret();
-    link(hq, north, &secret_n).await?;
-    link(hq, south, &secret_s).await?;
+    link(hq, north).await?;
+    link(hq, south).await?;
     sync(out, north, "hq").await?;
     sync(out, south, "hq").await?;
     for site in [north, south] {
@@ -268,8 +280,8 @@ async fn scenario(
     show(out, &[hq, north, south]).await?;
 
     out.step(7, "heal: restore the link and sync south, then north");
-    link_one(south, hq, "hq", &secret_s).await?;
-    link_one(hq, south, "south", &secret_s).await?;
+    link_one(south, hq, "hq").await?;
+    link_one(hq, south, "south").await?;
     sync(out, south, "hq").await?;
     sync(out, north, "hq").await?;
     // South once more, for what north sent after south's session.
@@ -506,17 +518,20 @@ async fn new_user(hq: &Client, name: &str, role: Role) -> Result<String> {
     Ok(user.token)
 }
 
-/// Peers a site with HQ in both directions with one shared secret.
-async fn link(hq: &DemoNode, site: &DemoNode, secret: &str) -> Result<()> {
-    link_one(hq, site, site.name, secret).await?;
-    link_one(site, hq, "hq", secret).await
+/// Peers a site with HQ in both directions: each side adds the other by node id, with its role
+/// and call centers.
+async fn link(hq: &DemoNode, site: &DemoNode) -> Result<()> {
+    link_one(hq, site, site.name).await?;
+    link_one(site, hq, "hq").await
 }
 
-async fn link_one(from: &DemoNode, to: &DemoNode, name: &str, secret: &str) -> Result<()> {
+async fn link_one(from: &DemoNode, to: &DemoNode, name: &str) -> Result<()> {
+    let ccs: Vec<String> = to.call_centers.iter().map(|c| c.to_string()).collect();
     from.admin
         .post::<PeerView>(
             "/api/v1/peers",
-            &json!({"node_id": to.node_id, "name": name, "url": to.url(), "secret": secret}),
+            &json!({"node_id": to.node_id, "name": name, "url": to.sync_url(),
+                    "role": to.role.as_str(), "call_centers": ccs}),
         )
         .await
         .with_context(|| format!("{}: adding peer {name}", from.name))?;
@@ -652,14 +667,6 @@ async fn compare(out: &Printer, nodes: &[&DemoNode]) -> Result<bool> {
         ));
     }
     Ok(ok)
-}
-
-fn random_secret() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
 }
 
 /// Step-by-step output.

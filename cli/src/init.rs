@@ -29,8 +29,8 @@ pub struct InitArgs {
         default_value = "./switchboard-data"
     )]
     data_dir: PathBuf,
-    /// Print `{"node_id","admin_user_id","admin_expires_at","admin_token_file","data_dir"}` as
-    /// JSON (plus `admin_token` when stdout is a terminal).
+    /// Print `{"node_id","fingerprint","admin_user_id","admin_expires_at","admin_token_file",
+    /// "data_dir"}` as JSON (plus `admin_token` when stdout is a terminal).
     #[arg(long)]
     json: bool,
     /// Seconds the first admin's token stays valid (rotate it with `switchboard users rotate`).
@@ -77,6 +77,7 @@ pub fn run(args: InitArgs) -> Result<()> {
             "node_id": out.node_id.to_string(),
             "admin_user_id": out.admin_user_id.to_string(),
             "admin_expires_at": out.admin_expires_at.to_string(),
+            "fingerprint": out.fingerprint.to_string(),
             "admin_token_file": token_path(&args.data_dir).display().to_string(),
             "data_dir": args.data_dir.display().to_string(),
         });
@@ -86,11 +87,14 @@ pub fn run(args: InitArgs) -> Result<()> {
         outln!("{v}");
     } else {
         outln!(
-            "initialised {} node {:?} ({}) in {}",
+            "initialised {} node {:?} in {}",
             role,
             args.name,
-            out.node_id,
             args.data_dir.display()
+        );
+        outln!(
+            "node id (peers add this node with `switchboard peers add --node-id`): {}",
+            out.fingerprint
         );
         print_token(&out.admin_token, &args.data_dir);
         outln!(
@@ -104,8 +108,10 @@ pub fn run(args: InitArgs) -> Result<()> {
 
 /// What a fresh node hands back.
 pub struct Created {
-    /// The new node's id.
+    /// The new node's internal id.
     pub node_id: switchboard_domain::NodeId,
+    /// Its node id for peers: the fingerprint of its certificate's public key.
+    pub fingerprint: switchboard_node::tls::Fingerprint,
     /// The first admin's token (only its hash is stored in the node).
     pub admin_token: String,
     /// The first admin's user id.
@@ -133,6 +139,7 @@ pub fn try_create(
     let out = switchboard_node::identity::init_data_dir_until(dir, name, role, ccs, true, expires)?;
     Ok(Created {
         node_id: out.node_id,
+        fingerprint: out.fingerprint,
         admin_token: out.admin_token,
         admin_user_id: out.admin_user,
         admin_expires_at: out.admin_expires_at,

@@ -38,7 +38,8 @@ pub struct BackupArgs {
     /// Where to write the copy (must not exist yet, or be empty).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Also copy the keys and secrets (peer secrets, the admin token file); without it they are
+    /// Also copy the keys and secrets (the node key and certificate, the admin token file, peer
+    /// secrets of contract v1); without it they are
     /// left out, so a stolen backup cannot act as this node.
     #[arg(long)]
     include_keys: bool,
@@ -188,8 +189,9 @@ pub fn backup(args: BackupArgs) -> Result<()> {
         outln!("keys included ({keys}): keep this copy as secret as the node itself");
     } else {
         outln!(
-            "keys left out ({keys}); pass --include-keys to keep them. After restoring, add each \
-             peer again with its secret (switchboard peers add); the admin token still works"
+            "keys left out ({keys}); pass --include-keys to keep them. A restored node makes a new \
+             key at its first start: add it again on each peer by its new node id (switchboard \
+             peers add --node-id); the admin token still works"
         );
     }
     Ok(())

@@ -9,7 +9,8 @@
 //! `SWITCHBOARD_USER_WRITES_PER_SEC`, `SWITCHBOARD_USER_WRITE_BURST`,
 //! `SWITCHBOARD_PUBLIC_METRICS`, `SWITCHBOARD_CONSOLE_IDLE_SECS` (the console's idle sign-out); the
 //! lifetimes of API tokens `SWITCHBOARD_TOKEN_LIFETIME_SECS` and
-//! `SWITCHBOARD_ADMIN_TOKEN_LIFETIME_SECS`; for the PostgreSQL warehouse (the `[warehouse]` table, off unless a URL
+//! `SWITCHBOARD_ADMIN_TOKEN_LIFETIME_SECS`; for TLS `SWITCHBOARD_SYNC_LISTEN` (the peers' listener),
+//! `SWITCHBOARD_TLS_CERT`, `SWITCHBOARD_TLS_KEY` and `SWITCHBOARD_INSECURE_HTTP`; for the PostgreSQL warehouse (the `[warehouse]` table, off unless a URL
 //! is set) `SWITCHBOARD_WAREHOUSE_URL`, `SWITCHBOARD_WAREHOUSE_CONTACT_FIELDS` (comma separated,
 //! `all` or `none`) and `SWITCHBOARD_WAREHOUSE_BATCH_SIZE`.
 //!
@@ -110,6 +111,17 @@ pub struct NodeConfig {
     pub warehouse: WarehouseConfig,
     /// Seconds a console session may stay idle before it must sign in again.
     pub console_idle_secs: u64,
+    /// Where peers reach this node (`/sync/v1`, TLS 1.3 with client certificates, only for
+    /// peers an admin added by node id). `None`: the node serves no peers, it only dials them.
+    pub sync_listen: Option<SocketAddr>,
+    /// An operator's certificate chain (PEM) for the agent API's HTTPS, instead of the node's
+    /// self-signed one; re-read on SIGHUP. Needs `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve the agent API as plain HTTP even off loopback (warned at every start). Without it
+    /// the API speaks HTTPS to every client not on loopback.
+    pub insecure_http: bool,
 }
 
 /// The `[warehouse]` table: where and how the node streams its documents into PostgreSQL.
@@ -262,6 +274,10 @@ impl Default for NodeConfig {
             admin_token_lifetime_secs: DEFAULT_ADMIN_TOKEN_LIFETIME_SECS,
             warehouse: WarehouseConfig::default(),
             console_idle_secs: 1800,
+            sync_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            insecure_http: false,
         }
     }
 }
@@ -353,16 +369,31 @@ impl NodeConfig {
         if let Some(v) = get("SWITCHBOARD_USER_WRITE_BURST") {
             self.user_write_burst = num("SWITCHBOARD_USER_WRITE_BURST", &v)?;
         }
+        fn flag(key: &str, v: &str) -> Result<bool, NodeError> {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => Ok(true),
+                "0" | "false" | "no" => Ok(false),
+                _ => Err(NodeError::Config(format!(
+                    "{key}: expected true or false, got {v:?}"
+                ))),
+            }
+        }
         if let Some(v) = get("SWITCHBOARD_PUBLIC_METRICS") {
-            self.public_metrics = match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" => true,
-                "0" | "false" | "no" => false,
-                _ => {
-                    return Err(NodeError::Config(format!(
-                        "SWITCHBOARD_PUBLIC_METRICS: expected true or false, got {v:?}"
-                    )))
-                }
-            };
+            self.public_metrics = flag("SWITCHBOARD_PUBLIC_METRICS", &v)?;
+        }
+        if let Some(v) = get("SWITCHBOARD_SYNC_LISTEN") {
+            self.sync_listen = Some(v.trim().parse().map_err(|_| {
+                NodeError::Config(format!("SWITCHBOARD_SYNC_LISTEN: not an address: {v:?}"))
+            })?);
+        }
+        if let Some(v) = get("SWITCHBOARD_TLS_CERT") {
+            self.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("SWITCHBOARD_TLS_KEY") {
+            self.tls_key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("SWITCHBOARD_INSECURE_HTTP") {
+            self.insecure_http = flag("SWITCHBOARD_INSECURE_HTTP", &v)?;
         }
         if let Some(v) = get("SWITCHBOARD_TOKEN_LIFETIME_SECS") {
             self.token_lifetime_secs = num("SWITCHBOARD_TOKEN_LIFETIME_SECS", &v)?;
@@ -387,6 +418,11 @@ impl NodeConfig {
 
     /// Checks ranges.
     pub fn validate(&self) -> Result<(), NodeError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(NodeError::Config(
+                "tls_cert and tls_key go together: set both or neither".into(),
+            ));
+        }
         if self.doc_cache == 0 {
             return Err(NodeError::Config("doc_cache must be at least 1".into()));
         }
@@ -438,6 +474,17 @@ impl NodeConfig {
             })?;
         }
         Ok(())
+    }
+
+    /// Where the agent API's certificate comes from: the operator's files, or the node's own.
+    pub fn api_cert_source(&self) -> crate::tls::CertSource {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => crate::tls::CertSource::Operator {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => crate::tls::CertSource::Node,
+        }
     }
 
     /// The store options this configuration implies.

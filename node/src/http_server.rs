@@ -10,7 +10,12 @@
 //! - a **request timeout** ([`with_request_timeout`]): a request that takes longer than the limit
 //!   from its headers to its answer, body upload included, is answered 503 and dropped;
 //! - **graceful shutdown**: when `shutdown` resolves the loop stops accepting, every connection
-//!   finishes its request in flight and closes, and [`serve`] returns once all have.
+//!   finishes its request in flight and closes, and [`serve`] returns once all have;
+//! - **TLS** ([`Transport`]): the peers' listener speaks only TLS (its handshake bounded by the
+//!   header-read timeout), and hands each request the fingerprint of the client's certificate
+//!   ([`PeerCert`]); the agent API off loopback speaks TLS to every client, except that a client
+//!   on loopback may still speak plain HTTP (told apart by the first byte it sends: a TLS
+//!   handshake starts with 0x16).
 
 use crate::api::error::ApiError;
 use axum::extract::Request;
@@ -23,8 +28,33 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+/// How a listener speaks to its clients.
+#[derive(Clone)]
+pub enum Transport {
+    /// Plain HTTP (loopback, or `insecure_http`).
+    Plain,
+    /// TLS. With `plain_on_loopback`, a client on loopback that does not open with a TLS
+    /// handshake is served plain HTTP; every other client must speak TLS or is cut off.
+    Tls {
+        /// The TLS server configuration.
+        acceptor: TlsAcceptor,
+        /// Serve plain HTTP to loopback clients that do not start a TLS handshake.
+        plain_on_loopback: bool,
+    },
+}
+
+/// The fingerprint of the certificate a TLS client presented (the peers' listener requires one,
+/// pinned to the peers an admin added): a request extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCert(pub crate::tls::Fingerprint);
+
+/// The first byte of a TLS record carrying a handshake.
+const TLS_HANDSHAKE: u8 = 0x16;
 
 /// The limits of [`serve`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +71,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    transport: Transport,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -69,40 +100,55 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        // The peer's address rides along (`ConnectInfo`), for limits kept per address.
-        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
-            app.clone(),
-            move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(remote));
-                req
-            },
-        ));
-        let mut closing = closing_rx.clone();
+        let app = app.clone();
+        let closing = closing_rx.clone();
+        let transport = transport.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .keep_alive(true);
-            // Hyper's own bare error answers (400, 414, 431) become problems on the way out.
-            let io = TokioIo::new(crate::api::wire::ProblemIo::new(stream));
-            let conn = builder.serve_connection(io, service);
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(remote = %remote, error = %e, "connection ended");
+            let Transport::Tls {
+                acceptor,
+                plain_on_loopback,
+            } = transport
+            else {
+                return serve_connection(stream, app, limits, closing, remote).await;
+            };
+            if plain_on_loopback && remote.ip().is_loopback() {
+                // Peeking does not consume: a plain request is still there to be read.
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(limits.header_read_timeout, stream.peek(&mut first))
+                    .await
+                {
+                    Ok(Ok(1..)) if first[0] != TLS_HANDSHAKE => {
+                        return serve_connection(stream, app, limits, closing, remote).await;
                     }
-                }
-                _ = async { let _ = closing.wait_for(|c| *c).await; } => {
-                    conn.as_mut().graceful_shutdown();
-                    if let Err(e) = conn.await {
-                        tracing::debug!(remote = %remote, error = %e, "connection ended");
-                    }
+                    Ok(Ok(1..)) => {}
+                    _ => return,
                 }
             }
+            // The handshake gets the time a client has to send its headers.
+            let handshake = acceptor.accept(stream);
+            let tls = match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(remote = %remote, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(remote = %remote, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let peer = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| crate::tls::Fingerprint::of_cert(c).ok());
+            let app = match peer {
+                Some(fp) => app.layer(axum::Extension(PeerCert(fp))),
+                None => app,
+            };
+            serve_connection(tls, app, limits, closing, remote).await
         });
     }
     drop(listener);
@@ -111,6 +157,49 @@ pub async fn serve(
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
     Ok(())
+}
+
+/// Serves HTTP/1.1 on one connection until it closes, or gracefully once `closing` turns true.
+async fn serve_connection<I>(
+    io: I,
+    app: Router,
+    limits: HttpLimits,
+    mut closing: watch::Receiver<bool>,
+    remote: std::net::SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // The peer's address rides along (`ConnectInfo`), for limits kept per address.
+    let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+        app,
+        move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(remote));
+            req
+        },
+    ));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    // Hyper's own bare error answers (400, 414, 431) become problems on the way out.
+    let io = TokioIo::new(crate::api::wire::ProblemIo::new(io));
+    let conn = builder.serve_connection(io, service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(remote = %remote, error = %e, "connection ended");
+            }
+        }
+        _ = async { let _ = closing.wait_for(|c| *c).await; } => {
+            conn.as_mut().graceful_shutdown();
+            if let Err(e) = conn.await {
+                tracing::debug!(remote = %remote, error = %e, "connection ended");
+            }
+        }
+    }
 }
 
 fn is_connection_error(e: &std::io::Error) -> bool {

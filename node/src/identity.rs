@@ -17,14 +17,21 @@ use uuid::Uuid;
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 /// Files of the data dir that hold keys or secrets: `switchboard backup` copies them only with
-/// `--include-keys`.
-pub const KEY_FILES: &[&str] = &[ADMIN_TOKEN_FILE];
+/// `--include-keys`. A node restored without them makes a new key at its first start (a new
+/// node id, so its peers add it again).
+pub const KEY_FILES: &[&str] = &[
+    ADMIN_TOKEN_FILE,
+    crate::tls::KEY_FILE,
+    crate::tls::CERT_FILE,
+];
 
 /// What `init` created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InitOutput {
-    /// The new node's id.
+    /// The new node's internal id (derived from its fingerprint).
     pub node_id: NodeId,
+    /// The node id peers pin: the fingerprint of its certificate's public key.
+    pub fingerprint: crate::tls::Fingerprint,
     /// The first admin's id.
     pub admin_user: UserId,
     /// The first admin's bearer token (shown once; only its hash is stored).
@@ -102,7 +109,9 @@ pub fn init_data_dir_until(
     if store.identity()?.is_some() {
         return Err(NodeError::AlreadyInitialized(dir.to_path_buf()));
     }
-    let node_id = NodeId(Uuid::new_v4());
+    // The key first: the internal id is derived from its fingerprint.
+    let (key, _) = crate::tls::NodeKey::load_or_create(dir)?;
+    let node_id = NodeId(crate::tls::node_uuid(&key.fingerprint));
     let meta = NodeMeta {
         node_id,
         name: name.trim().to_string(),
@@ -140,9 +149,10 @@ pub fn init_data_dir_until(
     // Identity last: a dir without it counts as uninitialised, so an interrupted init can rerun.
     write_identity(&store, &meta)?;
     store.flush()?;
-    tracing::info!(node = %node_id, name, role = %role, "initialised data dir");
+    tracing::info!(node = %node_id, node_id = %key.fingerprint, name, role = %role, "initialised data dir");
     Ok(InitOutput {
         node_id,
+        fingerprint: key.fingerprint,
         admin_user: admin.user.id,
         admin_token,
         admin_expires_at,
@@ -223,6 +233,11 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        let key = crate::tls::NodeKey::load(dir.path())
+            .expect("read key")
+            .expect("a key");
+        assert_eq!(key.fingerprint, out.fingerprint);
+        assert_eq!(out.node_id.0, crate::tls::node_uuid(&out.fingerprint));
         let again = init_data_dir(dir.path(), "hq-1", protocol::Role::Hq, &[], false);
         assert!(matches!(again, Err(NodeError::AlreadyInitialized(_))));
 

@@ -15,13 +15,14 @@ pub mod error;
 pub mod http_server;
 pub mod identity;
 pub mod passwords;
-pub mod peer_auth;
+pub mod peer_client;
 pub mod read_model;
 pub mod scheduler;
 pub mod server;
 pub mod service;
 pub mod store;
 pub mod sync_driver;
+pub mod tls;
 pub mod views;
 pub mod warehouse;
 

@@ -45,19 +45,93 @@ pub fn node_clock(offset_secs: i64) -> Clock {
 /// crate and so cannot be named here), built once the state and the sync hub exist.
 pub type ExtraRoutes = Box<dyn FnOnce(AppState, Arc<SyncHub>) -> axum::Router + Send>;
 
-/// Serves a node on an already bound listener until `shutdown` resolves, then drains and flushes.
+/// Serves a node on an already bound listener until `shutdown` resolves, then drains and flushes;
+/// the peers' listener, when the configuration has one (`sync_listen`), is bound here.
 pub async fn serve(
     cfg: NodeConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
-    serve_with(cfg, listener, shutdown, None).await
+    let sync = match cfg.sync_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| NodeError::io(format!("listening for peers on {addr}"), e))?,
+        ),
+        None => None,
+    };
+    serve_with(cfg, listener, sync, shutdown, None).await
 }
 
-/// [`serve`], with `extra` routes merged beside the API (paths the API does not use).
+/// How the agent API listener on `addr` speaks: plain HTTP on loopback (or with
+/// `insecure_http`, warned), otherwise HTTPS with the node's or the operator's certificate, which
+/// SIGHUP re-reads (plain HTTP stays open to clients on loopback).
+fn api_transport(
+    state: &AppState,
+    addr: std::net::SocketAddr,
+) -> Result<crate::http_server::Transport, NodeError> {
+    use crate::http_server::Transport;
+    if addr.ip().is_loopback() {
+        return Ok(Transport::Plain);
+    }
+    if state.config.insecure_http {
+        tracing::warn!(addr = %addr,
+            "insecure_http: the agent API speaks plain HTTP off loopback; tokens and customer data cross the network in clear");
+        return Ok(Transport::Plain);
+    }
+    let cert = crate::tls::ApiCert::new(state.config.api_cert_source(), &state.node_key)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(cert.server_config()?);
+    #[cfg(unix)]
+    {
+        let cert = cert.clone();
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        match cert.reload() {
+                            Ok(()) => tracing::info!("SIGHUP: reloaded the API certificate"),
+                            Err(e) => tracing::warn!(error = %e,
+                                "SIGHUP: could not reload the API certificate; the old one stays"),
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no SIGHUP handler: certificates reload only on restart")
+            }
+        }
+    }
+    Ok(Transport::Tls {
+        acceptor,
+        plain_on_loopback: true,
+    })
+}
+
+/// The peers' listener: TLS 1.3, a client certificate required and accepted only when its
+/// fingerprint is a peer an admin added (read from the store at each handshake).
+fn sync_transport(state: &AppState) -> Result<crate::http_server::Transport, NodeError> {
+    use crate::store::StoreExt;
+    let store = state.storage.store_arc();
+    let admits: crate::tls::Admits = Arc::new(move |fp| {
+        store.peers().is_ok_and(|peers| {
+            peers
+                .iter()
+                .any(|p| p.usable() && p.fingerprint.as_ref() == Some(fp))
+        })
+    });
+    let cfg = crate::tls::peer_server_config(&state.node_key, admits)?;
+    Ok(crate::http_server::Transport::Tls {
+        acceptor: tokio_rustls::TlsAcceptor::from(cfg),
+        plain_on_loopback: false,
+    })
+}
+
+/// [`serve`] with the peers' listener given (bound by the caller, who may want its port), and
+/// `extra` routes merged beside the API (paths the API does not use).
 pub async fn serve_with(
     cfg: NodeConfig,
     listener: tokio::net::TcpListener,
+    sync_listener: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     extra: Option<ExtraRoutes>,
 ) -> Result<(), NodeError> {
@@ -89,16 +163,48 @@ pub async fn serve_with(
     let addr = listener
         .local_addr()
         .map_err(|e| NodeError::io("listener address", e))?;
-    tracing::info!(addr = %addr, node = %state.identity.node_id, role = %state.identity.role.as_str(), "serving");
-    let app = crate::http_server::with_request_timeout(
-        app,
-        Duration::from_secs(state.config.request_timeout_secs),
-    );
+    let transport = api_transport(&state, addr)?;
+    let tls = matches!(transport, crate::http_server::Transport::Tls { .. });
+    tracing::info!(addr = %addr, tls, node = %state.identity.node_id, node_id = %state.node_key.fingerprint,
+        role = %state.identity.role.as_str(), "serving");
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let app = crate::http_server::with_request_timeout(app, timeout);
     let limits = crate::http_server::HttpLimits {
         header_read_timeout: Duration::from_secs(state.config.header_read_timeout_secs),
         max_connections: state.config.max_connections,
     };
-    let server = crate::http_server::serve(listener, app, limits, wait_stop(stop_rx.clone()));
+    let api_server =
+        crate::http_server::serve(listener, app, limits, transport, wait_stop(stop_rx.clone()));
+    let sync_server = match sync_listener {
+        Some(l) => {
+            let sync_addr = l
+                .local_addr()
+                .map_err(|e| NodeError::io("peer listener address", e))?;
+            tracing::info!(addr = %sync_addr, "serving peers (TLS, node ids pinned)");
+            let peer_app = crate::http_server::with_request_timeout(
+                crate::api::peer_app(state.clone(), hub.clone()),
+                timeout,
+            );
+            let t = sync_transport(&state)?;
+            Some(crate::http_server::serve(
+                l,
+                peer_app,
+                limits,
+                t,
+                wait_stop(stop_rx.clone()),
+            ))
+        }
+        None => None,
+    };
+    let server = async move {
+        match sync_server {
+            Some(sync) => {
+                let (a, b) = tokio::join!(api_server, sync);
+                a.and(b)
+            }
+            None => api_server.await,
+        }
+    };
     let mut drained = Box::pin(server);
     let mut rx = stop_rx.clone();
     tokio::select! {

@@ -5,13 +5,15 @@
 //!   (`target/<profile>/switchboard`), or `SWITCHBOARD_BIN`. It is never built from here:
 //!   `cargo build -p switchboard-cli` comes first.
 //! - [`Cluster`] owns one temp dir with a data dir and a log file per node. [`Cluster::add`]
-//!   runs `switchboard init` then `switchboard serve --listen 127.0.0.1:0` and reads the
-//!   `listening on http://ADDR` line from stdout (with a deadline); the admin token comes from
-//!   `DATA_DIR/admin-token`. Node logs (stderr) go to `NAME.log`; when a test panics, the tail of
+//!   runs `switchboard init` (which prints the node id, its certificate fingerprint) then
+//!   `switchboard serve --listen 127.0.0.1:0 --sync-listen 127.0.0.1:0` and reads the
+//!   `listening on http://ADDR` and `peers listening on https://ADDR` lines from stdout (with a
+//!   deadline); the admin token comes from `DATA_DIR/admin-token`. Node logs (stderr) go to `NAME.log`; when a test panics, the tail of
 //!   every node's log is printed.
-//! - [`Cluster::link`] connects two nodes through two [`Proxy`]s (one in front of each node)
-//!   and registers each as the other's peer (`POST /api/v1/peers`, same secret both sides, the
-//!   URL being the proxy's), so every sync session crosses a proxy the test controls.
+//! - [`Cluster::link`] connects two nodes through two [`Proxy`]s (one in front of each node's
+//!   peers' listener) and registers each as the other's peer (`POST /api/v1/peers` with its node
+//!   id, role and call centers, the URL being the proxy's), so every sync session, TLS with
+//!   pinned node ids, crosses a TCP proxy the test controls.
 //! - [`Node::stop`] sends SIGTERM (`kill -TERM PID`) and waits for a clean exit; [`Node::kill`]
 //!   sends SIGKILL; [`Cluster::restart`] starts the node again on the same data dir (on a new
 //!   port: the proxies in front of it follow). Children are killed when dropped.
@@ -152,8 +154,11 @@ pub struct Node {
     pub data_dir: PathBuf,
     /// Its log file (stderr of every run, appended).
     pub log: PathBuf,
+    /// Its node id: the fingerprint of its certificate's public key (what peers pin).
+    pub fingerprint: String,
     env: Vec<(String, String)>,
     addr: Option<SocketAddr>,
+    sync_addr: Option<SocketAddr>,
     child: Option<Child>,
     http: reqwest::Client,
 }
@@ -218,6 +223,10 @@ impl Node {
             String::from_utf8_lossy(&out.stderr)
         );
         let init_json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let fingerprint = init_json["fingerprint"]
+            .as_str()
+            .expect("init --json prints the fingerprint")
+            .to_string();
         let admin = match init_json["admin_token"].as_str() {
             Some(t) => t.to_string(),
             None => std::fs::read_to_string(data_dir.join("admin-token"))
@@ -232,8 +241,10 @@ impl Node {
             admin,
             data_dir,
             log,
+            fingerprint,
             env: spec.env,
             addr: None,
+            sync_addr: None,
             child: None,
             http: http_client(),
         };
@@ -254,6 +265,8 @@ impl Node {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--sync-listen")
             .arg("127.0.0.1:0")
             .env("SWITCHBOARD_LOG", "info,sled=warn")
             // Tests drive sessions with POST /api/v1/sync; the background loop still runs (it
@@ -279,13 +292,21 @@ impl Node {
             }
         });
         let until = Instant::now() + NODE_DEADLINE;
-        let addr = loop {
+        let mut api = None;
+        let (addr, sync_addr) = loop {
             match rx.try_recv() {
                 Ok(line) => {
                     if let Some(a) = line.trim().strip_prefix("listening on http://") {
-                        break a
+                        api = Some(
+                            a.parse::<SocketAddr>()
+                                .expect("address in the listening line"),
+                        );
+                    } else if let Some(a) = line.trim().strip_prefix("peers listening on https://")
+                    {
+                        let sync = a
                             .parse::<SocketAddr>()
-                            .expect("address in the listening line");
+                            .expect("address in the peers' listening line");
+                        break (api.expect("the API's line comes first"), sync);
                     }
                 }
                 Err(mpsc::TryRecvError::Empty) => {
@@ -319,6 +340,7 @@ impl Node {
             }
         };
         self.addr = Some(addr);
+        self.sync_addr = Some(sync_addr);
         self.child = Some(child);
         // A fresh client: pooled connections to the previous process are useless.
         self.http = http_client();
@@ -334,6 +356,73 @@ impl Node {
     /// `http://ADDR`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr())
+    }
+
+    /// The address of its peers' listener (this run).
+    #[track_caller]
+    pub fn sync_addr(&self) -> SocketAddr {
+        self.sync_addr
+            .unwrap_or_else(|| panic!("{} is not running", self.name))
+    }
+
+    /// `https://ADDR` of its peers' listener.
+    pub fn sync_url(&self) -> String {
+        format!("https://{}", self.sync_addr())
+    }
+
+    /// `POST path` on this node's peers' listener as the node whose data dir is `from` (its
+    /// key), as a hostile or broken peer would send it by hand. `Err` (the TLS error) when
+    /// either side refuses the other's certificate.
+    pub async fn peer_post(&self, from: &Path, path: &str, body: Vec<u8>) -> Result<Reply, String> {
+        let key = switchboard_node::tls::NodeKey::load(from)
+            .map_err(|e| e.to_string())?
+            .ok_or("no node key")?;
+        let fp = self.fingerprint.parse().map_err(|e| format!("{e}"))?;
+        let url = format!("{}{path}", self.sync_url());
+        let a = switchboard_node::sync_driver::transport::post_as(&key, fp, &url, body).await?;
+        let text: String = String::from_utf8_lossy(&a.body)
+            .chars()
+            .take(2000)
+            .collect();
+        Ok(Reply {
+            status: a.status,
+            content_type: a.content_type,
+            body: serde_json::from_slice(&a.body).unwrap_or(Value::Null),
+            text,
+        })
+    }
+
+    /// Sends only the head of a `POST path` declaring `len` body bytes to this node's peers'
+    /// listener as the node whose data dir is `from`, and returns the answer's status line.
+    pub async fn peer_head_only(
+        &self,
+        from: &Path,
+        path: &str,
+        len: u64,
+    ) -> Result<String, String> {
+        let key = switchboard_node::tls::NodeKey::load(from)
+            .map_err(|e| e.to_string())?
+            .ok_or("no node key")?;
+        let fp = self.fingerprint.parse().map_err(|e| format!("{e}"))?;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: peer\r\ncontent-type: application/octet-stream\r\ncontent-length: {len}\r\n\r\n"
+        );
+        let addr = self.sync_addr().to_string();
+        let got =
+            switchboard_node::sync_driver::transport::head_only_as(&key, fp, &addr, &head).await?;
+        Ok(got.lines().next().unwrap_or_default().to_string())
+    }
+
+    /// The body that adds this node as a peer named `name` at `url` (its node id, role and call
+    /// centers, as an admin declares them).
+    pub fn peer_body(&self, name: &str, url: &str) -> Value {
+        json!({
+            "name": name,
+            "url": url,
+            "node_id": self.fingerprint,
+            "role": match self.role { Role::Hq => "hq", Role::Site => "site" },
+            "call_centers": self.call_centers,
+        })
     }
 
     /// Whether the process is running.
@@ -671,8 +760,6 @@ pub struct Link {
     pub to_b: Proxy,
     /// In front of `a`: what `b` dials.
     pub to_a: Proxy,
-    /// The shared secret.
-    pub secret: String,
 }
 
 impl Link {
@@ -783,25 +870,18 @@ impl Cluster {
     /// Links two nodes through proxies and makes them peers of each other (peer name = node
     /// name).
     pub async fn link(&mut self, a: &str, b: &str) -> &Link {
-        let secret = format!("secret-{}", uuid::Uuid::new_v4().simple());
-        let to_b = Proxy::start(self.node(b).addr());
-        let to_a = Proxy::start(self.node(a).addr());
+        let to_b = Proxy::start(self.node(b).sync_addr());
+        let to_a = Proxy::start(self.node(a).sync_addr());
         for (me, other, url) in [(a, b, to_b.url()), (b, a, to_a.url())] {
             let n = self.node(me);
-            n.post(
-                "/api/v1/peers",
-                &n.admin,
-                json!({"name": other, "url": url, "secret": secret}),
-            )
-            .await
-            .expect(201);
+            let body = self.node(other).peer_body(other, &url);
+            n.post("/api/v1/peers", &n.admin, body).await.expect(201);
         }
         self.links.push(Link {
             a: a.into(),
             b: b.into(),
             to_b,
             to_a,
-            secret,
         });
         self.links.last().expect("just pushed")
     }
@@ -826,7 +906,7 @@ impl Cluster {
     /// Starts a stopped node again on its data dir; the proxies in front of it follow.
     pub async fn restart(&mut self, name: &str) {
         self.node_mut(name).spawn().await;
-        let addr = self.node(name).addr();
+        let addr = self.node(name).sync_addr();
         for l in &self.links {
             if l.a == name {
                 l.to_a.set_target(addr);

@@ -1,5 +1,6 @@
 //! Real nodes in this process: each a `switchboard_node::serve` on its own sled store in a temp
-//! dir, bound to 127.0.0.1 port 0, talked to over real HTTP (agents, admins and peers alike).
+//! dir, bound to 127.0.0.1 port 0, talked to over real HTTP (agents and admins) and real TLS with
+//! pinned node ids (peers, on each node's own peers' listener).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -14,6 +15,14 @@ use tokio::task::JoinHandle;
 pub struct Node {
     /// Base URL.
     pub url: String,
+    /// Base URL of its peers' listener (`https://`).
+    pub sync_url: String,
+    /// Its node id (certificate fingerprint).
+    pub fingerprint: String,
+    /// Its role.
+    pub role: Role,
+    /// Its call centers.
+    pub call_centers: Vec<String>,
     /// The admin token from `init`.
     pub admin: String,
     /// Node name.
@@ -86,6 +95,10 @@ impl Node {
         edit(&mut cfg);
         let mut node = Node {
             url: String::new(),
+            sync_url: String::new(),
+            fingerprint: out.fingerprint.to_string(),
+            role,
+            call_centers: call_centers.iter().map(|c| c.to_string()).collect(),
             admin: out.admin_token,
             name: name.to_string(),
             dir,
@@ -103,11 +116,16 @@ impl Node {
             .await
             .expect("bind");
         self.url = format!("http://{}", listener.local_addr().expect("addr"));
+        let sync = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        self.sync_url = format!("https://{}", sync.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let cfg = self.cfg.clone();
-        self.task = Some(tokio::spawn(switchboard_node::serve(
+        self.task = Some(tokio::spawn(switchboard_node::server::serve_with(
             cfg,
             listener,
+            Some(sync),
             async move {
                 let _ = rx.await;
             },
@@ -194,15 +212,23 @@ impl Node {
         self.call(Method::PUT, path, token, Some(body)).await
     }
 
-    /// Registers `other` as a peer of this node.
-    pub async fn add_peer(&self, other: &Node, secret: &str) {
-        self.post(
-            "/api/v1/peers",
-            &self.admin,
-            json!({"name": other.name, "url": other.url, "secret": secret}),
-        )
-        .await
-        .expect(201);
+    /// The body that adds this node as a peer: its node id, peers' listener, role and call
+    /// centers, as an admin declares them.
+    pub fn peer_body(&self) -> Value {
+        json!({
+            "name": self.name,
+            "url": self.sync_url,
+            "node_id": self.fingerprint,
+            "role": self.role.as_str(),
+            "call_centers": self.call_centers,
+        })
+    }
+
+    /// Registers `other` as a peer of this node, by node id.
+    pub async fn add_peer(&self, other: &Node) {
+        self.post("/api/v1/peers", &self.admin, other.peer_body())
+            .await
+            .expect(201);
     }
 
     /// Runs a sync session with every peer (or one) now; panics unless every session succeeded.

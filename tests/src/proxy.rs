@@ -167,9 +167,10 @@ impl Proxy {
         self.addr
     }
 
-    /// `http://ADDR`, for registering as a peer URL.
+    /// `https://ADDR`, for registering as a peer URL (node links are TLS; the proxy relays
+    /// bytes and sees only ciphertext).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://{}", self.addr)
     }
 
     /// Forwards new connections to `target` (the node behind it restarted elsewhere); open ones

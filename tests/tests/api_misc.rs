@@ -164,15 +164,35 @@ async fn peers_admin_only() {
         n.get("/api/v1/peers", &admin).await.ok(200)["items"],
         json!([])
     );
-    let body =
-        json!({"name": "site-a", "url": "http://127.0.0.1:7071", "secret": "0123456789abcdef0123"});
+    let fp = "ab".repeat(32);
+    let body = json!({"name": "site-a", "url": "https://127.0.0.1:7071", "node_id": fp,
+                      "role": "site", "call_centers": ["east"]});
     let p = n.post("/api/v1/peers", &admin, body.clone()).await;
-    assert_eq!(p.ok(201)["name"], "site-a");
-    assert!(p.body.get("secret").is_none());
+    assert_eq!(
+        p.ok(201),
+        &json!({"name": "site-a", "url": "https://127.0.0.1:7071", "node_id": fp,
+                "role": "site", "call_centers": ["east"]})
+    );
     let list = n.get("/api/v1/peers", &admin).await;
-    assert_eq!(list.ok(200)["items"][0]["url"], "http://127.0.0.1:7071");
-    assert!(list.body["items"][0].get("secret").is_none());
+    assert_eq!(list.ok(200)["items"][0]["url"], "https://127.0.0.1:7071");
     assert_eq!(list.body["peers"], list.body["items"]);
+    // A node id given with colons and capitals, as other tools print it, is the same node id:
+    // one peer per node id.
+    let colons = "AB:".repeat(31) + "AB";
+    let mut again = body.clone();
+    again["name"] = json!("site-a-again");
+    again["node_id"] = json!(colons);
+    n.post("/api/v1/peers", &admin, again)
+        .await
+        .problem(409, "conflict");
+    // The node's own node id is no peer.
+    let own = n.get("/api/v1/node", &admin).await.ok(200)["fingerprint"].clone();
+    let mut me = body.clone();
+    me["name"] = json!("me");
+    me["node_id"] = own;
+    let r = n.post("/api/v1/peers", &admin, me).await;
+    r.problem(422, "validation");
+    assert_eq!(r.error_fields(), vec!["node_id"]);
     n.get("/api/v1/peers", &w.agent)
         .await
         .problem(403, "forbidden");
@@ -183,13 +203,23 @@ async fn peers_admin_only() {
         .post(
             "/api/v1/peers",
             &admin,
-            json!({"name": "a b", "url": "ftp://x", "secret": "short"}),
+            json!({"name": "a-b", "url": "http://x:7071", "node_id": "abc", "role": "site",
+                   "call_centers": []}),
         )
         .await;
     bad.problem(422, "validation");
     let mut fields = bad.error_fields();
     fields.sort();
-    assert_eq!(fields, vec!["name", "secret", "url"]);
+    assert_eq!(fields, vec!["call_centers", "node_id", "url"]);
+    // A v1 body (a shared secret, no node id or scope) is refused, not half-applied.
+    let v1 = n
+        .post(
+            "/api/v1/peers",
+            &admin,
+            json!({"name": "old", "url": "https://hq:7071", "secret": "0123456789abcdef"}),
+        )
+        .await;
+    assert!(matches!(v1.status.as_u16(), 400 | 422), "{:?}", v1.body);
     let del = n.delete("/api/v1/peers/site-a", &admin).await;
     assert_eq!(del.status.as_u16(), 204);
     n.delete("/api/v1/peers/site-a", &admin)
@@ -200,7 +230,7 @@ async fn peers_admin_only() {
     site.post(
         "/api/v1/peers",
         &site.admin,
-        json!({"name": "hq", "url": "http://hq:7070", "secret": "0123456789abcdef"}),
+        json!({"name": "hq", "url": "https://hq:7071", "node_id": "cd".repeat(32), "role": "hq"}),
     )
     .await
     .ok(201);

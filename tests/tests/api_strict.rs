@@ -327,7 +327,8 @@ async fn every_list_pages_by_limit_and_cursor() {
         n.post(
             "/api/v1/peers",
             &n.admin,
-            json!({"name": format!("peer-{i}"), "url": "http://127.0.0.1:9", "secret": "0123456789abcdef"}),
+            json!({"name": format!("peer-{i}"), "url": "https://127.0.0.1:9",
+                   "node_id": format!("{i:02x}").repeat(32), "role": "hq", "call_centers": []}),
         )
         .await
         .ok(201);

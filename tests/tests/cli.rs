@@ -140,6 +140,8 @@ fn wait_deadline(child: &mut Child, deadline: Duration) -> Option<ExitStatus> {
 struct Node {
     child: KillOnDrop,
     url: String,
+    /// `https://ADDR` of its peers' listener.
+    sync_url: String,
     /// The admin token written on first start (empty when the dir was initialised before): read
     /// from the file `serve` names, since stdout is a pipe, not a terminal.
     token: String,
@@ -155,7 +157,7 @@ impl Node {
         let mut child = Command::new(switchboard_tests::bin::switchboard())
             .args(["serve", "--data-dir"])
             .arg(dir)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--sync-listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -181,6 +183,7 @@ impl Node {
         let mut node = Node {
             child: KillOnDrop(Some(child)),
             url: String::new(),
+            sync_url: String::new(),
             token: String::new(),
             printed: Vec::new(),
             stdout: rx,
@@ -204,6 +207,9 @@ impl Node {
                     }
                     if let Some(u) = line.strip_prefix("listening on ") {
                         node.url = u.trim().to_string();
+                    }
+                    if let Some(u) = line.strip_prefix("peers listening on ") {
+                        node.sync_url = u.trim().to_string();
                         break;
                     }
                 }
@@ -218,6 +224,11 @@ impl Node {
             }
         }
         assert!(node.url.starts_with("http://127.0.0.1:"), "{}", node.url);
+        assert!(
+            node.sync_url.starts_with("https://127.0.0.1:"),
+            "{}",
+            node.sync_url
+        );
         node
     }
 
@@ -601,9 +612,11 @@ fn peers_add_list_remove_and_sync_status() {
             "--name",
             "far",
             "--peer-url",
-            "http://127.0.0.1:1",
-            "--secret",
-            "s3cret-s3cret-s3cret",
+            "https://127.0.0.1:1",
+            "--node-id",
+            &"ab".repeat(32),
+            "--role",
+            "hq",
         ],
         &env,
     )
@@ -615,7 +628,7 @@ fn peers_add_list_remove_and_sync_status() {
         .collect();
     assert_eq!(names, vec!["far".to_string()], "{list}");
     let table = run(&["peers", "list"], &env).ok();
-    assert!(table.stdout.contains("far") && table.stdout.contains("http://127.0.0.1:1"));
+    assert!(table.stdout.contains("far") && table.stdout.contains("https://127.0.0.1:1"));
     // Step 3: sync now with a peer that is down fails with one line, exit 1.
     let err = run(&["sync", "now", "--peer", "far"], &env);
     assert_eq!(err.code(), Some(1), "{} {}", err.stdout, err.stderr);
@@ -731,7 +744,8 @@ fn sync_now_between_two_real_nodes() {
     let dir = tmp();
     let hq = Node::start(&dir.path().join("hq"));
     let hq_orders = seed(&hq, 1);
-    // Step 1: a site for call center `cli`, peered both ways with one secret.
+    // Step 1: a site for call center `cli`, peered both ways by node id (what `init` and
+    // `switchboard node` print), each side declaring the other's role and call centers.
     let site_dir = dir.path().join("site");
     let init = run(
         &[
@@ -752,8 +766,14 @@ fn sync_now_between_two_real_nodes() {
     .json();
     let site_token = read_token(&site_dir);
     let site = Node::start(&site_dir);
-    let hq_info = run(&["node", "--json"], &hq.env(&hq.token)).ok().json();
-    let secret = "a-long-shared-secret-for-the-test";
+    let hq_node = run(&["node"], &hq.env(&hq.token)).ok();
+    let hq_id = hq_node
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("node id:"))
+        .expect("switchboard node prints the node id")
+        .trim()
+        .to_string();
     run(
         &[
             "peers",
@@ -761,11 +781,13 @@ fn sync_now_between_two_real_nodes() {
             "--name",
             "site",
             "--peer-url",
-            &site.url,
-            "--secret",
-            secret,
+            &site.sync_url,
             "--node-id",
-            init["node_id"].as_str().expect("node_id"),
+            init["fingerprint"].as_str().expect("fingerprint"),
+            "--role",
+            "site",
+            "--call-center",
+            "cli",
         ],
         &hq.env(&hq.token),
     )
@@ -777,11 +799,11 @@ fn sync_now_between_two_real_nodes() {
             "--name",
             "hq",
             "--peer-url",
-            &hq.url,
-            "--secret",
-            secret,
+            &hq.sync_url,
             "--node-id",
-            hq_info["node_id"].as_str().expect("node_id"),
+            &hq_id,
+            "--role",
+            "hq",
         ],
         &site.env(&site_token),
     )
@@ -948,36 +970,33 @@ fn backup_then_serve_the_backup() {
     let node = Node::start(&data);
     let ids = seed(&node, 2);
     let token = node.token.clone();
-    let secret = "a-peer-secret-that-must-stay-at-home";
-    run(
-        &[
-            "peers",
-            "add",
-            "--name",
-            "hq",
-            "--peer-url",
-            "http://127.0.0.1:9",
-            "--secret",
-            secret,
-        ],
-        &node.env(&token),
-    )
-    .ok();
+    // The node's private key (its PEM body), which must stay at home.
+    let key_pem = std::fs::read_to_string(data.join("node-key.pem")).expect("node key");
+    let secret: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    let secret = &secret[..secret.len().min(48)];
+    let node_id_before =
+        run(&["node", "--json"], &node.env(&token)).ok().json()["fingerprint"].clone();
     // Step 1: backup refuses a running node's dir.
     let copy = dir.path().join("copy");
     let err = run(&["backup", "--data-dir", p(&data), "--out", p(&copy)], &[]).user_error();
     assert!(err.contains("in use"), "{err}");
     node.stop_ok();
     // Step 2: back up the stopped node. Keys and secrets stay out, and it says so: no admin
-    // token file, and neither the token nor the peer secret in any byte of the copy.
+    // token file, no node key, and neither the token nor the key in any byte of the copy.
     let out = run(&["backup", "--data-dir", p(&data), "--out", p(&copy)], &[]).ok();
     assert!(
-        out.stdout
-            .contains("keys left out (the admin-token file and 1 peer secret)"),
+        out.stdout.contains(
+            "keys left out (the admin-token file and the node-key.pem file and the node-cert.pem file)"
+        ),
         "{}",
         out.stdout
     );
     assert!(!copy.join("admin-token").exists());
+    assert!(!copy.join("node-key.pem").exists());
     assert!(!any_file_contains(&copy, secret.as_bytes()));
     assert!(!any_file_contains(&copy, token.as_bytes()));
     run(&["verify", "--data-dir", p(&copy)], &[]).ok();
@@ -1004,10 +1023,16 @@ fn backup_then_serve_the_backup() {
         let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode(&with_keys), 0o700);
         assert_eq!(mode(&with_keys.join("admin-token")), 0o600);
+        assert_eq!(mode(&with_keys.join("node-key.pem")), 0o600);
         assert_eq!(mode(&copy), 0o700);
     }
-    // Step 3: serve the copy: same node, same orders, same token.
+    // Step 3: serve the copy: same orders, same token; without the key it made a new one, so
+    // it has a new node id for its peers to add.
     let restored = Node::start(&copy);
+    let node_id_after =
+        run(&["node", "--json"], &restored.env(&token)).ok().json()["fingerprint"].clone();
+    assert!(node_id_after.is_string());
+    assert_ne!(node_id_after, node_id_before);
     let list = run(&["orders", "list", "--json"], &restored.env(&token))
         .ok()
         .json();

@@ -876,11 +876,11 @@ fn time_secs(t: &str) -> Option<i64> {
 }
 
 mod hostile {
-    //! Signed requests forged by hand, as a hostile or broken peer would send them.
+    //! Peer requests forged by hand, as a hostile or broken peer would send them (over TLS with
+    //! a real peer's key: authentication is not what these test).
 
     use switchboard_domain::order::{Order, Stamp};
     use switchboard_domain::{CallCenterId, CustomerId, NodeId, OrderId, Timestamp, UserId};
-    use switchboard_node::peer_auth::{self, H_NODE, H_NONCE, H_SIG, H_TS};
     use switchboard_sync::doc::{create_order_doc, Author};
     use switchboard_sync::protocol::frames::{
         encode_frame, Frame, SyncRequest, WireDoc, WireKind, MAX_FRAME_BYTES,
@@ -892,25 +892,6 @@ mod hostile {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
-    }
-
-    /// Headers of a request signed as `node` with `secret`.
-    pub fn signed(
-        secret: &str,
-        path: &str,
-        node: &str,
-        ts: i64,
-        body: &[u8],
-    ) -> Vec<(&'static str, String)> {
-        let nonce = Uuid::new_v4().simple().to_string();
-        let sig = peer_auth::sign_request(secret, "POST", path, node, ts, &nonce, body);
-        vec![
-            (H_NODE, node.to_string()),
-            (H_TS, ts.to_string()),
-            (H_NONCE, nonce),
-            (H_SIG, sig),
-            ("content-type", "application/octet-stream".to_string()),
-        ]
     }
 
     pub fn request(push: Vec<WireDoc>) -> Vec<u8> {
@@ -973,158 +954,86 @@ async fn s6_hostile_peer_input_is_refused_and_harmless() {
         .await
         .expect(201);
     let before = converge(&c, CONVERGE).await;
-    let secret = c.link_of("hq", "site-a").secret.clone();
+    let site_dir = c.node("site-a").data_dir.clone();
     let site_id = c.node("site-a").node_id().await;
     let hq = c.node("hq");
     let frame_path = "/sync/v1/frame";
     let hello_path = "/sync/v1/hello";
     let empty = request(Vec::new());
-    let post = |path: &'static str, headers: Vec<(&'static str, String)>, body: Vec<u8>| {
+    let post = |path: &'static str, body: Vec<u8>| {
         let hq = c.node("hq");
+        let from = site_dir.clone();
         async move {
-            let h: Vec<(&str, String)> = headers.into_iter().collect();
-            hq.raw(Method::POST, path, &h, body).await
+            hq.peer_post(&from, path, body)
+                .await
+                .unwrap_or_else(|e| panic!("the site's own key was refused: {e}"))
         }
     };
-    // Step 2: each hostile request is refused with a clear 4xx, and the node keeps serving.
+    // Step 2: a node HQ never added (a stranger's key) is refused at the TLS handshake, for
+    // every path; so is the agent API's port for the peer paths (404: not served there).
+    let stranger = tempfile::tempdir().expect("temp dir");
+    switchboard_node::tls::NodeKey::load_or_create(stranger.path()).expect("stranger key");
+    for path in [frame_path, hello_path] {
+        let r = hq.peer_post(stranger.path(), path, empty.clone()).await;
+        assert!(r.is_err(), "a stranger reached {path}: {r:?}");
+    }
+    let r = hq.raw(Method::POST, frame_path, &[], empty.clone()).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    // Step 3: each hostile request from the real site is refused with a clear 4xx, and the node
+    // keeps serving.
     let mut cases: Vec<(&str, Reply, Vec<u16>)> = Vec::new();
-    let unknown = uuid::Uuid::new_v4().to_string();
-    cases.push((
-        "unknown peer",
-        post(
-            frame_path,
-            signed(
-                "some-other-secret-xx",
-                frame_path,
-                &unknown,
-                now_ms(),
-                &empty,
-            ),
-            empty.clone(),
-        )
-        .await,
-        vec![401],
-    ));
-    cases.push((
-        "unknown peer hello",
-        post(
-            hello_path,
-            signed(
-                "some-other-secret-xx",
-                hello_path,
-                &unknown,
-                now_ms(),
-                b"{}",
-            ),
-            b"{}".to_vec(),
-        )
-        .await,
-        vec![401],
-    ));
-    cases.push((
-        "bad signature",
-        post(
-            frame_path,
-            signed(
-                "not-the-secret-at-all",
-                frame_path,
-                &site_id,
-                now_ms(),
-                &empty,
-            ),
-            empty.clone(),
-        )
-        .await,
-        vec![401],
-    ));
-    let mut tampered = signed(&secret, frame_path, &site_id, now_ms(), &empty);
-    tampered[3].1 = "00".repeat(32);
-    cases.push((
-        "tampered signature",
-        post(frame_path, tampered, empty.clone()).await,
-        vec![401],
-    ));
-    cases.push((
-        "no signature headers",
-        post(
-            frame_path,
-            vec![("content-type", "application/octet-stream".into())],
-            empty.clone(),
-        )
-        .await,
-        vec![401],
-    ));
-    cases.push((
-        "stale timestamp",
-        post(
-            frame_path,
-            signed(&secret, frame_path, &site_id, now_ms() - 3_600_000, &empty),
-            empty.clone(),
-        )
-        .await,
-        vec![401],
-    ));
-    // A genuine request passes once; the same bytes again are a replay.
-    let genuine = signed(&secret, frame_path, &site_id, now_ms(), &empty);
-    let first = post(frame_path, genuine.clone(), empty.clone()).await;
+    let first = post(frame_path, empty.clone()).await;
     assert_eq!(
         first.status, 200,
-        "a well-signed frame is served: {}",
+        "a genuine frame is served: {}",
         first.text
     );
+    let claims_hq = serde_json::to_vec(&serde_json::json!({
+        "node_id": site_id, "name": "site-a", "role": "hq", "call_centers": []
+    }))
+    .expect("json");
     cases.push((
-        "replayed",
-        post(frame_path, genuine, empty.clone()).await,
-        vec![401],
+        "a hello that claims HQ",
+        post(hello_path, claims_hq).await,
+        vec![403],
+    ));
+    let other_ccs = serde_json::to_vec(&serde_json::json!({
+        "node_id": site_id, "name": "site-a", "role": "site", "call_centers": ["north", "south"]
+    }))
+    .expect("json");
+    cases.push((
+        "a hello that claims another call center",
+        post(hello_path, other_ccs).await,
+        vec![403],
+    ));
+    cases.push((
+        "a hello that is not JSON",
+        post(hello_path, b"{".to_vec()).await,
+        vec![400],
     ));
     let truncated = empty[..empty.len() / 2].to_vec();
     cases.push((
         "truncated frame",
-        post(
-            frame_path,
-            signed(&secret, frame_path, &site_id, now_ms(), &truncated),
-            truncated,
-        )
-        .await,
+        post(frame_path, truncated).await,
         vec![400],
     ));
     let garbage: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    cases.push((
-        "garbage frame",
-        post(
-            frame_path,
-            signed(&secret, frame_path, &site_id, now_ms(), &garbage),
-            garbage,
-        )
-        .await,
-        vec![400],
-    ));
+    cases.push(("garbage frame", post(frame_path, garbage).await, vec![400]));
     let mut bad_version = empty.clone();
     bad_version[0] = 0xEE;
     cases.push((
         "unknown frame version",
-        post(
-            frame_path,
-            signed(&secret, frame_path, &site_id, now_ms(), &bad_version),
-            bad_version,
-        )
-        .await,
+        post(frame_path, bad_version).await,
         vec![400],
     ));
     // An oversized frame is refused on its declared length, before a byte of it is read.
-    let huge = vec![0u8; MAX as usize + 1024];
-    cases.push((
-        "oversized frame",
-        hq.post_head_only(
-            frame_path,
-            &signed(&secret, frame_path, &site_id, now_ms(), &huge),
-            huge.len() as u64,
-        )
-        .await,
-        vec![413],
-    ));
+    let line = hq
+        .peer_head_only(&site_dir, frame_path, MAX + 1024)
+        .await
+        .expect("the site's own key");
+    assert!(line.contains(" 413 "), "oversized frame: {line}");
     for (what, push) in [
         (
             "another call center's order",
@@ -1143,17 +1052,7 @@ async fn s6_hostile_peer_input_is_refused_and_harmless() {
             vec![wire(WireKind::Catalog, None, order_doc("north"))],
         ),
     ] {
-        let body = request(push);
-        cases.push((
-            what,
-            post(
-                frame_path,
-                signed(&secret, frame_path, &site_id, now_ms(), &body),
-                body,
-            )
-            .await,
-            vec![403],
-        ));
+        cases.push((what, post(frame_path, request(push)).await, vec![403]));
     }
     // In scope on its label, but the content says otherwise: refused, not stored.
     let body = request(vec![wire(
@@ -1163,12 +1062,7 @@ async fn s6_hostile_peer_input_is_refused_and_harmless() {
     )]);
     cases.push((
         "an order whose label lies about its call center",
-        post(
-            frame_path,
-            signed(&secret, frame_path, &site_id, now_ms(), &body),
-            body,
-        )
-        .await,
+        post(frame_path, body).await,
         vec![400, 403, 422],
     ));
     let (id, heads, _) = order_doc("north");
@@ -1179,12 +1073,7 @@ async fn s6_hostile_peer_input_is_refused_and_harmless() {
     )]);
     cases.push((
         "an order whose changes are garbage",
-        post(
-            frame_path,
-            signed(&secret, frame_path, &site_id, now_ms(), &body),
-            body,
-        )
-        .await,
+        post(frame_path, body).await,
         vec![400, 422],
     ));
     let mut failures = Vec::new();
@@ -1567,8 +1456,11 @@ async fn s7_agent_api_abuse_is_refused_without_change() {
                 Method::POST,
                 "/api/v1/peers".to_string(),
                 auth.clone(),
-                br#"{"name":"evil","url":"http://127.0.0.1:9","secret":"0123456789abcdef0123"}"#
-                    .to_vec(),
+                format!(
+                    r#"{{"name":"evil","url":"https://127.0.0.1:9","node_id":"{}","role":"hq","call_centers":[]}}"#,
+                    "ab".repeat(32)
+                )
+                .into_bytes(),
                 vec![403],
                 Some("forbidden"),
             ),
@@ -1779,4 +1671,74 @@ async fn proxy_forwards_cuts_and_drops_after_n_bytes() {
         st.refused >= 1 && st.dropped >= 1 && st.accepted >= 5,
         "{st:?}"
     );
+}
+
+/// libfaketime's preload library, as Debian's `faketime` package installs it (scripts/test.sh
+/// installs the package).
+fn libfaketime() -> String {
+    let found = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib",
+    ]
+    .iter()
+    .map(|d| format!("{d}/faketime/libfaketime.so.1"))
+    .find(|p| std::path::Path::new(p).exists());
+    found.unwrap_or_else(|| {
+        panic!("libfaketime not found: install Debian's faketime package (scripts/test.sh does)")
+    })
+}
+
+/// Peer authentication reads no clock: a site whose system clock (the whole process's, through
+/// libfaketime) runs five days ahead and one five days behind both sync with HQ, both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s9_sites_whose_clocks_run_days_ahead_or_behind_still_sync() {
+    let lib = libfaketime();
+    let mut c = Cluster::new();
+    c.add(NodeSpec::hq("hq")).await;
+    for (name, offset) in [("site-ahead", "+5d"), ("site-behind", "-5d")] {
+        let spec = NodeSpec::site(name, &["north"])
+            .env("LD_PRELOAD", &lib)
+            .env("FAKETIME", offset)
+            // Timers (tokio, hyper) keep the real monotonic clock.
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        c.add(spec).await;
+        c.link("hq", name).await;
+    }
+    // Step 1: the configuration and the users reach both sites over TLS.
+    let u = configure(c.node("hq")).await;
+    wait_config(&c, &u.north).await;
+    // Step 2: each site takes an order, stamped with its own (skewed) clock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut orders = Vec::new();
+    for (name, sign) in [("site-ahead", 1i64), ("site-behind", -1)] {
+        let n = c.node(name);
+        let cust = customer(n, &u.north, "Tess Skew").await;
+        let o = order(n, &u.north, &cust).await;
+        line(n, &u.north, &o, "widget", 1).await.expect(201);
+        let v = view(n, &u.north, &o).await;
+        let created = v["created_at"]
+            .as_str()
+            .and_then(time_secs)
+            .unwrap_or_else(|| panic!("no created_at in {v}"));
+        assert!(
+            sign * (created - now) > 4 * 86_400,
+            "{name}'s clock is not skewed: created_at {created}, now {now}"
+        );
+        orders.push(o);
+    }
+    // Step 3: everything converges, and every session went through.
+    let snap = converge(&c, CONVERGE).await;
+    for o in &orders {
+        assert!(
+            snap.orders.contains_key(o),
+            "order {o} did not reach everyone"
+        );
+    }
+    for (from, r) in c.sync_round().await {
+        assert_eq!(r["ok"], true, "{from}: {r}");
+    }
 }

@@ -1,44 +1,47 @@
 //! Hostile input against real nodes in this process (issue 11, "hostile input bounded before it
-//! costs anything"): crafted peer frames (a DEFLATE bomb, a document nested far too deep) signed
-//! with a real peer's secret, a peer whose answers never end, peer requests refused on their
-//! headers before their bodies.
+//! costs anything"): crafted peer frames (a DEFLATE bomb, a document nested far too deep) sent
+//! over TLS with a real peer's key, a peer whose answers never end, peer requests refused on
+//! their headers before their bodies.
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ObjType, ROOT};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use switchboard_domain::CallCenterId;
-use switchboard_node::peer_auth::{RequestParts, H_NODE, H_NONCE, H_SIG, H_TS};
+use switchboard_node::sync_driver::transport::{head_only_as, post_as};
 use switchboard_node::sync_driver::FRAME_PATH;
+use switchboard_node::tls::{Fingerprint, NodeKey};
 use switchboard_sync::protocol::frames::{encode_frame, Frame, SyncRequest, WireDoc, WireKind};
 use switchboard_sync::protocol::Role;
 use switchboard_tests::nodes::{configure, new_order, Node};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-const SECRET: &str = "correct horse battery staple";
-
 /// HQ and a site serving `cc1`, linked and synced once (so each has pinned the other).
 async fn linked() -> (Node, Node) {
     let hq = Node::start("hq", Role::Hq, &[]).await;
     let site = Node::start("north", Role::Site, &["cc1"]).await;
-    hq.add_peer(&site, SECRET).await;
-    site.add_peer(&hq, SECRET).await;
+    hq.add_peer(&site).await;
+    site.add_peer(&hq).await;
     configure(&hq, &["cc1"]).await;
     site.sync(None).await;
     (hq, site)
 }
 
-async fn node_id(node: &Node) -> String {
-    node.get("/api/v1/node", &node.admin).await.expect(200)["node_id"]
-        .as_str()
-        .expect("node id")
-        .to_string()
+/// The key of a node (from its data dir).
+fn key_of(node: &Node) -> NodeKey {
+    NodeKey::load(node.data_dir())
+        .expect("read key")
+        .expect("a key")
 }
 
-/// Pushes one order document of `cc1` with these changes and heads to `to`, signed as node
-/// `from_id`.
-async fn push_as(to: &Node, from_id: &str, changes: Vec<u8>, heads: Vec<[u8; 32]>) -> (u16, Value) {
+fn fingerprint(node: &Node) -> Fingerprint {
+    node.fingerprint.parse().expect("fingerprint")
+}
+
+/// Pushes one order document of `cc1` with these changes and heads to `to`, over TLS as the
+/// node `from` (a real peer of `to`).
+async fn push_as(to: &Node, from: &Node, changes: Vec<u8>, heads: Vec<[u8; 32]>) -> (u16, Value) {
     let frame = encode_frame(&Frame::Request(SyncRequest {
         session: 7,
         n: 0,
@@ -54,37 +57,18 @@ async fn push_as(to: &Node, from_id: &str, changes: Vec<u8>, heads: Vec<[u8; 32]
         pull: None,
         max_bytes: 1 << 20,
     }));
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    let nonce = format!("{:032x}", rand_u128());
-    let sig = RequestParts {
-        method: "POST",
-        path: FRAME_PATH,
-        node: from_id,
-        ts,
-        nonce: &nonce,
-        body: &frame,
-    }
-    .sign(SECRET);
-    let r = reqwest::Client::new()
-        .post(format!("{}{FRAME_PATH}", to.url))
-        .header(H_NODE, from_id)
-        .header(H_TS, ts.to_string())
-        .header(H_NONCE, nonce)
-        .header(H_SIG, sig)
-        .body(frame)
-        .send()
-        .await
-        .expect("send frame");
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
-fn rand_u128() -> u128 {
-    Uuid::new_v4().as_u128()
+    let r = post_as(
+        &key_of(from),
+        fingerprint(to),
+        &format!("{}{FRAME_PATH}", to.sync_url),
+        frame,
+    )
+    .await
+    .expect("the peer's own key is accepted");
+    (
+        r.status,
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+    )
 }
 
 /// The peak resident memory of this process so far, KiB.
@@ -154,13 +138,12 @@ fn document_chunk_with_column(column: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deflate_bomb_frame_is_refused_and_the_node_stays_up() {
     let (hq, site) = linked().await;
-    let site_id = node_id(&site).await;
     let bomb = document_chunk_with_column(&deflate_bomb(4096));
     assert!(bomb.len() < 8 << 20, "{} bytes on the wire", bomb.len());
     let before = hq.order_views(&hq.admin).await.len();
     let peak_before = peak_rss_kib();
     let started = Instant::now();
-    let (status, body) = push_as(&hq, &site_id, bomb, vec![[1u8; 32]]).await;
+    let (status, body) = push_as(&hq, &site, bomb, vec![[1u8; 32]]).await;
     assert_eq!(status, 422, "{body}");
     let detail = body["detail"].as_str().expect("detail");
     assert!(detail.contains("inflate to more than"), "{detail}");
@@ -184,7 +167,6 @@ async fn a_deflate_bomb_frame_is_refused_and_the_node_stays_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deeply_nested_document_is_refused_and_the_node_stays_up() {
     let (hq, site) = linked().await;
-    let site_id = node_id(&site).await;
     let mut deep = Automerge::new();
     deep.set_actor(ActorId::from(vec![5u8; 16]));
     let mut tx = deep.transaction();
@@ -198,7 +180,7 @@ async fn a_deeply_nested_document_is_refused_and_the_node_stays_up() {
     tx.commit();
     let before = hq.order_views(&hq.admin).await.len();
     let heads = deep.get_heads().iter().map(|h| h.0).collect();
-    let (status, body) = push_as(&hq, &site_id, deep.save(), heads).await;
+    let (status, body) = push_as(&hq, &site, deep.save(), heads).await;
     assert_eq!(status, 422, "{body}");
     let detail = body["detail"].as_str().expect("detail");
     assert!(
@@ -210,20 +192,38 @@ async fn a_deeply_nested_document_is_refused_and_the_node_stays_up() {
     site.sync(None).await;
 }
 
-/// A fake peer that answers every request 200 with plausible headers and a body that never
-/// ends. Returns its URL and the number of body bytes it managed to write.
-async fn endless_peer() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+/// A fake peer (a TLS listener with a key of its own, accepting any peer) that answers every
+/// request 200 with a body that never ends. Returns its URL, its node id and the number of body
+/// bytes it managed to write.
+async fn endless_peer() -> (
+    String,
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+    tempfile::TempDir,
+) {
     use std::sync::atomic::{AtomicU64, Ordering};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (key, _) = NodeKey::load_or_create(dir.path()).expect("key");
+    let tls = switchboard_node::tls::peer_server_config(
+        &key,
+        std::sync::Arc::new(|_: &Fingerprint| true),
+    )
+    .expect("tls");
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let url = format!("https://{}", listener.local_addr().expect("addr"));
     let written = std::sync::Arc::new(AtomicU64::new(0));
     let w = written.clone();
     tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
+        while let Ok((sock, _)) = listener.accept().await {
             let w = w.clone();
+            let acceptor = acceptor.clone();
             tokio::spawn(async move {
+                let Ok(mut sock) = acceptor.accept(sock).await else {
+                    return;
+                };
                 // Read the request head and its body (by content-length), then answer forever.
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -252,11 +252,8 @@ async fn endless_peer() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>
                         Ok(n) => have += n,
                     }
                 }
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{H_NODE}: {}\r\n{H_SIG}: {}\r\nconnection: close\r\n\r\n",
-                    Uuid::new_v4(),
-                    "0".repeat(64)
-                );
+                let answer =
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
                 if sock.write_all(answer.as_bytes()).await.is_err() {
                     return;
                 }
@@ -271,7 +268,7 @@ async fn endless_peer() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>
             });
         }
     });
-    (url, written)
+    (url, key.fingerprint.to_string(), written, dir)
 }
 
 /// A peer whose answer never ends: the session fails once the answer passes the largest hello,
@@ -279,11 +276,12 @@ async fn endless_peer() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_answer_is_cut_off_at_the_limit() {
     let hq = Node::start("hq", Role::Hq, &[]).await;
-    let (url, written) = endless_peer().await;
+    let (url, node_id, written, _dir) = endless_peer().await;
     hq.post(
         "/api/v1/peers",
         &hq.admin,
-        serde_json::json!({"name": "endless", "url": url, "secret": SECRET}),
+        serde_json::json!({"name": "endless", "url": url, "node_id": node_id,
+                           "role": "site", "call_centers": ["cc1"]}),
     )
     .await
     .expect(201);
@@ -305,50 +303,31 @@ async fn an_endless_answer_is_cut_off_at_the_limit() {
     assert!(sent < 64 << 20, "the peer wrote {sent} bytes");
 }
 
-/// Sends a request head with no body and returns the status line of the answer, which must
-/// come without the server waiting for the body.
-async fn head_only(url: &str, head: &str) -> String {
-    let addr = url.trim_start_matches("http://");
-    let mut sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    sock.write_all(head.as_bytes()).await.expect("write head");
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(10), sock.read(&mut buf))
-        .await
-        .expect("an answer before the body was sent")
-        .expect("read");
-    String::from_utf8_lossy(&buf[..n])
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// The responder refuses peer requests on their headers, before reading their bodies: a node
-/// no configured peer is, a body declared larger than any frame, a stale timestamp.
+/// The responder refuses peer requests before reading their bodies: a node no admin added is
+/// refused at the TLS handshake, and a real peer's body declared larger than any frame is
+/// answered 413 at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peer_requests_are_refused_on_their_headers() {
-    let (hq, _site) = linked().await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    let head = |node: &str, ts: i64, len: u64| {
+async fn peer_requests_are_refused_before_their_bodies() {
+    let (hq, site) = linked().await;
+    let addr = hq.sync_url.trim_start_matches("https://").to_string();
+    let head = |len: u64| {
         format!(
-            "POST {FRAME_PATH} HTTP/1.1\r\nhost: x\r\ncontent-type: application/octet-stream\r\ncontent-length: {len}\r\n{H_NODE}: {node}\r\n{H_TS}: {ts}\r\n{H_NONCE}: {}\r\n{H_SIG}: {}\r\n\r\n",
-            "ab".repeat(16),
-            "cd".repeat(32)
+            "POST {FRAME_PATH} HTTP/1.1\r\nhost: x\r\ncontent-type: application/octet-stream\r\ncontent-length: {len}\r\n\r\n"
         )
     };
-    // Every peer of HQ is pinned: a stranger is refused at once.
-    let stranger = Uuid::new_v4().to_string();
-    let line = head_only(&hq.url, &head(&stranger, now, 1_000_000)).await;
-    assert!(line.contains(" 401 "), "{line}");
-    // Larger than any frame: 413 at once, whoever claims to send it.
-    let line = head_only(&hq.url, &head(&stranger, now, 40 << 20)).await;
-    assert!(line.contains(" 413 "), "{line}");
-    // A timestamp far outside the window.
-    let line = head_only(&hq.url, &head(&stranger, now - 3_600_000, 10)).await;
-    assert!(line.contains(" 401 "), "{line}");
+    // A stranger's key: refused at the handshake, whatever it sends.
+    let stranger = tempfile::tempdir().expect("temp dir");
+    let (stranger, _) = NodeKey::load_or_create(stranger.path()).expect("key");
+    let got = head_only_as(&stranger, fingerprint(&hq), &addr, &head(10)).await;
+    assert!(
+        got.as_ref().map_or(true, |s| !s.contains("HTTP/")),
+        "a stranger got an answer: {got:?}"
+    );
+    // Larger than any frame, from the real site: 413 before the body.
+    let line = head_only_as(&key_of(&site), fingerprint(&hq), &addr, &head(40 << 20))
+        .await
+        .expect("the site's own key");
+    assert!(line.starts_with("HTTP/1.1 413 "), "{line}");
 }
 
 /// A client that sends half a request line and waits is cut off by the header-read timeout,

@@ -1,18 +1,17 @@
-//! Real nodes syncing over real HTTP: sled stores in temp dirs, servers on 127.0.0.1 port 0,
-//! signed peer frames, sessions started with `POST /api/v1/sync`.
+//! Real nodes syncing over real TLS: sled stores in temp dirs, servers on 127.0.0.1 port 0, peers
+//! pinned by node id on each node's peers' listener, sessions started with `POST /api/v1/sync`.
 
 use reqwest::Method;
 use serde_json::json;
+use switchboard_node::tls::{Fingerprint, NodeKey};
 use switchboard_sync::protocol::Role;
 use switchboard_tests::nodes::{configure, new_order, wait_until, Node};
-
-const SECRET: &str = "correct horse battery staple";
 
 async fn hq_and_site() -> (Node, Node) {
     let hq = Node::start("hq", Role::Hq, &[]).await;
     let site = Node::start("north", Role::Site, &["cc1"]).await;
-    hq.add_peer(&site, SECRET).await;
-    site.add_peer(&hq, SECRET).await;
+    hq.add_peer(&site).await;
+    site.add_peer(&hq).await;
     configure(&hq, &["cc1", "cc2"]).await;
     (hq, site)
 }
@@ -89,8 +88,8 @@ async fn three_sites_and_hq_converge_and_sites_keep_to_their_scope() {
     let t1 = hq.user("cc1", "Agent One", "agent").await;
     let t2 = hq.user("cc2", "Agent Two", "agent").await;
     for s in [&a, &b, &c] {
-        hq.add_peer(s, SECRET).await;
-        s.add_peer(&hq, SECRET).await;
+        hq.add_peer(s).await;
+        s.add_peer(&hq).await;
         s.sync(None).await;
     }
     // Step 2: each site takes orders while the others do too.
@@ -196,33 +195,101 @@ async fn acknowledged_writes_survive_a_restart_and_then_sync() {
     assert_eq!(hq.order_views(&hq.admin).await, views);
 }
 
+/// What a session from `node` with `peer` answered: `(ok, error)`.
+async fn session(node: &Node, peer: &str) -> (bool, String) {
+    let r = node
+        .post(&format!("/api/v1/sync?peer={peer}"), &node.admin, json!({}))
+        .await;
+    let p = r.expect(200)["peers"][0].clone();
+    (
+        p["ok"] == true,
+        p["error"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peers_must_sign_and_unknown_peers_are_refused() {
+async fn peers_are_pinned_by_node_id_and_unknown_peers_are_refused() {
     let (hq, site) = hq_and_site().await;
+    let agent = hq.user("cc1", "Agnes", "agent").await;
+    site.sync(None).await;
+    let orders_at_hq = || async { hq.order_views(&hq.admin).await.len() };
+    // Step 1: the agent API does not serve the peer endpoints at all.
     let http = reqwest::Client::new();
-    // No signature at all.
     let r = http
         .post(format!("{}/sync/v1/frame", hq.url))
         .body(vec![1, 2, 3])
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    assert_eq!(r.headers()["content-type"], "application/problem+json");
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["code"], "unauthorized");
-    // A peer with the wrong secret: its sessions fail with 401 and nothing changes.
-    let rogue = Node::start("rogue", Role::Site, &["cc1"]).await;
-    rogue.add_peer(&hq, "not the right secret at all").await;
-    let r = rogue.post("/api/v1/sync", &rogue.admin, json!({})).await;
-    let peers = r.expect(200)["peers"].clone();
-    assert_eq!(peers[0]["ok"], false);
+    assert_eq!(r.status().as_u16(), 404);
+    // Step 2: plain HTTP to the peers' TLS listener gets no HTTP answer, no data.
+    let addr = hq.sync_url.trim_start_matches("https://").to_string();
+    let got = plain_http_exchange(&addr).await;
     assert!(
-        peers[0]["error"].as_str().unwrap().contains("401"),
-        "{peers}"
+        !String::from_utf8_lossy(&got).contains("HTTP/"),
+        "plain HTTP got an answer: {got:?}"
     );
-    // The sync admin endpoints need an admin.
-    let agent = hq.user("cc1", "Agnes", "agent").await;
+    assert!(got.len() <= 16, "plain HTTP got {} bytes back", got.len());
+    // Step 3: a rogue node claiming to be HQ, with the site's (stolen) URL and its own
+    // configuration: the site never added its node id, so its sessions are refused at the
+    // handshake and nothing of it is stored; HQ refuses it just the same.
+    let rogue = Node::start("rogue", Role::Hq, &[]).await;
+    configure(&rogue, &["cc1"]).await;
+    rogue
+        .put(
+            "/api/v1/products/widget",
+            &rogue.admin,
+            json!({"name": "Rogue widget", "price": "0.01"}),
+        )
+        .await
+        .expect(200);
+    rogue.add_peer(&site).await;
+    rogue.add_peer(&hq).await;
+    let before = orders_at_hq().await;
+    for target in ["north", "hq"] {
+        let (ok, error) = session(&rogue, target).await;
+        assert!(!ok, "the rogue synced with {target}");
+        assert!(error.contains("unreachable"), "{error}");
+    }
+    let widget = site
+        .get("/api/v1/products/widget", &agent)
+        .await
+        .expect(200)
+        .clone();
+    assert_ne!(widget["name"], "Rogue widget", "{widget}");
+    assert_eq!(orders_at_hq().await, before);
+    // Step 4: a man in the middle: the site's link to HQ leads to another node claiming to be
+    // HQ (which would accept the site). The site pinned HQ's node id, refuses the other
+    // certificate and sends it nothing.
+    let fake_hq = Node::start("fake-hq", Role::Hq, &[]).await;
+    fake_hq.add_peer(&site).await;
+    let mut diverted = hq.peer_body();
+    diverted["name"] = json!("hq");
+    diverted["url"] = json!(fake_hq.sync_url);
+    site.post("/api/v1/peers", &site.admin, diverted)
+        .await
+        .expect(201);
+    let order = new_order(&site, &agent, "widget", 1).await;
+    let (ok, error) = session(&site, "hq").await;
+    assert!(!ok, "the site synced with a man in the middle");
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(
+        fake_hq
+            .get(&format!("/api/v1/orders/{order}"), &fake_hq.admin)
+            .await
+            .status
+            .as_u16(),
+        404,
+        "the man in the middle learnt the order"
+    );
+    // Back at the real HQ's address, the same link syncs.
+    site.add_peer(&hq).await;
+    let (ok, error) = session(&site, "hq").await;
+    assert!(ok, "{error}");
+    hq.get(&format!("/api/v1/orders/{order}"), &hq.admin)
+        .await
+        .expect(200);
+    // Step 5: the sync admin endpoints need an admin.
     hq.call(Method::POST, "/api/v1/sync", &agent, None)
         .await
         .expect(403);
@@ -234,13 +301,89 @@ async fn peers_must_sign_and_unknown_peers_are_refused() {
     assert_eq!(status["peers"][0]["name"], "hq");
 }
 
+/// Sends a plain HTTP request to a TLS port and reads what comes back until it closes (bounded).
+async fn plain_http_exchange(addr: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"POST /sync/v1/frame HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        .await
+        .expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the TLS port neither answered nor closed"),
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hello_that_disagrees_with_the_declared_scope_is_refused() {
+    let hq = Node::start("hq", Role::Hq, &[]).await;
+    let site = Node::start("north", Role::Site, &["cc1"]).await;
+    configure(&hq, &["cc1", "cc2"]).await;
+    // HQ's admin declares the site as serving cc2; the site serves cc1.
+    let mut declared = site.peer_body();
+    declared["call_centers"] = json!(["cc2"]);
+    hq.post("/api/v1/peers", &hq.admin, declared)
+        .await
+        .expect(201);
+    site.add_peer(&hq).await;
+    let (ok, error) = session(&site, "hq").await;
+    assert!(!ok);
+    assert!(
+        error.contains("403") && error.contains("other call centers than declared"),
+        "{error}"
+    );
+    let (ok, error) = session(&hq, "north").await;
+    assert!(!ok);
+    assert!(
+        error.contains("other call centers than declared"),
+        "{error}"
+    );
+    // HQ's admin corrects the site's scope; the site's admin declares HQ as a site: refused by
+    // the site on HQ's hello this time.
+    hq.add_peer(&site).await;
+    let mut as_site = hq.peer_body();
+    as_site["role"] = json!("site");
+    as_site["call_centers"] = json!(["cc1"]);
+    site.post("/api/v1/peers", &site.admin, as_site)
+        .await
+        .expect(201);
+    let (ok, error) = session(&site, "hq").await;
+    assert!(!ok);
+    assert!(
+        error.contains("says its role is hq, declared site"),
+        "{error}"
+    );
+    // Nothing crossed: the site still has no configuration.
+    let agent = hq.user("cc1", "Agnes", "agent").await;
+    assert_eq!(
+        site.get("/api/v1/call-centers/cc1", &agent)
+            .await
+            .status
+            .as_u16(),
+        401
+    );
+    // Declared right, the same nodes sync.
+    site.add_peer(&hq).await;
+    site.sync(None).await;
+    site.get("/api/v1/call-centers/cc1", &agent)
+        .await
+        .expect(200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
     // Step 1: HQ and a site whose links run every second; nobody calls POST /api/v1/sync.
     let hq = Node::start_with_interval("hq", Role::Hq, &[], 1).await;
     let site = Node::start_with_interval("north", Role::Site, &["cc1"], 1).await;
-    hq.add_peer(&site, SECRET).await;
-    site.add_peer(&hq, SECRET).await;
+    hq.add_peer(&site).await;
+    site.add_peer(&hq).await;
     configure(&hq, &["cc1"]).await;
     let agent = hq.user("cc1", "Agnes", "agent").await;
     // Step 2: the configuration and the agent reach the site on their own.
@@ -270,7 +413,8 @@ async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
     site.post(
         "/api/v1/peers",
         &site.admin,
-        json!({"name": "gone", "url": "http://127.0.0.1:9", "secret": SECRET}),
+        json!({"name": "gone", "url": "https://127.0.0.1:9", "node_id": "ab".repeat(32),
+               "role": "hq", "call_centers": []}),
     )
     .await
     .expect(201);
@@ -303,4 +447,258 @@ async fn background_links_sync_by_themselves_and_report_an_unreachable_peer() {
         at_hq(second.clone())
     })
     .await;
+}
+
+/// `GET /healthz` over TLS to `addr`, pinning the server's certificate by `expected`; the
+/// answer's status line, or the TLS error.
+async fn https_healthz(
+    addr: std::net::SocketAddr,
+    expected: Fingerprint,
+) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let client_dir = tempfile::tempdir().expect("temp dir");
+    let (client_key, _) = NodeKey::load_or_create(client_dir.path()).expect("key");
+    let cfg = switchboard_node::tls::peer_client_config(&client_key, expected)
+        .map_err(|e| e.to_string())?;
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = "localhost".try_into().map_err(|e| format!("{e:?}"))?;
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut got = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tls.read_to_end(&mut got),
+    )
+    .await
+    .map_err(|_| "no answer".to_string())?
+    .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&got)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// The agent API's HTTPS (what a node listening off loopback serves): an operator's
+/// certificate is served, replaced by a reload (what SIGHUP does) without a restart, a reload of
+/// broken files keeps the old one, and a plain-HTTP client on loopback is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_api_speaks_https_with_an_operator_certificate_that_reloads() {
+    use switchboard_node::http_server::{serve, HttpLimits, Transport};
+    use switchboard_node::tls::{ApiCert, CertSource};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let write_pair = || {
+        let (c, k) = NodeKey::generate_pem().expect("pair");
+        std::fs::write(&cert, c).expect("write cert");
+        std::fs::write(&key, k).expect("write key");
+    };
+    write_pair();
+    let (node_key, _) = NodeKey::load_or_create(dir.path()).expect("node key");
+    let api = ApiCert::new(
+        CertSource::Operator {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        &node_key,
+    )
+    .expect("operator certificate");
+    let served = |api: &ApiCert| Fingerprint::of_cert(&api.chain()[0]).expect("fingerprint");
+    let first = served(&api);
+    assert_ne!(
+        first, node_key.fingerprint,
+        "the operator's, not the node's"
+    );
+    let acceptor = tokio_rustls::TlsAcceptor::from(api.server_config().expect("config"));
+    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let limits = HttpLimits {
+        header_read_timeout: std::time::Duration::from_secs(5),
+        max_connections: 16,
+    };
+    let transport = Transport::Tls {
+        acceptor,
+        plain_on_loopback: true,
+    };
+    let server = tokio::spawn(serve(
+        listener,
+        app,
+        limits,
+        transport,
+        std::future::pending(),
+    ));
+    // Step 1: HTTPS with the operator's certificate; a client expecting another one refuses it.
+    let line = https_healthz(addr, first).await.expect("https");
+    assert!(line.contains(" 200 "), "{line}");
+    assert!(https_healthz(addr, node_key.fingerprint).await.is_err());
+    // Step 2: plain HTTP from loopback is still served.
+    let plain = reqwest::Client::new()
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .expect("plain on loopback");
+    assert_eq!(plain.status().as_u16(), 200);
+    // Step 3: new files and a reload: the new certificate is served, no restart.
+    write_pair();
+    api.reload().expect("reload");
+    let second = served(&api);
+    assert_ne!(second, first);
+    let line = https_healthz(addr, second)
+        .await
+        .expect("https after reload");
+    assert!(line.contains(" 200 "), "{line}");
+    assert!(https_healthz(addr, first).await.is_err());
+    // Step 4: broken files: the reload fails and the certificate in use stays.
+    std::fs::write(&key, "not a key").expect("write");
+    assert!(api.reload().is_err());
+    let line = https_healthz(addr, second)
+        .await
+        .expect("https after a failed reload");
+    assert!(line.contains(" 200 "), "{line}");
+    server.abort();
+}
+
+/// The upgrade path: a data dir as contract v1 left it (no node key, a peer added with a shared
+/// secret) opens, gets its key at its first start (its internal id unchanged), lists the old
+/// peer with no node id, does not sync with it, and takes it again by node id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_data_dir_gets_a_key_and_its_secret_peers_wait_to_be_added_again() {
+    use switchboard_domain::{CallCenterId, NodeId};
+    use switchboard_node::store::{records, Op, Store as _, TreeId};
+    #[derive(serde::Serialize)]
+    struct PeerV1 {
+        name: String,
+        url: String,
+        secret: String,
+        node_id: Option<NodeId>,
+        role: Option<Role>,
+        call_centers: Option<Vec<CallCenterId>>,
+    }
+    // Step 1: a site's data dir, then made to look like contract v1's.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cc = CallCenterId::parse("cc1").expect("cc");
+    let out = switchboard_node::identity::init_data_dir(
+        dir.path(),
+        "north",
+        Role::Site,
+        std::slice::from_ref(&cc),
+        false,
+    )
+    .expect("init");
+    for f in [
+        switchboard_node::tls::KEY_FILE,
+        switchboard_node::tls::CERT_FILE,
+    ] {
+        std::fs::remove_file(dir.path().join(f)).expect("remove key file");
+    }
+    {
+        let store =
+            switchboard_node::store::sled::SledStore::open(dir.path(), 1 << 20).expect("open");
+        let v1 = PeerV1 {
+            name: "hq".into(),
+            url: "http://127.0.0.1:9".into(),
+            secret: "a-shared-secret-from-contract-v1".into(),
+            node_id: Some(NodeId(uuid::Uuid::new_v4())),
+            role: Some(Role::Hq),
+            call_centers: Some(Vec::new()),
+        };
+        store
+            .apply(&[Op {
+                tree: TreeId::Peers,
+                key: b"hq".to_vec(),
+                value: Some(records::encode(&v1).expect("encode")),
+            }])
+            .expect("write the v1 peer");
+        store.flush().expect("flush");
+    }
+    // Step 2: its first start makes the key; the internal id stays.
+    let cfg = switchboard_node::config::NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        sync_interval_secs: 3600,
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(switchboard_node::server::serve_with(
+        cfg,
+        listener,
+        None,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let http = reqwest::Client::new();
+    let token = out.admin_token.clone();
+    let get = |path: &str| {
+        let req = http.get(format!("{url}{path}")).bearer_auth(&token).send();
+        async move {
+            let r = req.await.expect("request");
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    wait_until(30, "the upgraded node serves", || async {
+        get("/api/v1/node").await.0 == 200
+    })
+    .await;
+    let key = NodeKey::load(dir.path())
+        .expect("read key")
+        .expect("a key was made");
+    let (_, node) = get("/api/v1/node").await;
+    assert_eq!(node["fingerprint"], key.fingerprint.to_string());
+    assert_eq!(node["node_id"], out.node_id.to_string());
+    // Step 3: the old peer is listed without a node id and is not synced with.
+    let (_, peers) = get("/api/v1/peers").await;
+    assert_eq!(peers["items"][0]["name"], "hq", "{peers}");
+    assert!(peers["items"][0]["node_id"].is_null(), "{peers}");
+    let r = http
+        .post(format!("{url}/api/v1/sync"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sync");
+    let run: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(run["peers"][0]["ok"], false, "{run}");
+    assert!(
+        run["peers"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("added with a shared secret"),
+        "{run}"
+    );
+    // Step 4: added again by node id under the same name, it replaces the old record.
+    let fp = "cd".repeat(32);
+    let r = http
+        .post(format!("{url}/api/v1/peers"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"name": "hq", "url": "https://127.0.0.1:9", "node_id": fp,
+                      "role": "hq", "call_centers": []}),
+        )
+        .send()
+        .await
+        .expect("add");
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, peers) = get("/api/v1/peers").await;
+    assert_eq!(peers["items"].as_array().map(Vec::len), Some(1), "{peers}");
+    assert_eq!(peers["items"][0]["node_id"], fp.as_str());
+    let _ = stop.send(());
+    server.await.expect("task").expect("stopped cleanly");
 }

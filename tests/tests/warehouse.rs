@@ -22,8 +22,6 @@ use switchboard_tests::{cluster, nodes};
 use switchboard_warehouse::testing::PgServer;
 use tokio_postgres::{Client, NoTls};
 
-const SECRET: &str = "correct horse battery staple";
-
 /// How long the warehouse may take to catch up: a backoff (at most 15 s) plus the feeding.
 const CATCH_UP_SECS: u64 = 90;
 
@@ -921,8 +919,8 @@ async fn live_writes_and_site_merges_arrive_and_a_concurrent_edit_updates_the_ro
     let url = pg.create_database("live").expect("database");
     let hq = hq_feeding("hq", &url).await;
     let site = nodes::Node::start("north", Role::Site, &["cc1"]).await;
-    hq.add_peer(&site, SECRET).await;
-    site.add_peer(&hq, SECRET).await;
+    hq.add_peer(&site).await;
+    site.add_peer(&hq).await;
     let shop = configure(&hq, &hq.admin).await;
     site.sync(None).await;
     let db = connect(&url).await;
@@ -979,8 +977,8 @@ async fn live_writes_and_site_merges_arrive_and_a_concurrent_edit_updates_the_ro
         "HQ's own edit is in the warehouse"
     );
     // ... and the merge, which holds both edits, replaces the order's rows.
-    hq.add_peer(&site, SECRET).await;
-    site.add_peer(&hq, SECRET).await;
+    hq.add_peer(&site).await;
+    site.add_peer(&hq).await;
     site.sync(None).await;
     wait_caught_up(&hq, &hq.admin).await;
     assert_eq!(
@@ -1194,8 +1192,8 @@ async fn two_hq_nodes_feeding_one_database_end_identical_to_one_node_feeding_it(
     let shared = pg.create_database("shared").expect("database");
     let mut a = hq_feeding("hq-a", &shared).await;
     let b = hq_feeding("hq-b", &shared).await;
-    a.add_peer(&b, SECRET).await;
-    b.add_peer(&a, SECRET).await;
+    a.add_peer(&b).await;
+    b.add_peer(&a).await;
     let shop = configure(&a, &a.admin).await;
     a.sync(None).await;
 

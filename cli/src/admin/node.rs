@@ -30,7 +30,8 @@ pub async fn run(args: NodeArgs) -> Result<()> {
 /// The human form: one labelled line per field.
 fn describe(v: &NodeView) -> Vec<String> {
     vec![
-        format!("node id:       {}", v.node_id),
+        format!("node id:       {}", v.fingerprint),
+        format!("internal id:   {}", v.node_id),
         format!("name:          {}", v.name),
         format!("role:          {}", v.role),
         format!("call centers:  {}", v.call_centers.join(", ")),
@@ -49,7 +50,8 @@ mod tests {
     #[test]
     fn describes_every_field() {
         let v: NodeView = serde_json::from_value(serde_json::json!({
-            "node_id": "00000000-0000-0000-0000-000000000007", "name": "hq-1", "role": "hq",
+            "node_id": "00000000-0000-0000-0000-000000000007",
+            "fingerprint": "ab".repeat(32), "name": "hq-1", "role": "hq",
             "call_centers": ["east", "west"], "version": "0.1.0",
             "documents": {"orders": 3, "customers": 1}
         }))
@@ -57,7 +59,8 @@ mod tests {
         assert_eq!(
             describe(&v),
             [
-                "node id:       00000000-0000-0000-0000-000000000007",
+                format!("node id:       {}", "ab".repeat(32)).as_str(),
+                "internal id:   00000000-0000-0000-0000-000000000007",
                 "name:          hq-1",
                 "role:          hq",
                 "call centers:  east, west",

@@ -24,20 +24,24 @@ enum PeersCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Add a peer (both sides add each other with the same secret).
+    /// Add a peer by its node id, with its whole scope (both sides add each other).
     Add {
         /// A short name for the peer, used by `sync now --peer` and `peers remove`.
         #[arg(long)]
         name: String,
-        /// The peer's base URL, e.g. http://hq.example:7070 (`--url` is the node you talk to).
+        /// The peer's node id: the fingerprint `switchboard node` prints on the peer.
+        #[arg(long, value_name = "FINGERPRINT")]
+        node_id: String,
+        /// The peer's role: site or hq.
+        #[arg(long)]
+        role: String,
+        /// A call center the peer serves (a site: at least one; repeat for more).
+        #[arg(long = "call-center", value_name = "ID")]
+        call_centers: Vec<String>,
+        /// The peer's sync listener, e.g. https://hq.example:7071 (`--url` is the node you talk
+        /// to).
         #[arg(long, value_name = "URL")]
         peer_url: String,
-        /// Shared secret that authenticates the link (the same on both sides).
-        #[arg(long, env = "SWITCHBOARD_PEER_SECRET", hide_env_values = true)]
-        secret: String,
-        /// The peer's node id, if known (checked on the first session).
-        #[arg(long)]
-        node_id: Option<String>,
         /// Print the node's JSON answer.
         #[arg(long)]
         json: bool,
@@ -56,22 +60,25 @@ pub async fn run(args: PeersArgs) -> Result<()> {
         PeersCmd::List { json } => {
             let list: PeerList = c.get("/api/v1/peers").await?;
             output::print(json, &list, |l| {
-                output::print_table_or("no peers", &["PEER", "URL", "NODE ID"], &rows(&l.peers));
+                output::print_table_or(
+                    "no peers",
+                    &["PEER", "URL", "NODE ID", "ROLE", "CALL CENTERS"],
+                    &rows(&l.peers),
+                );
             })?;
         }
         PeersCmd::Add {
             name,
-            peer_url: url,
-            secret,
             node_id,
+            role,
+            call_centers,
+            peer_url: url,
             json,
         } => {
-            // `NewPeerBody` only derives `Deserialize`, so the body is written out here; the
-            // node id is left out, not sent as null, when it is not known.
-            let mut body = json!({ "name": name, "url": url, "secret": secret });
-            if let Some(id) = node_id {
-                body["node_id"] = json!(id);
-            }
+            let body = json!({
+                "name": name, "node_id": node_id, "url": url, "role": role,
+                "call_centers": call_centers,
+            });
             let peer: PeerView = c.post("/api/v1/peers", &body).await?;
             output::print(json, &peer, |_| outln!("added peer {name} at {url}"))?;
         }
@@ -86,7 +93,26 @@ pub async fn run(args: PeersArgs) -> Result<()> {
 fn rows(peers: &[PeerView]) -> Vec<Vec<String>> {
     peers
         .iter()
-        .map(|p| vec![p.name.clone(), p.url.clone(), opt(&p.node_id)])
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.url.clone(),
+                // A contract v1 peer (shared secret) has no node id: it must be added again.
+                p.node_id
+                    .map(|f| f.to_string())
+                    .unwrap_or_else(|| "(add again by node id)".into()),
+                opt(&p.role),
+                p.call_centers
+                    .as_ref()
+                    .map(|c| {
+                        c.iter()
+                            .map(|c| c.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default(),
+            ]
+        })
         .collect()
 }
 
@@ -107,40 +133,52 @@ mod tests {
             "peers",
             "add",
             "--name",
-            "hq",
+            "north",
+            "--node-id",
+            "ab",
+            "--role",
+            "site",
+            "--call-center",
+            "east",
+            "--call-center",
+            "west",
             "--peer-url",
-            "http://peer:1",
-            "--secret",
-            "s",
+            "https://peer:1",
             "--url",
             "http://node:2",
         ])
         .expect("parse");
         assert_eq!(p.args.conn.url, "http://node:2");
         match p.args.cmd {
-            PeersCmd::Add { peer_url, .. } => assert_eq!(peer_url, "http://peer:1"),
+            PeersCmd::Add {
+                peer_url,
+                call_centers,
+                role,
+                ..
+            } => {
+                assert_eq!(peer_url, "https://peer:1");
+                assert_eq!(call_centers, ["east", "west"]);
+                assert_eq!(role, "site");
+            }
             other => panic!("parsed {other:?}"),
         }
     }
 
     #[test]
-    fn an_unknown_node_id_is_an_empty_cell() {
+    fn a_peer_without_node_id_says_to_add_it_again() {
+        let fp = "ab".repeat(32);
         let list: PeerList = serde_json::from_value(json!({
             "items": [],
             "peers": [{"name": "hq", "url": "http://hq:7070", "node_id": null},
-                      {"name": "north", "url": "http://n:7070",
-                       "node_id": "00000000-0000-0000-0000-000000000002"}]
+                      {"name": "north", "url": "https://n:7071", "node_id": fp,
+                       "role": "site", "call_centers": ["east", "west"]}]
         }))
         .expect("peer list");
         assert_eq!(
             rows(&list.peers),
             [
-                vec!["hq", "http://hq:7070", ""],
-                vec![
-                    "north",
-                    "http://n:7070",
-                    "00000000-0000-0000-0000-000000000002"
-                ],
+                vec!["hq", "http://hq:7070", "(add again by node id)", "", ""],
+                vec!["north", "https://n:7071", fp.as_str(), "site", "east,west"],
             ]
         );
     }

@@ -43,8 +43,8 @@ use std::time::Instant;
 use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 
-/// The node's HTTP application: health, metrics, OpenAPI, the `/api/v1` API and the peer
-/// endpoints, with a sync hub of its own that runs no background links (the server's
+/// The node's HTTP application: health, metrics, OpenAPI and the `/api/v1` API (the peer
+/// endpoints are on the peers' own listener, [`peer_app`]), with a sync hub of its own that runs no background links (the server's
 /// [`app_with`] shares the hub that does).
 pub fn app(state: AppState) -> Router {
     let hub = SyncHub::new(state.clone());
@@ -112,7 +112,6 @@ pub fn app_with(state: AppState, hub: Arc<SyncHub>, follower: WarehouseFollower)
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::serve(&doc)))
         .merge(routes)
-        .merge(sync::peer_router())
         .layer(Extension(hub))
         .layer(Extension(follower))
         .route_layer(middleware::from_fn(observe))
@@ -120,6 +119,18 @@ pub fn app_with(state: AppState, hub: Arc<SyncHub>, follower: WarehouseFollower)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guard_docs))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(middleware::from_fn(problem_fallback))
+        .with_state(state)
+}
+
+/// The peers' listener's application: only `/sync/v1/hello` and `/sync/v1/frame` (served over
+/// TLS to peers an admin added; see `crate::server`), every error as problem+json.
+pub fn peer_app(state: AppState, hub: Arc<SyncHub>) -> Router {
+    sync::peer_router()
+        .layer(Extension(hub))
+        .route_layer(middleware::from_fn(observe))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(problem_fallback))
         .with_state(state)
 }

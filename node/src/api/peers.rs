@@ -5,9 +5,11 @@ use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Json, Path, Query};
 use crate::service::AppState;
-use crate::views::{NewPeerBody, Page, PageQuery, PeerList, PeerView};
+use crate::tls::Fingerprint;
+use crate::views::{NewPeer, NewPeerBody, Page, PageQuery, PeerList, PeerView};
 use axum::extract::State;
 use axum::http::StatusCode;
+use switchboard_sync::protocol::Role;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_peer))
 }
 
-/// The configured peers (never their secrets), a page at a time, by name.
+/// The configured peers with their node ids and declared scopes, a page at a time, by name.
 #[utoipa::path(get, path = "/peers", tag = "sync",
     params(PageQuery),
     responses((status = 200, body = PeerList), (status = 403, body = Problem)),
@@ -40,10 +42,11 @@ pub async fn list_peers(
     }))
 }
 
-/// Adds or replaces a peer.
+/// Adds or replaces a peer: its node id (certificate fingerprint), where its sync listener is,
+/// and its whole scope (role and call centers), as the admin declares them.
 #[utoipa::path(post, path = "/peers", tag = "sync",
     request_body = NewPeerBody,
-    responses((status = 201, body = PeerView), (status = 403, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = PeerView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn add_peer(
     state: State<AppState>,
@@ -64,15 +67,38 @@ pub async fn add_peer(
             "must be 1 to 64 ASCII letters, digits, '-', '_' or '.'",
         ));
     }
-    if !(body.url.starts_with("http://") || body.url.starts_with("https://"))
-        || body.url.len() > 2048
-    {
-        problems.push(("url", "must be an http:// or https:// URL"));
+    if !body.url.starts_with("https://") || body.url.len() > 2048 || body.url.len() <= 8 {
+        problems.push((
+            "url",
+            "must be the https:// URL of the peer's sync listener (node links are TLS)",
+        ));
     }
-    if body.secret.len() < 16 || body.secret.len() > 1024 {
-        problems.push(("secret", "must be 16 to 1024 characters"));
+    let fingerprint = body.node_id.parse::<Fingerprint>().ok();
+    if fingerprint.is_none() {
+        problems.push((
+            "node_id",
+            "must be the peer's node id: 64 hex digits, as `switchboard node` prints it",
+        ));
     }
-    if !problems.is_empty() {
+    let role = Role::parse(&body.role);
+    match role {
+        None => problems.push(("role", "must be site or hq")),
+        Some(Role::Site) if body.call_centers.is_empty() => {
+            problems.push(("call_centers", "a site serves at least one call center"))
+        }
+        Some(Role::Hq) if !body.call_centers.is_empty() => problems.push((
+            "call_centers",
+            "an HQ peer reads every call center: leave call_centers empty",
+        )),
+        _ => {}
+    }
+    let mut ccs = body.call_centers.clone();
+    ccs.sort();
+    ccs.dedup();
+    if ccs.len() != body.call_centers.len() {
+        problems.push(("call_centers", "must not repeat a call center"));
+    }
+    let (Some(fingerprint), Some(role), true) = (fingerprint, role, problems.is_empty()) else {
         return Err(ApiError::validation(
             problems
                 .into_iter()
@@ -82,8 +108,16 @@ pub async fn add_peer(
                 })
                 .collect(),
         ));
-    }
-    let view = state.add_peer(body).await?;
+    };
+    let view = state
+        .add_peer(NewPeer {
+            fingerprint,
+            name: body.name,
+            url: body.url,
+            role,
+            call_centers: body.call_centers,
+        })
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
 

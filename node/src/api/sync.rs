@@ -6,9 +6,9 @@
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::Query;
-use crate::peer_auth::{H_NODE, H_SIG};
+use crate::http_server::PeerCert;
 use crate::service::AppState;
-use crate::sync_driver::{Admitted, SignedAnswer, SyncError, SyncHub, SyncRun, SyncStatus};
+use crate::sync_driver::{Admitted, Answer, SyncError, SyncHub, SyncRun, SyncStatus};
 use crate::sync_driver::{FRAME_PATH, HELLO_PATH};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_status))
 }
 
-/// Peer routes (peer-signed, no bearer token): `POST /sync/v1/hello`, `POST /sync/v1/frame`.
+/// Peer routes (TLS client certificate, no bearer token): `POST /sync/v1/hello`, `POST /sync/v1/frame`.
 /// Not in the OpenAPI document: peers speak the sync protocol, not the agent API.
 pub fn peer_router() -> Router<AppState> {
     Router::new()
@@ -42,16 +42,11 @@ pub fn peer_router() -> Router<AppState> {
 impl From<SyncError> for ApiError {
     fn from(e: SyncError) -> Self {
         match e {
-            SyncError::MissingHeader(_)
-            | SyncError::MalformedNodeId
-            | SyncError::MalformedTimestamp
-            | SyncError::UnknownPeer
-            | SyncError::Replay(_)
-            | SyncError::HelloMismatch => ApiError::unauthorized(e.to_string()),
+            SyncError::UnknownPeer => ApiError::unauthorized(e.to_string()),
             SyncError::MalformedHello(e) => ApiError::malformed_body(e.to_string()),
             SyncError::NodeChanged { .. }
-            | SyncError::RoleChanged { .. }
-            | SyncError::CallCentersChanged { .. } => ApiError::forbidden(e.to_string()),
+            | SyncError::RoleMismatch { .. }
+            | SyncError::CallCentersMismatch { .. } => ApiError::forbidden(e.to_string()),
             SyncError::Unidentified => ApiError::conflict(e.to_string()),
             SyncError::BodyTooLarge { limit } => ApiError::payload_too_large(Some(limit)),
             SyncError::Busy => {
@@ -67,12 +62,9 @@ impl From<SyncError> for ApiError {
             | SyncError::Timeout { .. }
             | SyncError::AuthRefused { .. }
             | SyncError::Remote { .. }
-            | SyncError::UnsignedAnswer
-            | SyncError::AnswerSignature(_)
-            | SyncError::AnswerNodeId
+            | SyncError::NotAddedByNodeId { .. }
+            | SyncError::BadUrl { .. }
             | SyncError::AnswerTooLarge { .. }
-            | SyncError::NoSecret { .. }
-            | SyncError::WrongNode { .. }
             | SyncError::HelloAnswer(_)
             | SyncError::TooManyRounds(_) => ApiError::internal(e),
         }
@@ -146,6 +138,13 @@ pub async fn sync_status(
     }))
 }
 
+/// A request's `Content-Length`: `None` without one, `Some(None)` when it does not parse.
+fn content_length(headers: &axum::http::HeaderMap) -> Option<Option<u64>> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()))
+}
+
 /// A peer request's body, read only once admitted on its headers and never past its limit.
 async fn read_body(body: Body, admitted: &Admitted) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, admitted.limit)
@@ -153,39 +152,52 @@ async fn read_body(body: Body, admitted: &Admitted) -> ApiResult<Bytes> {
         .map_err(|_| ApiError::payload_too_large(Some(admitted.limit)))
 }
 
-/// `200` with the answer's body, content type, node id and signature.
-fn signed_response(a: SignedAnswer) -> Response {
+/// `200` with the answer's body and content type.
+fn answer_response(a: Answer) -> Response {
     let mut resp = (StatusCode::OK, a.body).into_response();
-    let h = resp.headers_mut();
-    h.insert("content-type", HeaderValue::from_static(a.content_type));
-    if let (Ok(n), Ok(s)) = (
-        HeaderValue::from_str(&a.node),
-        HeaderValue::from_str(&a.signature),
-    ) {
-        h.insert(H_NODE, n);
-        h.insert(H_SIG, s);
-    }
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static(a.content_type));
     resp
 }
 
-/// `POST /sync/v1/hello`: identities, pinned on first contact.
-async fn hello(Extension(hub): Extension<Arc<SyncHub>>, req: Request) -> ApiResult<Response> {
+/// `POST /sync/v1/hello`: the peer's hello must confirm its declared scope.
+async fn hello(
+    Extension(hub): Extension<Arc<SyncHub>>,
+    cert: Option<Extension<PeerCert>>,
+    req: Request,
+) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
-    let admitted = hub.admit(&parts.headers, HELLO_PATH).await?;
+    let admitted = hub
+        .admit(
+            cert.map(|c| c.0),
+            content_length(&parts.headers),
+            HELLO_PATH,
+        )
+        .await?;
     let body = read_body(body, &admitted).await?;
-    let answer = hub.answer_hello(&parts.headers, &body).await?;
-    Ok(signed_response(answer))
+    let answer = hub.answer_hello(&admitted, &body).await?;
+    Ok(answer_response(answer))
 }
 
 /// `POST /sync/v1/frame`: one engine frame each way.
-async fn frame(Extension(hub): Extension<Arc<SyncHub>>, req: Request) -> ApiResult<Response> {
+async fn frame(
+    Extension(hub): Extension<Arc<SyncHub>>,
+    cert: Option<Extension<PeerCert>>,
+    req: Request,
+) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
-    let admitted = hub.admit(&parts.headers, FRAME_PATH).await?;
+    let admitted = hub
+        .admit(
+            cert.map(|c| c.0),
+            content_length(&parts.headers),
+            FRAME_PATH,
+        )
+        .await?;
     let body = read_body(body, &admitted).await?;
-    let answer = hub.answer_frame(&parts.headers, body).await?;
+    let answer = hub.answer_frame(&admitted, body).await;
     // The body stays counted in the inbound budget until the merge is done.
     drop(admitted);
-    Ok(signed_response(answer))
+    Ok(answer_response(answer?))
 }
 
 #[cfg(test)]
@@ -203,35 +215,30 @@ mod tests {
     fn sync_errors_map_to_problems() {
         assert_eq!(
             problem(SyncError::UnknownPeer),
-            (401, "unauthorized", "unknown peer or bad signature".into())
-        );
-        assert_eq!(
-            problem(SyncError::MissingHeader(H_SIG)),
             (
                 401,
                 "unauthorized",
-                "missing x-switchboard-sig header".into()
+                "not a peer of this node: add it by node id first".into()
             )
         );
         assert_eq!(
-            problem(SyncError::HelloMismatch),
-            (
-                401,
-                "unauthorized",
-                "hello names another node than its signature".into()
-            )
-        );
-        assert_eq!(
-            problem(SyncError::RoleChanged {
+            problem(SyncError::RoleMismatch {
                 peer: "north".into(),
                 claimed: Role::Hq,
-                pinned: Role::Site,
+                declared: Role::Site,
             }),
             (
                 403,
                 "forbidden",
-                "peer north now claims role Hq, pinned Site".into()
+                "peer north says its role is hq, declared site".into()
             )
+        );
+        assert_eq!(
+            problem(SyncError::CallCentersMismatch {
+                peer: "north".into()
+            })
+            .0,
+            403
         );
         assert_eq!(
             problem(SyncError::Unidentified),

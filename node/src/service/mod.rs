@@ -63,6 +63,8 @@ pub struct AppState {
     pub storage: Storage,
     /// Who this node is.
     pub identity: Arc<NodeMeta>,
+    /// The node's key and certificate (its node id is their fingerprint).
+    pub node_key: Arc<crate::tls::NodeKey>,
     /// The node's configuration.
     pub config: Arc<NodeConfig>,
     /// Renders `/metrics`; none when no recorder is installed.
@@ -104,6 +106,12 @@ impl AppState {
         clock: Clock,
     ) -> Result<AppState, NodeError> {
         let identity = storage.identity()?;
+        // A data dir made before nodes had keys (or restored without them) gets its key now.
+        let (node_key, made) = crate::tls::NodeKey::load_or_create(&config.data_dir)?;
+        if made {
+            tracing::warn!(node_id = %node_key.fingerprint,
+                "this node had no key: made one; its peers must add it by this node id");
+        }
         let store = storage.store();
         for kv in store.iter_prefix(TreeId::Feed, b"", false) {
             let (_, v) = kv?;
@@ -139,6 +147,7 @@ impl AppState {
             legacy_token_deadline,
             storage,
             identity: Arc::new(identity),
+            node_key: Arc::new(node_key),
             config: Arc::new(config),
             metrics,
             clock,

@@ -37,6 +37,7 @@ impl AppState {
         let (orders, customers) = (count(DocKind::Order), count(DocKind::Customer));
         Ok(NodeView {
             node_id: id.node_id,
+            fingerprint: self.node_key.fingerprint,
             name: id.name.clone(),
             role: id.role.as_str().to_string(),
             call_centers: ccs,

@@ -2,53 +2,65 @@
 //! the sync driver.
 
 use super::{AppState, ServiceError, ServiceResult};
-use crate::store::records;
 use crate::store::{PeerConfig, StoreExt, TreeId};
-use crate::views::{NewPeerBody, PeerView};
+use crate::views::{NewPeer, PeerView};
+
+impl From<PeerConfig> for PeerView {
+    fn from(p: PeerConfig) -> PeerView {
+        PeerView {
+            name: p.name,
+            url: p.url,
+            node_id: p.fingerprint,
+            role: p.role.map(|r| r.as_str().to_string()),
+            call_centers: p.call_centers,
+        }
+    }
+}
 
 impl AppState {
     /// Configured peers.
     pub async fn peers(&self) -> ServiceResult<Vec<PeerView>> {
-        self.read(|s| {
-            Ok(s.peers()?
-                .into_iter()
-                .map(|p| PeerView {
-                    name: p.name,
-                    url: p.url,
-                    node_id: p.node_id,
-                })
-                .collect())
-        })
-        .await
+        self.read(|s| Ok(s.peers()?.into_iter().map(PeerView::from).collect()))
+            .await
     }
 
-    /// Adds or replaces a peer.
-    pub async fn add_peer(&self, b: NewPeerBody) -> ServiceResult<PeerView> {
+    /// Adds or replaces a peer by node id, with the scope the admin declares. Replacing a peer
+    /// by the same node id keeps the internal id learnt from its hello; another node id starts
+    /// afresh. A node id is one peer's only (409 otherwise), and never this node's own (422).
+    pub async fn add_peer(&self, b: NewPeer) -> ServiceResult<PeerView> {
+        if b.fingerprint == self.node_key.fingerprint {
+            return Err(ServiceError::invalid_field(
+                "node_id",
+                "is this node's own node id",
+            ));
+        }
         self.write(move |ctx| {
-            let old: Option<PeerConfig> = ctx
-                .get(TreeId::Peers, b.name.as_bytes())?
-                .map(|v| records::decode(&v))
-                .transpose()?;
+            let mut old: Option<PeerConfig> = None;
+            for (k, v) in ctx.scan_prefix(TreeId::Peers, b"")? {
+                let p = PeerConfig::decode(&v)?;
+                if k == b.name.as_bytes() {
+                    old = Some(p);
+                } else if p.fingerprint == Some(b.fingerprint) {
+                    return Err(ServiceError::Conflict(format!(
+                        "node id {} is already peer {}",
+                        b.fingerprint, p.name
+                    )));
+                }
+            }
             let same_node = old
                 .as_ref()
-                .is_some_and(|o| b.node_id.is_none() || o.node_id == b.node_id);
+                .is_some_and(|o| o.fingerprint == Some(b.fingerprint));
             let peer = PeerConfig {
                 name: b.name,
                 url: b.url,
-                secret: b.secret,
-                node_id: b.node_id.or_else(|| old.as_ref().and_then(|o| o.node_id)),
-                role: old.as_ref().filter(|_| same_node).and_then(|o| o.role),
-                call_centers: old
-                    .as_ref()
-                    .filter(|_| same_node)
-                    .and_then(|o| o.call_centers.clone()),
+                secret: String::new(),
+                node_id: old.filter(|_| same_node).and_then(|o| o.node_id),
+                role: Some(b.role),
+                call_centers: Some(b.call_centers),
+                fingerprint: Some(b.fingerprint),
             };
             ctx.put_peer(&peer)?;
-            Ok(PeerView {
-                name: peer.name,
-                url: peer.url,
-                node_id: peer.node_id,
-            })
+            Ok(PeerView::from(peer))
         })
         .await
     }

@@ -323,16 +323,13 @@ impl<'a> WriteCtx<'a> {
             None,
         );
         // An undecodable record has no node id to clean up after (`verify` reports it).
-        let Some(node) = records::decode::<PeerConfig>(&bytes)
-            .ok()
-            .and_then(|p| p.node_id)
-        else {
+        let Some(node) = PeerConfig::decode(&bytes).ok().and_then(|p| p.node_id) else {
             return Ok(true);
         };
         let shared = self
             .scan_prefix(TreeId::Peers, b"")?
             .iter()
-            .any(|(_, v)| records::decode::<PeerConfig>(v).is_ok_and(|p| p.node_id == Some(node)));
+            .any(|(_, v)| PeerConfig::decode(v).is_ok_and(|p| p.node_id == Some(node)));
         if !shared {
             self.stage(
                 TreeId::PeerState,

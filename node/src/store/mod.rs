@@ -314,14 +314,14 @@ pub trait StoreExt: Store {
     /// Every configured peer, by name.
     fn peers(&self) -> Result<Vec<PeerConfig>, NodeError> {
         self.iter_prefix(TreeId::Peers, b"", false)
-            .map(|kv| kv.and_then(|(_, v)| records::decode(&v)))
+            .map(|kv| kv.and_then(|(_, v)| PeerConfig::decode(&v)))
             .collect()
     }
 
     /// One peer.
     fn peer(&self, name: &str) -> Result<Option<PeerConfig>, NodeError> {
         self.get(TreeId::Peers, name.as_bytes())?
-            .map(|b| records::decode(&b))
+            .map(|b| PeerConfig::decode(&b))
             .transpose()
     }
 

@@ -147,21 +147,72 @@ pub struct FeedItem {
     pub meta: DocMeta,
 }
 
-/// A configured peer: `peers` tree, key = name.
+/// A configured peer: `peers` tree, key = name. Read with [`PeerConfig::decode`], which also
+/// reads the records of contract v1 ([`PeerConfigV1`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerConfig {
     /// Local name of the peer (unique).
     pub name: String,
-    /// Base URL of the peer node.
+    /// Base URL of the peer's sync listener (`https://`).
     pub url: String,
-    /// Shared secret for HMAC peer authentication.
+    /// The HMAC secret of a contract v1 peer (empty for peers added by node id; kept only so a
+    /// backup can still leave it out). Nothing authenticates with it any more.
     pub secret: String,
-    /// The peer's node id once learned.
+    /// The peer's internal node UUID, learnt from its first hello over the authenticated link
+    /// and pinned from then on.
     pub node_id: Option<NodeId>,
-    /// The peer's role once learned.
+    /// The peer's role, as the admin declared it (contract v1 peers: as their first hello said).
     pub role: Option<Role>,
-    /// The peer's call centers once learned.
+    /// The peer's call centers, as the admin declared them.
     pub call_centers: Option<Vec<CallCenterId>>,
+    /// The peer's node id: the fingerprint of its certificate's public key, pinned by the admin.
+    /// `None` for a contract v1 peer, which is neither contacted nor accepted until it is added
+    /// again by node id.
+    pub fingerprint: Option<crate::tls::Fingerprint>,
+}
+
+/// A peer as contract v1 stored it: an HMAC secret, its identity learnt from its first hello.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PeerConfigV1 {
+    /// Local name.
+    pub name: String,
+    /// Base URL.
+    pub url: String,
+    /// Shared secret.
+    pub secret: String,
+    /// Node id once learnt.
+    pub node_id: Option<NodeId>,
+    /// Role once learnt.
+    pub role: Option<Role>,
+    /// Call centers once learnt.
+    pub call_centers: Option<Vec<CallCenterId>>,
+}
+
+impl PeerConfig {
+    /// Decodes a `peers` record, of this version or of contract v1 (which has no fingerprint).
+    pub fn decode(bytes: &[u8]) -> Result<PeerConfig, NodeError> {
+        match decode::<PeerConfig>(bytes) {
+            Ok(p) => Ok(p),
+            Err(e) => match decode::<PeerConfigV1>(bytes) {
+                Ok(v1) => Ok(PeerConfig {
+                    name: v1.name,
+                    url: v1.url,
+                    secret: v1.secret,
+                    node_id: v1.node_id,
+                    role: v1.role,
+                    call_centers: v1.call_centers,
+                    fingerprint: None,
+                }),
+                Err(_) => Err(e),
+            },
+        }
+    }
+
+    /// Whether this node can sync with the peer: it was added by node id (not a contract v1
+    /// peer still waiting to be added again).
+    pub fn usable(&self) -> bool {
+        self.fingerprint.is_some() && self.role.is_some()
+    }
 }
 
 /// The last error of a peer link.

@@ -42,9 +42,11 @@ pub fn lock_data_dir(data_dir: &Path) -> Result<File, NodeError> {
         .map_err(|_| NodeError::DataDirInUse(data_dir.to_path_buf()))?;
     // Everything but sled's files (tightened once sled has opened them).
     let mut changed = usize::from(perms::tighten(&path, perms::FILE_MODE)?);
-    let token = data_dir.join(crate::identity::ADMIN_TOKEN_FILE);
-    if token.exists() {
-        changed += usize::from(perms::tighten(&token, perms::FILE_MODE)?);
+    for name in crate::identity::KEY_FILES {
+        let file = data_dir.join(name);
+        if file.exists() {
+            changed += usize::from(perms::tighten(&file, perms::FILE_MODE)?);
+        }
     }
     if changed > 0 {
         tracing::info!(dir = %data_dir.display(), changed, "made data-dir files owner-only (0600)");
@@ -220,7 +222,7 @@ pub fn backup_store(
                 report.docs += 1;
             }
             if tree == TreeId::Peers {
-                let mut peer: records::PeerConfig = records::decode(&value)?;
+                let mut peer = records::PeerConfig::decode(&value)?;
                 if !peer.secret.is_empty() {
                     report.peer_secrets += 1;
                     if !include_keys {

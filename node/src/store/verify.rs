@@ -197,7 +197,7 @@ fn check(store: &dyn Store, p: &mut impl FnMut(String)) -> Result<(), NodeError>
 
     for kv in store.iter_prefix(TreeId::Peers, b"", false) {
         let (k, v) = kv?;
-        if let Err(e) = records::decode::<PeerConfig>(&v) {
+        if let Err(e) = PeerConfig::decode(&v) {
             p(format!(
                 "peers: {}: undecodable: {e}",
                 String::from_utf8_lossy(&k)

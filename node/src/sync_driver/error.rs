@@ -5,7 +5,6 @@
 //! (`crate::api::sync`).
 
 use crate::error::NodeError;
-use crate::peer_auth::AuthError;
 use switchboard_domain::NodeId;
 use switchboard_sync::protocol::{self, Role};
 
@@ -31,23 +30,22 @@ impl std::fmt::Display for Stage {
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     // Reaching the peer (this node initiates).
-    /// The connection failed, or the answer broke off.
+    /// The connection or the TLS handshake failed (a peer whose certificate is not the pinned
+    /// one ends here), or the answer broke off.
     #[error("{stage}: {error}")]
     Unreachable {
         /// Where it broke off.
         stage: Stage,
-        /// The HTTP client's error.
-        error: reqwest::Error,
+        /// What the HTTP client said, with its causes.
+        error: String,
     },
-    /// The peer did not connect or answer within the client's timeouts.
-    #[error("{stage}: {error}")]
+    /// The peer did not answer (body included) within the request timeout.
+    #[error("no answer within {limit_secs} seconds")]
     Timeout {
-        /// Where time ran out.
-        stage: Stage,
-        /// The HTTP client's error.
-        error: reqwest::Error,
+        /// The limit, seconds.
+        limit_secs: u64,
     },
-    /// The peer refused this node's credentials (401 or 403).
+    /// The peer refused this node (401 or 403).
     #[error("peer answered {status}: {detail}")]
     AuthRefused {
         /// The peer's status.
@@ -63,28 +61,19 @@ pub enum SyncError {
         /// The peer's `detail` (or the start of its body).
         detail: String,
     },
-    /// The answer carries no node id or signature header.
-    #[error("unsigned answer")]
-    UnsignedAnswer,
-    /// The answer's signature does not verify with the peer's secret.
-    #[error("answer signature: {0}")]
-    AnswerSignature(AuthError),
-    /// The answer's node id header does not parse.
-    #[error("bad node id in answer")]
-    AnswerNodeId,
-    /// The answer comes from another node than the one pinned or first heard.
-    #[error("peer is node {got}, expected {expected}")]
-    WrongNode {
-        /// The node that answered.
-        got: NodeId,
-        /// The node expected.
-        expected: NodeId,
-    },
-    /// The peer has no secret here (this node was restored from a backup made without keys).
-    #[error("peer {peer} has no secret (restored from a backup without keys): add it again with its secret (switchboard peers add)")]
-    NoSecret {
+    /// A peer of contract v1 (a shared secret, no node id): not contacted until added again.
+    #[error("peer {peer} was added with a shared secret, which no longer authenticates: add it again by node id (switchboard peers add --node-id …)")]
+    NotAddedByNodeId {
         /// The peer's name.
         peer: String,
+    },
+    /// The peer's URL does not make a request.
+    #[error("peer {peer} has an unusable URL: {error}")]
+    BadUrl {
+        /// The peer's name.
+        peer: String,
+        /// Why.
+        error: String,
     },
     /// The peer's answer is larger than any answer may be; it was not read further.
     #[error("the answer is larger than {limit} bytes")]
@@ -102,22 +91,10 @@ pub enum SyncError {
     #[error("{0}")]
     Encode(serde_json::Error),
 
-    // Authenticating a peer's request (this node answers).
-    /// A signature header is missing.
-    #[error("missing {0} header")]
-    MissingHeader(&'static str),
-    /// The node id header does not parse.
-    #[error("malformed node id")]
-    MalformedNodeId,
-    /// The timestamp header does not parse.
-    #[error("malformed timestamp")]
-    MalformedTimestamp,
-    /// No configured peer's secret verifies the signature.
-    #[error("unknown peer or bad signature")]
+    // A peer's request (this node answers).
+    /// The request carries no client certificate of a peer added here.
+    #[error("not a peer of this node: add it by node id first")]
     UnknownPeer,
-    /// A stale timestamp or a nonce seen before.
-    #[error("{0}")]
-    Replay(AuthError),
     /// The body of a `/sync/v1/hello` is not a hello.
     #[error("{0}")]
     MalformedHello(serde_json::Error),
@@ -135,32 +112,29 @@ pub enum SyncError {
     Unidentified,
 
     // Either side.
-    /// A hello whose node id is not the one that signed it.
-    #[error("hello names another node than its signature")]
-    HelloMismatch,
-    /// The peer is another node than the one pinned on first contact.
-    #[error("peer {peer} is node {claimed}, not the pinned {pinned}")]
+    /// The peer's hello names another internal node id than the one pinned (or this node's).
+    #[error("peer {peer} says it is node {claimed}, {}", match pinned { Some(p) => format!("pinned {p}"), None => "which is this node".to_string() })]
     NodeChanged {
         /// The peer's name.
         peer: String,
         /// The node it claims to be.
         claimed: NodeId,
-        /// The node pinned.
-        pinned: NodeId,
+        /// The node pinned (`None`: it claimed this node's id).
+        pinned: Option<NodeId>,
     },
-    /// The peer claims another role than the one pinned.
-    #[error("peer {peer} now claims role {claimed:?}, pinned {pinned:?}")]
-    RoleChanged {
+    /// The peer's hello claims another role than the one declared for it.
+    #[error("peer {peer} says its role is {claimed}, declared {declared}")]
+    RoleMismatch {
         /// The peer's name.
         peer: String,
         /// The role it claims.
         claimed: Role,
-        /// The role pinned.
-        pinned: Role,
+        /// The role declared by the admin.
+        declared: Role,
     },
-    /// The peer claims other call centers than the ones pinned.
-    #[error("peer {peer} now claims other call centers than pinned")]
-    CallCentersChanged {
+    /// The peer's hello claims other call centers than the ones declared for it.
+    #[error("peer {peer} says it serves other call centers than declared")]
+    CallCentersMismatch {
         /// The peer's name.
         peer: String,
     },
@@ -179,15 +153,6 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    /// A transport error of the HTTP client, at `stage`.
-    pub(super) fn transport(stage: Stage, error: reqwest::Error) -> Self {
-        if error.is_timeout() {
-            SyncError::Timeout { stage, error }
-        } else {
-            SyncError::Unreachable { stage, error }
-        }
-    }
-
     /// Whether the peer answered at all before the session failed (the `reachable` of
     /// `GET /api/v1/sync/status`).
     pub fn reached(&self) -> bool {
@@ -196,7 +161,8 @@ impl SyncError {
             SyncError::Unreachable { .. }
                 | SyncError::Timeout { .. }
                 | SyncError::Encode(_)
-                | SyncError::NoSecret { .. }
+                | SyncError::NotAddedByNodeId { .. }
+                | SyncError::BadUrl { .. }
         )
     }
 }
@@ -213,57 +179,55 @@ mod tests {
             (
                 SyncError::AuthRefused {
                     status: reqwest::StatusCode::UNAUTHORIZED,
-                    detail: "unknown peer or bad signature".into(),
+                    detail: "not a peer of this node: add it by node id first".into(),
                 },
-                "peer answered 401 Unauthorized: unknown peer or bad signature",
-            ),
-            (SyncError::UnsignedAnswer, "unsigned answer"),
-            (
-                SyncError::AnswerSignature(AuthError::BadSignature),
-                "answer signature: bad signature",
+                "peer answered 401 Unauthorized: not a peer of this node: add it by node id first",
             ),
             (
-                SyncError::WrongNode {
-                    got: node,
-                    expected: other,
+                SyncError::NodeChanged {
+                    peer: "north".into(),
+                    claimed: node,
+                    pinned: Some(other),
                 },
-                "peer is node 00000000-0000-0000-0000-000000000001, expected 00000000-0000-0000-0000-000000000002",
+                "peer north says it is node 00000000-0000-0000-0000-000000000001, pinned 00000000-0000-0000-0000-000000000002",
             ),
             (
-                SyncError::RoleChanged {
+                SyncError::NodeChanged {
+                    peer: "north".into(),
+                    claimed: node,
+                    pinned: None,
+                },
+                "peer north says it is node 00000000-0000-0000-0000-000000000001, which is this node",
+            ),
+            (
+                SyncError::RoleMismatch {
                     peer: "north".into(),
                     claimed: Role::Hq,
-                    pinned: Role::Site,
+                    declared: Role::Site,
                 },
-                "peer north now claims role Hq, pinned Site",
+                "peer north says its role is hq, declared site",
             ),
             (
                 SyncError::TooManyRounds(10_000),
                 "session did not finish in 10000 round trips",
             ),
-            (
-                SyncError::MissingHeader(crate::peer_auth::H_NODE),
-                "missing x-switchboard-node header",
-            ),
-            (
-                SyncError::NoSuchPeer("west".into()),
-                "no peer named west",
-            ),
+            (SyncError::NoSuchPeer("west".into()), "no peer named west"),
         ];
         for (e, text) in cases {
             assert!(e.reached(), "{e:?}");
             assert_eq!(e.to_string(), text);
         }
-        // A peer restored without its secret is never contacted: the session says why.
-        let e = SyncError::NoSecret { peer: "hq".into() };
+        // A contract v1 peer is never contacted: the session says why.
+        let e = SyncError::NotAddedByNodeId { peer: "hq".into() };
         assert!(!e.reached());
         assert_eq!(
             e.to_string(),
-            "peer hq has no secret (restored from a backup without keys): add it again with its secret (switchboard peers add)"
+            "peer hq was added with a shared secret, which no longer authenticates: add it again by node id (switchboard peers add --node-id …)"
         );
         assert_eq!(
             SyncError::AnswerTooLarge { limit: 65536 }.to_string(),
             "the answer is larger than 65536 bytes"
         );
+        assert!(!SyncError::Timeout { limit_secs: 60 }.reached());
     }
 }

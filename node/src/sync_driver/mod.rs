@@ -6,8 +6,8 @@
 //!   peer when it is due, on-demand sessions (`POST /api/v1/sync`), and each link's status.
 //!   Agent requests never wait on it.
 //! - [`session`]: one session, this node initiating: hellos, then frames until the engine is done.
-//! - [`transport`]: signed HTTP requests to peers and the answers to theirs
-//!   (`/sync/v1/hello`, `/sync/v1/frame`; peer authentication in [`crate::peer_auth`]).
+//! - [`transport`]: requests to peers over TLS pinned by node id, and the answers to theirs
+//!   (`/sync/v1/hello`, `/sync/v1/frame`; keys and verifiers in [`crate::tls`]).
 //! - [`error`]: [`SyncError`], why a session failed or a peer request was refused.
 //!
 //! The HTTP handlers of the sync endpoints live in the API layer (`crate::api::sync`).
@@ -21,10 +21,9 @@ pub mod transport;
 pub use error::{Stage, SyncError};
 pub use links::{PeerStatus, PeerSyncResult, SyncRun, SyncStatus};
 pub use replica::NodeReplica;
-pub use transport::{Admitted, Hello, SignedAnswer, FRAME_PATH, HELLO_PATH};
+pub use transport::{Admitted, Answer, Hello, FRAME_PATH, HELLO_PATH};
 
 use crate::error::NodeError;
-use crate::peer_auth::ReplayGuard;
 use crate::service::AppState;
 use crate::store::records::PeerConfig;
 use crate::store::{StoreExt, WriteCtx};
@@ -34,8 +33,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use switchboard_sync::protocol::Backoff;
 
-/// The system clock in Unix milliseconds (peer authentication and link scheduling use the real
-/// clock, never the node's business clock).
+/// The system clock in Unix milliseconds (link scheduling uses the real clock, never the node's
+/// business clock; peer authentication uses no clock at all).
 fn real_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -46,8 +45,9 @@ fn real_now_ms() -> i64 {
 /// The node's peer links, and its side of the sync transport.
 pub struct SyncHub {
     app: AppState,
-    http: reqwest::Client,
-    replay: ReplayGuard,
+    /// One pooled TLS client per peer fingerprint (each pins its peer).
+    clients:
+        Mutex<std::collections::HashMap<crate::tls::Fingerprint, crate::peer_client::PeerClient>>,
     links: Mutex<BTreeMap<String, LinkState>>,
     sessions: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     session_seq: AtomicU64,
@@ -63,8 +63,7 @@ impl SyncHub {
         let interval_ms = app.config.sync_interval_secs.max(1).saturating_mul(1000);
         Arc::new(SyncHub {
             app,
-            http: transport::http_client(),
-            replay: ReplayGuard::default(),
+            clients: Mutex::new(std::collections::HashMap::new()),
             links: Mutex::new(BTreeMap::new()),
             sessions: tokio::sync::Mutex::new(BTreeMap::new()),
             session_seq: AtomicU64::new(real_now_ms() as u64),

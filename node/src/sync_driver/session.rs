@@ -1,5 +1,5 @@
-//! One sync session, this node initiating: exchange hellos (pinning the peer's identity on first
-//! contact), then drive the engine's `Initiator` with frames until it is done. The engine runs on
+//! One sync session, this node initiating: exchange hellos over the pinned TLS link (the peer's
+//! must confirm the scope its admin declared here), then drive the engine's `Initiator` with frames until it is done. The engine runs on
 //! the blocking pool; requests go through the transport ([`super::transport`]).
 
 use super::error::SyncError;
@@ -23,18 +23,22 @@ fn refused_frame_version(e: &SyncError) -> bool {
 impl SyncHub {
     /// Runs one session with a peer.
     pub(super) async fn session(&self, peer: &PeerConfig) -> Result<SessionReport, SyncError> {
-        // Step 1: identities. The peer's id, role and call centers are pinned on first contact.
+        // Step 1: identities. TLS pinned the peer's node id; its hello must confirm the scope
+        // the admin declared, and its internal id is pinned on first contact.
         let hello = serde_json::to_vec(&self.my_hello()).map_err(SyncError::Encode)?;
-        let (answer, node_id) = self.post(peer, HELLO_PATH, hello, None).await?;
+        let answer = self.post(peer, HELLO_PATH, hello).await?;
         let theirs: Hello = serde_json::from_slice(&answer).map_err(SyncError::HelloAnswer)?;
-        if theirs.node_id != node_id {
-            return Err(SyncError::HelloMismatch);
-        }
-        let peer = self.pin(peer, &theirs).await?;
+        let peer = self.confirm(peer, &theirs).await?;
+        let (Some(node_id), Some(role), Some(call_centers)) =
+            (peer.node_id, peer.role, peer.call_centers.clone())
+        else {
+            return Err(SyncError::Unidentified);
+        };
+        // The engine gets the declared scope, never the one the peer says.
         let info = PeerInfo {
             node_id,
-            role: theirs.role,
-            call_centers: theirs.call_centers.clone(),
+            role,
+            call_centers,
         };
         // Step 2: frames until the engine is done.
         let replica = NodeReplica::new(self.app.clone());
@@ -50,12 +54,12 @@ impl SyncHub {
         })
         .await??;
         for _ in 0..MAX_ROUNDS {
-            let answer = match self.post(&peer, FRAME_PATH, frame, Some(node_id)).await {
-                Ok((answer, _)) => answer,
+            let answer = match self.post(&peer, FRAME_PATH, frame).await {
+                Ok(answer) => answer,
                 // A peer from before frame version 2 refuses the first request whole: the same
                 // request again, in version 1.
                 Err(e) if refused_frame_version(&e) => match init.downgrade() {
-                    Some(plain) => self.post(&peer, FRAME_PATH, plain, Some(node_id)).await?.0,
+                    Some(plain) => self.post(&peer, FRAME_PATH, plain).await?,
                     None => return Err(e),
                 },
                 Err(e) => return Err(e),
@@ -77,43 +81,5 @@ impl SyncHub {
             }
         }
         Err(SyncError::TooManyRounds(MAX_ROUNDS))
-    }
-
-    /// Trust on first use: records the peer's identity, or refuses one that changed.
-    pub(super) async fn pin(&self, peer: &PeerConfig, h: &Hello) -> Result<PeerConfig, SyncError> {
-        if let Some(pinned) = peer.node_id {
-            if pinned != h.node_id {
-                return Err(SyncError::NodeChanged {
-                    peer: peer.name.clone(),
-                    claimed: h.node_id,
-                    pinned,
-                });
-            }
-        }
-        if let Some(pinned) = peer.role {
-            if pinned != h.role {
-                return Err(SyncError::RoleChanged {
-                    peer: peer.name.clone(),
-                    claimed: h.role,
-                    pinned,
-                });
-            }
-        }
-        if let Some(ccs) = &peer.call_centers {
-            if *ccs != h.call_centers {
-                return Err(SyncError::CallCentersChanged {
-                    peer: peer.name.clone(),
-                });
-            }
-        }
-        if peer.node_id.is_some() && peer.role.is_some() && peer.call_centers.is_some() {
-            return Ok(peer.clone());
-        }
-        let mut p = peer.clone();
-        p.node_id = Some(h.node_id);
-        p.role = Some(h.role);
-        p.call_centers = Some(h.call_centers.clone());
-        self.put_peer(p.clone()).await?;
-        Ok(p)
     }
 }

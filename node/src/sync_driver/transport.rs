@@ -1,21 +1,29 @@
-//! The HTTP transport of sync: `POST /sync/v1/hello` exchanges identities (node id, role, call
-//! centers; pinned on first contact), `POST /sync/v1/frame` carries one engine frame each way.
-//! Both requests and their answers are signed with the per-peer secret ([`crate::peer_auth`]).
+//! The HTTP transport of sync, over TLS 1.3 with client certificates: `POST /sync/v1/hello`
+//! confirms identities and scope, `POST /sync/v1/frame` carries one engine frame each way.
 //!
-//! The client half (`SyncHub::post`) sends a signed request and checks the signed answer: its
-//! headers before its body, and the body read as a stream capped at the largest frame (a
-//! misbehaving peer cannot make this node buffer more). The responder half first admits a request
-//! on its headers alone ([`SyncHub::admit`]: a plausible signer, a size within bounds, a share of
-//! the inbound byte budget), then reads its body, authenticates it ([`SyncHub::answer_hello`],
-//! [`SyncHub::answer_frame`]) and produces the [`SignedAnswer`] that the API layer
-//! (`crate::api::sync`) sends back.
+//! Who a peer is comes from TLS alone: this node dials a peer with a client configuration that
+//! pins the peer's fingerprint ([`crate::tls::PinnedServer`]) and presents its own certificate;
+//! the peers' listener accepts only certificates of peers an admin added
+//! ([`crate::tls::PeerClients`]) and hands each request the fingerprint ([`PeerCert`]). Replay
+//! protection is TLS's; nothing reads a clock. The peer's role and call centers are the ones the
+//! admin declared: a hello that says otherwise is refused, and the engine is only ever given the
+//! declared scope.
+//!
+//! The client half ([`SyncHub::post`], over [`crate::peer_client`]) reads an answer as a stream
+//! capped at the largest frame (a misbehaving peer cannot make this node buffer more), all within
+//! the request timeout. The
+//! responder half first admits a request on its certificate and headers alone
+//! ([`SyncHub::admit`]: a configured peer, a size within bounds, a share of the inbound byte
+//! budget), then reads its body and answers it ([`SyncHub::answer_hello`],
+//! [`SyncHub::answer_frame`]); the API layer (`crate::api::sync`) sends the [`Answer`] back.
 
-use super::error::{Stage, SyncError};
+use super::error::SyncError;
 use super::replica::NodeReplica;
-use super::{real_now_ms, SyncHub};
-use crate::peer_auth::{self, RequestParts, H_NODE, H_NONCE, H_SIG, H_TS};
+use super::SyncHub;
+use crate::http_server::PeerCert;
+use crate::peer_client::PeerClient;
 use crate::store::records::PeerConfig;
-use reqwest::header::{HeaderMap, HeaderValue};
+use crate::tls::Fingerprint;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use switchboard_domain::{CallCenterId, NodeId};
@@ -26,17 +34,10 @@ pub const HELLO_PATH: &str = "/sync/v1/hello";
 /// Path of the frame exchange.
 pub const FRAME_PATH: &str = "/sync/v1/frame";
 
-/// Longest a peer may take to answer one request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest a connection to a peer may take to open.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Largest `/sync/v1/hello` body or answer (a hello is a few hundred bytes of JSON).
 pub const MAX_HELLO_BYTES: usize = 64 * 1024;
 /// Largest frame body or answer.
 pub const MAX_FRAME_BODY: usize = protocol::frames::MAX_FRAME_BYTES as usize;
-/// Largest error answer read from a peer (only its `detail` is kept).
-const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Bytes of peer request bodies this node holds at once, all peers together: each request takes
 /// its declared length (the largest frame when it declares none) before its body is read.
 pub const INBOUND_BYTES: usize = 8 * MAX_FRAME_BODY;
@@ -52,40 +53,11 @@ pub fn body_limit(path: &str) -> usize {
     }
 }
 
-/// Reads an answer's body chunk by chunk, failing as soon as it grows past `limit` (or declares
-/// a larger length up front).
-async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, SyncError> {
-    let too_large = || SyncError::AnswerTooLarge { limit };
-    if resp.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| SyncError::transport(Stage::Answer, e))?
-    {
-        if out.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
-/// The HTTP client a hub sends its requests with.
-pub(super) fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .build()
-        .unwrap_or_default()
-}
-
-/// Identities exchanged by `/sync/v1/hello`.
+/// Identities exchanged by `/sync/v1/hello`: the sender's internal node id (pinned on first
+/// contact), and the scope it believes it has, which must be the scope declared for it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Hello {
-    /// The node.
+    /// The node's internal id.
     pub node_id: NodeId,
     /// Its name.
     pub name: String,
@@ -95,37 +67,33 @@ pub struct Hello {
     pub call_centers: Vec<CallCenterId>,
 }
 
-/// A successful answer to a peer's request, signed for that peer: sent with status 200, the
-/// content type, and the node id and signature in the [`H_NODE`] and [`H_SIG`] headers.
+/// A successful answer to a peer's request: sent with status 200 and the content type.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignedAnswer {
+pub struct Answer {
     /// `application/json` (hello) or `application/octet-stream` (frame).
     pub content_type: &'static str,
     /// The body.
     pub body: Vec<u8>,
-    /// This node's id.
-    pub node: String,
-    /// The signature of the body for the peer's request.
-    pub signature: String,
 }
 
-/// A peer request admitted on its headers ([`SyncHub::admit`]): it holds its share of the
-/// inbound byte budget until dropped, and its body may be read up to `limit` bytes.
+/// A peer request admitted on its certificate and headers ([`SyncHub::admit`]): the peer it
+/// comes from, and its share of the inbound byte budget (held until dropped); its body may be
+/// read up to `limit` bytes.
 #[derive(Debug)]
 pub struct Admitted {
     _permit: tokio::sync::OwnedSemaphorePermit,
+    /// The peer, as configured here.
+    pub peer: PeerConfig,
     /// The most body bytes to read: the declared length, or the endpoint's limit.
     pub limit: usize,
 }
 
-/// A peer request that passed authentication.
-struct Authenticated {
-    /// The configured peer whose secret verified it.
-    peer: PeerConfig,
-    /// The node id it was signed as.
-    node: NodeId,
-    /// Its nonce (the answer's signature covers it).
-    nonce: String,
+/// Sorted and without repeats: call centers compare as sets.
+fn set(ccs: &[CallCenterId]) -> Vec<CallCenterId> {
+    let mut v = ccs.to_vec();
+    v.sort();
+    v.dedup();
+    v
 }
 
 impl SyncHub {
@@ -140,140 +108,66 @@ impl SyncHub {
         }
     }
 
-    fn sign_headers(&self, peer: &PeerConfig, path: &str, body: &[u8]) -> (HeaderMap, String) {
-        let ts = real_now_ms();
-        let nonce = hex::encode(rand::random::<[u8; 16]>());
-        let node = self.app.identity.node_id.to_string();
-        let sig = RequestParts {
-            method: "POST",
-            path,
-            node: &node,
-            ts,
-            nonce: &nonce,
-            body,
+    /// The pinned client of a peer (made on first use, kept while the peer keeps its node id).
+    fn client(&self, fp: Fingerprint) -> Result<PeerClient, SyncError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(&fp) {
+            return Ok(c.clone());
         }
-        .sign(&peer.secret);
-        let mut h = HeaderMap::new();
-        let mut put = |k: &'static str, v: String| {
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                h.insert(k, v);
-            }
-        };
-        put(H_NODE, node);
-        put(H_TS, ts.to_string());
-        put(H_NONCE, nonce.clone());
-        put(H_SIG, sig);
-        (h, nonce)
+        let c = crate::peer_client::peer_client(&self.app.node_key, fp)?;
+        clients.insert(fp, c.clone());
+        Ok(c)
     }
 
-    /// Sends one signed request and checks the signed answer: its body and the node that sent
-    /// it (which must be `expect_node`, or the pinned node, when either is known).
+    /// Sends one request to a peer over its pinned TLS link and reads the answer, all within
+    /// the request timeout.
     pub(super) async fn post(
         &self,
         peer: &PeerConfig,
         path: &str,
         body: Vec<u8>,
-        expect_node: Option<NodeId>,
-    ) -> Result<(Vec<u8>, NodeId), SyncError> {
-        if peer.secret.is_empty() {
-            return Err(SyncError::NoSecret {
+    ) -> Result<Vec<u8>, SyncError> {
+        let Some(fp) = peer.fingerprint.filter(|_| peer.usable()) else {
+            return Err(SyncError::NotAddedByNodeId {
                 peer: peer.name.clone(),
             });
-        }
-        let (headers, nonce) = self.sign_headers(peer, path, &body);
+        };
+        let client = self.client(fp)?;
         let url = format!("{}{}", peer.url.trim_end_matches('/'), path);
-        let resp = self
-            .http
-            .post(&url)
-            .headers(headers)
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| SyncError::transport(Stage::Send, e))?;
-        let status = resp.status();
-        if !status.is_success() {
-            let bytes = read_capped(resp, MAX_ERROR_BODY).await?;
-            let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(300).collect());
-            return Err(match status {
-                reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN => {
-                    SyncError::AuthRefused { status, detail }
-                }
-                _ => SyncError::Remote { status, detail },
-            });
-        }
-        // The headers first: an answer from another node, or unsigned, is not read at all.
-        let h = resp.headers();
-        let hdr = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let node = hdr(H_NODE).ok_or(SyncError::UnsignedAnswer)?;
-        let sig = hdr(H_SIG).ok_or(SyncError::UnsignedAnswer)?;
-        let node_id: NodeId = node.parse().map_err(|_| SyncError::AnswerNodeId)?;
-        if let Some(expected) = expect_node.or(peer.node_id) {
-            if expected != node_id {
-                return Err(SyncError::WrongNode {
-                    got: node_id,
-                    expected,
-                });
-            }
-        }
-        let bytes = read_capped(resp, body_limit(path)).await?;
-        peer_auth::verify_response(&peer.secret, &node, &nonce, &bytes, &sig)
-            .map_err(SyncError::AnswerSignature)?;
-        Ok((bytes, node_id))
+        crate::peer_client::exchange(&client, &peer.name, &url, body, body_limit(path)).await
     }
 
-    /// Admits a peer request on its headers, before its body is read: a declared length within
-    /// the endpoint's limit (else [`SyncError::BodyTooLarge`]), well-formed signature headers with
-    /// a fresh timestamp from a node that some configured peer could be (else the errors
-    /// [`SyncHub::authenticate`] gives), and a share of [`INBOUND_BYTES`] (waiting up to
-    /// `INBOUND_WAIT`, else [`SyncError::Busy`]). The signature itself covers the body, so it is
-    /// verified once the body is read.
-    pub async fn admit(&self, headers: &HeaderMap, path: &str) -> Result<Admitted, SyncError> {
+    /// The configured peer a request's client certificate belongs to (401 otherwise: a peer
+    /// removed since its handshake, or a request that did not come over the peers' listener).
+    async fn peer_of(&self, cert: Option<PeerCert>) -> Result<PeerConfig, SyncError> {
+        let PeerCert(fp) = cert.ok_or(SyncError::UnknownPeer)?;
+        self.peers()
+            .await?
+            .into_iter()
+            .find(|p| p.usable() && p.fingerprint == Some(fp))
+            .ok_or(SyncError::UnknownPeer)
+    }
+
+    /// Admits a peer request before its body is read (`content_length`: its `Content-Length`,
+    /// `Some(None)` when the header does not parse): a client certificate of a configured peer
+    /// (else [`SyncError::UnknownPeer`]), a declared length within the endpoint's limit (else
+    /// [`SyncError::BodyTooLarge`]) and a share of [`INBOUND_BYTES`] (waiting up to
+    /// `INBOUND_WAIT`, else [`SyncError::Busy`]).
+    pub async fn admit(
+        &self,
+        cert: Option<PeerCert>,
+        content_length: Option<Option<u64>>,
+        path: &str,
+    ) -> Result<Admitted, SyncError> {
+        let peer = self.peer_of(cert).await?;
         let limit = body_limit(path);
-        let declared = match headers.get(reqwest::header::CONTENT_LENGTH) {
+        // A length header that does not parse counts as too large.
+        let declared = match content_length {
             None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .ok_or(SyncError::BodyTooLarge { limit })?,
-            ),
+            Some(v) => Some(v.ok_or(SyncError::BodyTooLarge { limit })?),
         };
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(SyncError::BodyTooLarge { limit });
-        }
-        let hdr = |k: &'static str| {
-            headers
-                .get(k)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(SyncError::MissingHeader(k))
-        };
-        let node: NodeId = hdr(H_NODE)?
-            .parse()
-            .map_err(|_| SyncError::MalformedNodeId)?;
-        let ts: i64 = hdr(H_TS)?
-            .parse()
-            .map_err(|_| SyncError::MalformedTimestamp)?;
-        if (real_now_ms() - ts).abs() > peer_auth::REPLAY_WINDOW_MS {
-            return Err(SyncError::Replay(peer_auth::AuthError::Stale));
-        }
-        let nonce = hdr(H_NONCE)?;
-        if nonce.len() < 16 || nonce.len() > 64 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(SyncError::Replay(peer_auth::AuthError::BadHeader(H_NONCE)));
-        }
-        let sig = hdr(H_SIG)?;
-        if sig.len() != 64 || !sig.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(SyncError::Replay(peer_auth::AuthError::BadHeader(H_SIG)));
-        }
-        let peers = self.peers().await?;
-        let plausible = peers
-            .iter()
-            .any(|p| !p.secret.is_empty() && (p.node_id == Some(node) || p.node_id.is_none()));
-        if !plausible {
-            return Err(SyncError::UnknownPeer);
         }
         let want = declared.map_or(limit, |n| n as usize).max(1);
         let permits = u32::try_from(want).unwrap_or(u32::MAX);
@@ -286,114 +180,94 @@ impl SyncHub {
         .map_err(|_| SyncError::Busy)?;
         Ok(Admitted {
             _permit: permit,
+            peer,
             limit: want,
         })
     }
 
-    /// Authenticates a peer request: a known node id (or an unpinned peer whose secret verifies),
-    /// a valid signature, a fresh timestamp and an unseen nonce.
-    async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        path: &str,
-        body: &[u8],
-    ) -> Result<Authenticated, SyncError> {
-        let hdr = |k: &'static str| {
-            headers
-                .get(k)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .ok_or(SyncError::MissingHeader(k))
-        };
-        let node_s = hdr(H_NODE)?;
-        let node: NodeId = node_s.parse().map_err(|_| SyncError::MalformedNodeId)?;
-        let ts: i64 = hdr(H_TS)?
-            .parse()
-            .map_err(|_| SyncError::MalformedTimestamp)?;
-        let nonce = hdr(H_NONCE)?;
-        let sig = hdr(H_SIG)?;
-        let peers = self.peers().await?;
-        let pinned: Vec<&PeerConfig> = peers.iter().filter(|p| p.node_id == Some(node)).collect();
-        let candidates: Vec<&PeerConfig> = if pinned.is_empty() {
-            peers.iter().filter(|p| p.node_id.is_none()).collect()
-        } else {
-            pinned
-        };
-        // A peer without a secret (restored from a backup without keys) authenticates nobody.
-        let candidates = candidates.into_iter().filter(|p| !p.secret.is_empty());
-        let peer = candidates
-            .into_iter()
-            .find(|p| {
-                let parts = RequestParts {
-                    method: "POST",
-                    path,
-                    node: &node_s,
-                    ts,
-                    nonce: &nonce,
-                    body,
-                };
-                parts.verify(&p.secret, &sig).is_ok()
-            })
-            .ok_or(SyncError::UnknownPeer)?
-            .clone();
-        self.replay
-            .check(real_now_ms(), ts, &nonce)
-            .map_err(SyncError::Replay)?;
-        Ok(Authenticated { peer, node, nonce })
-    }
-
-    fn signed(
+    /// Checks a peer's hello against what the admin declared for it and pins its internal id
+    /// on first contact (refusing one that changed, or that is this node's own).
+    pub(super) async fn confirm(
         &self,
         peer: &PeerConfig,
-        nonce: &str,
-        content_type: &'static str,
-        body: Vec<u8>,
-    ) -> SignedAnswer {
-        let node = self.app.identity.node_id.to_string();
-        let signature = peer_auth::sign_response(&peer.secret, &node, nonce, &body);
-        SignedAnswer {
-            content_type,
-            body,
-            node,
-            signature,
+        h: &Hello,
+    ) -> Result<PeerConfig, SyncError> {
+        let (Some(role), Some(ccs)) = (peer.role, peer.call_centers.as_ref()) else {
+            return Err(SyncError::NotAddedByNodeId {
+                peer: peer.name.clone(),
+            });
+        };
+        if h.role != role {
+            return Err(SyncError::RoleMismatch {
+                peer: peer.name.clone(),
+                claimed: h.role,
+                declared: role,
+            });
+        }
+        if set(&h.call_centers) != set(ccs) {
+            return Err(SyncError::CallCentersMismatch {
+                peer: peer.name.clone(),
+            });
+        }
+        if h.node_id == self.app.identity.node_id {
+            return Err(SyncError::NodeChanged {
+                peer: peer.name.clone(),
+                claimed: h.node_id,
+                pinned: None,
+            });
+        }
+        match peer.node_id {
+            Some(pinned) if pinned == h.node_id => Ok(peer.clone()),
+            Some(pinned) => Err(SyncError::NodeChanged {
+                peer: peer.name.clone(),
+                claimed: h.node_id,
+                pinned: Some(pinned),
+            }),
+            None => {
+                let mut p = peer.clone();
+                p.node_id = Some(h.node_id);
+                self.put_peer(p.clone()).await?;
+                Ok(p)
+            }
         }
     }
 
-    /// Answers a peer's `POST /sync/v1/hello`: authenticates it, pins the peer's identity on
-    /// first contact (or refuses one that changed) and answers with this node's hello.
+    /// Answers a peer's `POST /sync/v1/hello`: its scope must be the declared one; its internal
+    /// id is pinned on first contact; the answer is this node's hello.
     pub async fn answer_hello(
         &self,
-        headers: &HeaderMap,
+        admitted: &Admitted,
         body: &[u8],
-    ) -> Result<SignedAnswer, SyncError> {
-        let auth = self.authenticate(headers, HELLO_PATH, body).await?;
+    ) -> Result<Answer, SyncError> {
         let theirs: Hello = serde_json::from_slice(body).map_err(SyncError::MalformedHello)?;
-        if theirs.node_id != auth.node {
-            return Err(SyncError::HelloMismatch);
+        if let Err(e) = self.confirm(&admitted.peer, &theirs).await {
+            tracing::warn!(peer = %admitted.peer.name, error = %e, "refused a peer's hello");
+            return Err(e);
         }
-        let peer = self.pin(&auth.peer, &theirs).await?;
         let mine = serde_json::to_vec(&self.my_hello()).map_err(SyncError::Encode)?;
-        Ok(self.signed(&peer, &auth.nonce, "application/json", mine))
+        Ok(Answer {
+            content_type: "application/json",
+            body: mine,
+        })
     }
 
-    /// Answers a peer's `POST /sync/v1/frame`: authenticates it and lets the engine answer the
-    /// frame within the peer's scope (merging what it sent).
+    /// Answers a peer's `POST /sync/v1/frame`: the engine answers the frame within the scope
+    /// declared for the peer (merging what it sent).
     pub async fn answer_frame(
         &self,
-        headers: &HeaderMap,
+        admitted: &Admitted,
         body: impl AsRef<[u8]> + Send + 'static,
-    ) -> Result<SignedAnswer, SyncError> {
-        let auth = self
-            .authenticate(headers, FRAME_PATH, body.as_ref())
-            .await?;
-        let peer = auth.peer;
-        let (Some(node_id), Some(role)) = (peer.node_id, peer.role) else {
+    ) -> Result<Answer, SyncError> {
+        let peer = admitted.peer.clone();
+        let (Some(node_id), Some(role), Some(ccs)) =
+            (peer.node_id, peer.role, peer.call_centers.clone())
+        else {
             return Err(SyncError::Unidentified);
         };
         let info = PeerInfo {
             node_id,
             role,
-            call_centers: peer.call_centers.clone().unwrap_or_default(),
+            call_centers: ccs,
         };
         let mut replica = NodeReplica::new(self.app.clone());
         let span = tracing::info_span!("sync_respond", peer = %peer.name);
@@ -402,7 +276,10 @@ impl SyncHub {
         })
         .await?;
         match answer {
-            Ok(bytes) => Ok(self.signed(&peer, &auth.nonce, "application/octet-stream", bytes)),
+            Ok(bytes) => Ok(Answer {
+                content_type: "application/octet-stream",
+                body: bytes,
+            }),
             Err(e) => {
                 tracing::warn!(peer = %peer.name, error = %e, "refused a sync frame");
                 metrics::counter!("switchboard_sync_errors_total", "peer" => peer.name.clone())
@@ -412,3 +289,5 @@ impl SyncHub {
         }
     }
 }
+
+pub use crate::peer_client::{head_only_as, post_as, RawAnswer};

@@ -16,9 +16,13 @@ pub struct DocumentCounts {
 /// Answer of `GET /api/v1/node`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct NodeView {
-    /// This node's id.
+    /// This node's internal id (a UUID: order history, holds and checkpoints name nodes by it).
     #[schema(value_type = String, format = Uuid)]
     pub node_id: NodeId,
+    /// The node id its peers pin (the `node_id` of `POST /api/v1/peers` on another node): the
+    /// SHA-256 of its certificate's public key, 64 hex digits.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
+    pub fingerprint: crate::tls::Fingerprint,
     /// Its name.
     pub name: String,
     /// `site` or `hq`.

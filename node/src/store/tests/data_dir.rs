@@ -51,6 +51,7 @@ async fn backup_opens_with_fresh_actor_and_epoch() {
                 node_id: None,
                 role: None,
                 call_centers: None,
+                fingerprint: None,
             })
         })
         .await

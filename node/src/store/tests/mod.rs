@@ -76,6 +76,7 @@ fn peer_config(name: &str, node_id: Option<NodeId>) -> PeerConfig {
         node_id,
         role: Some(Role::Hq),
         call_centers: None,
+        fingerprint: None,
     }
 }
 

@@ -14,6 +14,7 @@ async fn peer_records_round_trip() {
         node_id: None,
         role: Some(Role::Hq),
         call_centers: None,
+        fingerprint: None,
     };
     let node = NodeId(Uuid::new_v4());
     let doc = Uuid::new_v4();
@@ -230,4 +231,41 @@ async fn delete_peer_sees_the_jobs_own_writes() {
     assert!(s.peers().expect("peers").is_empty());
     assert_eq!(s.count(TreeId::PeerState).expect("count"), 0);
     assert_eq!(s.count(TreeId::PeerHeads).expect("count"), 0);
+}
+
+/// A peer record written by contract v1 (HMAC secret, no fingerprint) still reads: as a peer that
+/// is not usable until it is added again by node id.
+#[test]
+fn contract_v1_peer_records_still_read() {
+    #[derive(serde::Serialize)]
+    struct V1 {
+        name: String,
+        url: String,
+        secret: String,
+        node_id: Option<NodeId>,
+        role: Option<Role>,
+        call_centers: Option<Vec<switchboard_domain::CallCenterId>>,
+    }
+    let node = NodeId(Uuid::new_v4());
+    let bytes = records::encode(&V1 {
+        name: "hq".into(),
+        url: "http://hq:7070".into(),
+        secret: "s3cret-s3cret-s3cret".into(),
+        node_id: Some(node),
+        role: Some(Role::Hq),
+        call_centers: Some(vec![]),
+    })
+    .expect("encode");
+    let p = PeerConfig::decode(&bytes).expect("a v1 record reads");
+    assert_eq!(p.name, "hq");
+    assert_eq!(p.node_id, Some(node));
+    assert_eq!(p.fingerprint, None);
+    assert!(!p.usable());
+    // A record of this version reads as itself.
+    let mut now = p.clone();
+    now.fingerprint = Some(crate::tls::Fingerprint([7; 32]));
+    let back = PeerConfig::decode(&records::encode(&now).expect("encode")).expect("decode");
+    assert_eq!(back, now);
+    assert!(back.usable());
+    assert!(PeerConfig::decode(b"\x01garbage").is_err());
 }
