@@ -72,7 +72,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let (true, Some(admin)) = (args.demo_data, created) {
         // Clients on loopback may always speak plain HTTP to the node.
         let local = SocketAddr::from(([127, 0, 0, 1], node.addr.port()));
-        let url = if node.addr.ip().is_loopback() { node.addr } else { local };
+        let url = if node.addr.ip().is_loopback() {
+            node.addr
+        } else {
+            local
+        };
         crate::demo::seed_console(&format!("http://{url}"), &admin).await?;
     }
     let scheme = if tls { "https" } else { "http" };

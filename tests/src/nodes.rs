@@ -129,6 +129,7 @@ impl Node {
             async move {
                 let _ = rx.await;
             },
+            None,
         )));
         self.stop = Some(tx);
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -410,6 +410,7 @@ async fn a_user_record_without_an_expiry_works_until_the_legacy_deadline() {
         disabled: false,
         created_at: None,
         expires_at: None,
+        password_hash: None,
     };
     let author = Author {
         actor: node.state.identity.actor_id(),

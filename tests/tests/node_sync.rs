@@ -640,6 +640,7 @@ async fn an_upgraded_data_dir_gets_a_key_and_its_secret_peers_wait_to_be_added_a
         async move {
             let _ = stopped.await;
         },
+        None,
     ));
     let http = reqwest::Client::new();
     let token = out.admin_token.clone();
