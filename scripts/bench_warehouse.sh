@@ -42,7 +42,7 @@ mkdir -p "$WORK/pg"
 as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
 PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_pg "$PGBIN/pg_ctl" start -w -D "$WORK/pg/data" -l "$WORK/pg/log" \
-  -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK/pg" >/dev/null
+  -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK/pg ${BENCH_PG_OPTS:-}" >/dev/null
 PG_UP=1
 createdb() { as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres "$1"; echo "postgres://postgres@127.0.0.1:$PGPORT/$1"; }
 sql() { as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$1" -Atc "$2"; }
@@ -51,7 +51,7 @@ PGVERSION=$(sql postgres 'SHOW server_version')
 # start_node [WAREHOUSE_URL]: serves the data dir on a free port; sets URL, NODE_PID, T_START.
 start_node() {
   T_START=$(date +%s.%N)
-  SWITCHBOARD_WAREHOUSE_URL="${1:-}" SWITCHBOARD_LOG="${BENCH_LOG:-warn}" \
+  SWITCHBOARD_WAREHOUSE_URL="${1:-}" SWITCHBOARD_LOG="${BENCH_LOG:-warn}" SWITCHBOARD_USER_WRITES_PER_SEC=0 \
     "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/node.out" 2>>"$WORK/node.err" &
   NODE_PID=$!
   for _ in $(seq 1 1200); do

@@ -306,6 +306,8 @@ struct Batch {
     /// The last feed seq it covers (`from` when it covers nothing).
     to: u64,
     docs: Vec<DocUpdate>,
+    /// How long reading it from the store took.
+    took: Duration,
 }
 
 /// The loop's own state between steps.
@@ -605,7 +607,10 @@ impl WarehouseFollower {
             return Ok(Step::Idle);
         }
         let Batch {
-            to: batch_to, docs, ..
+            to: batch_to,
+            docs,
+            took: read_took,
+            ..
         } = batch;
         let to = Position {
             epoch,
@@ -616,6 +621,7 @@ impl WarehouseFollower {
         let next = (batch_to < flushed).then(|| self.read(batch_to, flushed));
         let started = Instant::now();
         let result = tokio::time::timeout(APPLY_TIMEOUT, wh.apply_batch(node, pos, to, docs)).await;
+        let applied_in = started.elapsed();
         let next = match next {
             Some(read) => read.await.ok().and_then(Result::ok),
             None => None,
@@ -645,11 +651,17 @@ impl WarehouseFollower {
         c.prefetched = next;
         metrics::histogram!("switchboard_warehouse_batch_seconds")
             .record(started.elapsed().as_secs_f64());
+        // read_ms: reading this batch from the store (loading, pricing); waited_ms: how long
+        // the loop waited for it (0 when it was read while PostgreSQL wrote the previous one);
+        // apply_ms: PostgreSQL's transaction; step_ms: the whole step, the wait for the next
+        // batch's read included.
         tracing::debug!(
             docs = n,
             to = batch_to,
-            read_ms = (started - read_started).as_secs_f64() * 1e3,
-            apply_ms = started.elapsed().as_secs_f64() * 1e3,
+            read_ms = read_took.as_secs_f64() * 1e3,
+            waited_ms = (started - read_started).as_secs_f64() * 1e3,
+            apply_ms = applied_in.as_secs_f64() * 1e3,
+            step_ms = started.elapsed().as_secs_f64() * 1e3,
             "warehouse batch applied"
         );
         metrics::counter!("switchboard_warehouse_batches_total").increment(1);
@@ -718,10 +730,12 @@ fn read_batch(
     flushed: u64,
     limit: usize,
 ) -> Result<Batch, NodeError> {
+    let started = Instant::now();
     let mut batch = Batch {
         from,
         to: from,
         docs: Vec::new(),
+        took: Duration::ZERO,
     };
     let mut bytes = 0usize;
     let items: Vec<FeedItem> = store.feed_since(from, limit)?;
@@ -764,6 +778,7 @@ fn read_batch(
             break;
         }
     }
+    batch.took = started.elapsed();
     Ok(batch)
 }
 

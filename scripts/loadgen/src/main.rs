@@ -369,8 +369,10 @@ async fn writes(
                     .await
                 {
                     Ok(o) => o,
-                    Err(_) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
+                    Err(e) => {
+                        if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                            eprintln!("first error: {e:#}");
+                        }
                         continue;
                     }
                 };
@@ -387,8 +389,10 @@ async fn writes(
                         .await
                     {
                         Ok(_) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
+                        Err(e) => {
+                            if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                                eprintln!("first error: {e:#}");
+                            }
                         }
                     }
                 }

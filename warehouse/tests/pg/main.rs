@@ -92,7 +92,7 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
         status.schema_version,
         switchboard_warehouse::schema_version()
     );
-    assert_eq!(status.schema_version, 2);
+    assert_eq!(status.schema_version, 3);
     assert!(status.positions.is_empty());
     assert_eq!(status.rows.len(), switchboard_warehouse::tables().len());
     assert!(status.rows.iter().all(|(_, n)| *n == 0));
@@ -932,7 +932,7 @@ async fn the_position_is_stored_with_the_rows_and_resumed() {
     assert!(status.positions.is_empty());
     assert!(status.documents.is_empty());
     assert!(status.rows.iter().all(|(_, n)| *n == 0));
-    assert_eq!(status.schema_version, 2);
+    assert_eq!(status.schema_version, 3);
 }
 
 #[tokio::test]
