@@ -85,7 +85,11 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
         .collect();
     assert_eq!(
         versions,
-        vec![(1, "schema".to_string()), (2, "views".to_string())]
+        vec![
+            (1, "schema".to_string()),
+            (2, "views".to_string()),
+            (3, "document children without foreign keys".to_string())
+        ]
     );
     let status = c.status().await.unwrap();
     assert_eq!(
@@ -142,7 +146,7 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
             err,
             Error::SchemaTooNew {
                 found: 99,
-                known: 2
+                known: 3
             }
         ),
         "{err}"
