@@ -25,6 +25,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "views",
         sql: include_str!("../migrations/0002_views.sql"),
     },
+    Migration {
+        version: 3,
+        name: "document children without foreign keys",
+        sql: include_str!("../migrations/0003_document_children_without_foreign_keys.sql"),
+    },
 ];
 
 /// The key of the advisory lock held while migrating (`pg_advisory_xact_lock(bigint)`).

@@ -42,14 +42,29 @@ pub(crate) const TABLES: [&str; 26] = [
     "order_history",
 ];
 
-/// The statement deleting every row of the given documents of a kind: the root row of each
-/// document goes, its children follow by `ON DELETE CASCADE`.
-pub(crate) fn delete_sql(kind: DocKind) -> &'static str {
+/// The statements deleting every row of the given documents of a kind, one per table (each
+/// `$1` is the documents' ids): an order's and a customer's tables keep no foreign key to the
+/// root row (migration 3), the configuration documents' children follow their root row by
+/// `ON DELETE CASCADE`.
+pub(crate) fn delete_sql(kind: DocKind) -> &'static [&'static str] {
     match kind {
-        DocKind::Order => "DELETE FROM orders WHERE order_id = ANY($1)",
-        DocKind::Customer => "DELETE FROM customers WHERE customer_id = ANY($1)",
-        DocKind::CallCenter => "DELETE FROM call_centers WHERE doc_id = ANY($1)",
-        DocKind::Catalog => "DELETE FROM catalogs WHERE doc_id = ANY($1)",
+        DocKind::Order => &[
+            "DELETE FROM orders WHERE order_id = ANY($1)",
+            "DELETE FROM order_lines WHERE order_id = ANY($1)",
+            "DELETE FROM order_charges WHERE order_id = ANY($1)",
+            "DELETE FROM order_payments WHERE order_id = ANY($1)",
+            "DELETE FROM order_holds WHERE order_id = ANY($1)",
+            "DELETE FROM order_coupons WHERE order_id = ANY($1)",
+            "DELETE FROM order_notes WHERE order_id = ANY($1)",
+            "DELETE FROM order_history WHERE order_id = ANY($1)",
+        ],
+        DocKind::Customer => &[
+            "DELETE FROM customers WHERE customer_id = ANY($1)",
+            "DELETE FROM customer_notes WHERE customer_id = ANY($1)",
+            "DELETE FROM catalog_requests WHERE customer_id = ANY($1)",
+        ],
+        DocKind::CallCenter => &["DELETE FROM call_centers WHERE doc_id = ANY($1)"],
+        DocKind::Catalog => &["DELETE FROM catalogs WHERE doc_id = ANY($1)"],
     }
 }
 

@@ -12,6 +12,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::collections::BTreeMap;
 use switchboard_domain::NodeId;
 use switchboard_sync::doc::{call_center_doc_id, DocKind};
+use tokio_postgres::types::Json;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
@@ -268,7 +269,7 @@ impl Warehouse {
             outcomes.push((id, outcome));
         }
 
-        // Replace the rows of every replaced document: delete (children follow by cascade),
+        // Replace the rows of every replaced document: delete them (one statement per table),
         // then insert each table's rows in one statement, parents first.
         for kind in [
             DocKind::CallCenter,
@@ -282,8 +283,10 @@ impl Warehouse {
                 .map(|(id, _, _)| *id)
                 .collect();
             if !of_kind.is_empty() {
-                let del = tx.prepare_cached(rows::delete_sql(kind)).await?;
-                tx.execute(&del, &[&of_kind]).await?;
+                for sql in rows::delete_sql(kind) {
+                    let del = tx.prepare_cached(sql).await?;
+                    tx.execute(&del, &[&of_kind]).await?;
+                }
             }
         }
         let mut rows = Rows::default();
@@ -297,8 +300,8 @@ impl Warehouse {
                  FROM jsonb_populate_recordset(NULL::{table}, $1::jsonb)"
             );
             let stmt = tx.prepare_cached(&sql).await?;
-            let json = serde_json::Value::Array(list.to_vec());
-            tx.execute(&stmt, &[&json]).await?;
+            // The rows are serialized straight from where they are, not copied into one value.
+            tx.execute(&stmt, &[&Json(list)]).await?;
         }
         if !replace.is_empty() {
             let versions: Vec<serde_json::Value> = replace

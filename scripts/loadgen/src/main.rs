@@ -37,6 +37,9 @@ enum Cmd {
         /// Admin token.
         #[arg(long)]
         admin_token: String,
+        /// The call center to configure (and whose agent and customer to create).
+        #[arg(long, default_value = "bench")]
+        call_center: String,
     },
     /// Durable order writes (create order, add line, add payment) from N concurrent clients.
     Writes {
@@ -195,7 +198,7 @@ impl Api {
     }
 }
 
-async fn setup(url: String, admin_token: String) -> Result<Value> {
+async fn setup(url: String, admin_token: String, cc: String) -> Result<Value> {
     let admin = Api {
         http: reqwest::Client::new(),
         url: url.clone(),
@@ -204,7 +207,7 @@ async fn setup(url: String, admin_token: String) -> Result<Value> {
     admin
         .send(
             reqwest::Method::PUT,
-            "/api/v1/call-centers/bench",
+            &format!("/api/v1/call-centers/{cc}"),
             Some(json!({
                 "name": "Bench", "currency": "EUR", "order_completion": true, "guided_sales": true,
                 "payment_tolerance": "0.00",
@@ -213,7 +216,7 @@ async fn setup(url: String, admin_token: String) -> Result<Value> {
                 "hold_codes": [{"id": "fraud", "name": "Fraud check", "clear_roles": ["supervisor"]}],
                 "reason_codes": [{"id": "match", "name": "Price match"}],
                 "price_override_limits": {"agent": "5", "supervisor": "25"},
-                "financial_dimensions": {"region": "bench"}, "price_group": null
+                "financial_dimensions": {"region": cc}, "price_group": null
             })),
         )
         .await?;
@@ -228,7 +231,7 @@ async fn setup(url: String, admin_token: String) -> Result<Value> {
     let user = admin
         .send(
             reqwest::Method::POST,
-            "/api/v1/call-centers/bench/users",
+            &format!("/api/v1/call-centers/{cc}/users"),
             Some(json!({"name": "Bench agent", "role": "agent"})),
         )
         .await?;
@@ -369,8 +372,10 @@ async fn writes(
                     .await
                 {
                     Ok(o) => o,
-                    Err(_) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
+                    Err(e) => {
+                        if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                            eprintln!("first error: {e:#}");
+                        }
                         continue;
                     }
                 };
@@ -387,8 +392,10 @@ async fn writes(
                         .await
                     {
                         Ok(_) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
+                        Err(e) => {
+                            if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                                eprintln!("first error: {e:#}");
+                            }
                         }
                     }
                 }
@@ -549,7 +556,11 @@ async fn reads(
 async fn main() -> Result<()> {
     let out = match Cli::parse().cmd {
         Cmd::Fsync { dir, seconds } => fsync_probe(&dir, seconds)?,
-        Cmd::Setup { url, admin_token } => setup(url, admin_token).await?,
+        Cmd::Setup {
+            url,
+            admin_token,
+            call_center,
+        } => setup(url, admin_token, call_center).await?,
         Cmd::Writes {
             url,
             token,

@@ -85,14 +85,18 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
         .collect();
     assert_eq!(
         versions,
-        vec![(1, "schema".to_string()), (2, "views".to_string())]
+        vec![
+            (1, "schema".to_string()),
+            (2, "views".to_string()),
+            (3, "document children without foreign keys".to_string())
+        ]
     );
     let status = c.status().await.unwrap();
     assert_eq!(
         status.schema_version,
         switchboard_warehouse::schema_version()
     );
-    assert_eq!(status.schema_version, 2);
+    assert_eq!(status.schema_version, 3);
     assert!(status.positions.is_empty());
     assert_eq!(status.rows.len(), switchboard_warehouse::tables().len());
     assert!(status.rows.iter().all(|(_, n)| *n == 0));
@@ -142,7 +146,7 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
             err,
             Error::SchemaTooNew {
                 found: 99,
-                known: 2
+                known: 3
             }
         ),
         "{err}"
@@ -932,7 +936,7 @@ async fn the_position_is_stored_with_the_rows_and_resumed() {
     assert!(status.positions.is_empty());
     assert!(status.documents.is_empty());
     assert!(status.rows.iter().all(|(_, n)| *n == 0));
-    assert_eq!(status.schema_version, 2);
+    assert_eq!(status.schema_version, 3);
 }
 
 #[tokio::test]
