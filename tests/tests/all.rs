@@ -12,6 +12,7 @@ mod console_handlers;
 mod continuity;
 mod faults;
 mod hostile;
+mod logs;
 mod node_sync;
 mod sim_props;
 mod sim_protocol;
