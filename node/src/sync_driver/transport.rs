@@ -42,7 +42,11 @@ pub const MAX_FRAME_BODY: usize = protocol::frames::MAX_FRAME_BYTES as usize;
 /// its declared length (the largest frame when it declares none) before its body is read.
 pub const INBOUND_BYTES: usize = 8 * MAX_FRAME_BODY;
 /// How long a peer request waits for its share of [`INBOUND_BYTES`] before it is refused (429).
-const INBOUND_WAIT: Duration = Duration::from_secs(30);
+const INBOUND_WAIT: Duration = Duration::from_secs(10);
+/// Longest the engine may take to answer one peer frame (its merge included) before the peer is
+/// answered 503 ([`SyncError::AnswerTimeout`]): well within the peer's own request timeout, so
+/// a responder never leaves a peer's session waiting on this node's store.
+pub const ANSWER_LIMIT: Duration = Duration::from_secs(30);
 
 /// The largest body a peer endpoint takes.
 pub fn body_limit(path: &str) -> usize {
@@ -117,6 +121,15 @@ impl SyncHub {
         let c = crate::peer_client::peer_client(&self.app.node_key, fp)?;
         clients.insert(fp, c.clone());
         Ok(c)
+    }
+
+    /// Drops the pooled client of a peer (and with it its idle connections), so that the next
+    /// session dials afresh.
+    pub(super) fn forget_client(&self, peer: &PeerConfig) {
+        if let Some(fp) = peer.fingerprint {
+            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            clients.remove(&fp);
+        }
     }
 
     /// Sends one request to a peer over its pinned TLS link and reads the answer, all within
@@ -271,10 +284,18 @@ impl SyncHub {
         };
         let mut replica = NodeReplica::new(self.app.clone());
         let span = tracing::info_span!("sync_respond", peer = %peer.name);
-        let answer = tokio::task::spawn_blocking(move || {
+        let answering = tokio::task::spawn_blocking(move || {
             span.in_scope(|| protocol::respond(&mut replica, &info, body.as_ref()))
-        })
-        .await?;
+        });
+        // Past the limit the peer gets its answer (503) at once; a merge already under way
+        // finishes whole on its own, and the peer's next session finds it done.
+        let Ok(answer) = tokio::time::timeout(ANSWER_LIMIT, answering).await else {
+            tracing::warn!(peer = %peer.name, limit_secs = ANSWER_LIMIT.as_secs(), "could not answer a sync frame in time");
+            return Err(SyncError::AnswerTimeout {
+                limit_secs: ANSWER_LIMIT.as_secs(),
+            });
+        };
+        let answer = answer?;
         match answer {
             Ok(bytes) => Ok(Answer {
                 content_type: "application/octet-stream",
