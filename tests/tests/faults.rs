@@ -1900,3 +1900,29 @@ async fn s11_peer_killed_mid_session_then_restarted_never_stalls() {
     }
     converge(&c, CONVERGE).await;
 }
+
+/// A peer that stops answering (its link holds every byte for an hour): a session with it, and
+/// a second one started meanwhile that waits for the first, both end with the session timeout's
+/// error within the bound; once the link carries bytes again the next session ends ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s12_a_silent_peer_ends_sessions_at_the_session_timeout() {
+    let env = [("SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS", "15")];
+    let (c, _u) = star_with(&["site-a"], &env, &env).await;
+    let hq = c.node("hq");
+    let proxy = c.link_of("hq", "site-a").dialed_by("hq");
+    proxy.set_latency(Duration::from_secs(3600));
+    // Open connections too: HQ must dial a new one, which carries nothing.
+    proxy.reset();
+    let (first, second) = tokio::join!(bounded_sync(hq, "site-a"), bounded_sync(hq, "site-a"));
+    for r in [&first, &second] {
+        assert_eq!(r["ok"], false, "{r}");
+        let e = r["error"].as_str().unwrap_or_default();
+        assert!(
+            e.contains("did not end within 15 seconds"),
+            "a clear timeout error: {r}"
+        );
+    }
+    proxy.clear();
+    let r = bounded_sync(hq, "site-a").await;
+    assert_eq!(r["ok"], true, "after the link carries bytes again: {r}");
+}
