@@ -34,7 +34,15 @@ pub fn peer_client(
     key: &crate::tls::NodeKey,
     fp: Fingerprint,
 ) -> Result<PeerClient, crate::error::NodeError> {
-    let tls = crate::tls::peer_client_config(key, fp)?;
+    peer_client_any(key, vec![fp])
+}
+
+/// [`peer_client`] accepting any of `pins` (a peer's node id and the next one it announced).
+pub fn peer_client_any(
+    key: &crate::tls::NodeKey,
+    pins: Vec<Fingerprint>,
+) -> Result<PeerClient, crate::error::NodeError> {
+    let tls = crate::tls::peer_client_config_any(key, pins)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));

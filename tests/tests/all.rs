@@ -13,6 +13,7 @@ mod continuity;
 mod faults;
 mod hostile;
 mod node_sync;
+mod rotation;
 mod sim_props;
 mod sim_protocol;
 mod sim_roles;

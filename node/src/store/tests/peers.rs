@@ -15,6 +15,7 @@ async fn peer_records_round_trip() {
         role: Some(Role::Hq),
         call_centers: None,
         fingerprint: None,
+        next_fingerprint: None,
     };
     let node = NodeId(Uuid::new_v4());
     let doc = Uuid::new_v4();
