@@ -181,6 +181,21 @@ impl SyncError {
     }
 }
 
+impl SyncError {
+    /// Whether the failure came from the link to the peer (no answer, a broken or timed-out
+    /// exchange, an error status from its server) rather than from what was said over it.
+    pub fn is_transport(&self) -> bool {
+        match self {
+            SyncError::Unreachable { .. }
+            | SyncError::Timeout { .. }
+            | SyncError::SessionTimeout { .. }
+            | SyncError::AnswerTooLarge { .. } => true,
+            SyncError::Remote { status, .. } => status.is_server_error(),
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,20 +258,5 @@ mod tests {
             "the answer is larger than 65536 bytes"
         );
         assert!(!SyncError::Timeout { limit_secs: 60 }.reached());
-    }
-}
-
-impl SyncError {
-    /// Whether the failure came from the link to the peer (no answer, a broken or timed-out
-    /// exchange, an error status from its server) rather than from what was said over it.
-    pub fn is_transport(&self) -> bool {
-        match self {
-            SyncError::Unreachable { .. }
-            | SyncError::Timeout { .. }
-            | SyncError::SessionTimeout { .. }
-            | SyncError::AnswerTooLarge { .. } => true,
-            SyncError::Remote { status, .. } => status.is_server_error(),
-            _ => false,
-        }
     }
 }
