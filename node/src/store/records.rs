@@ -176,7 +176,7 @@ pub struct PeerConfig {
 }
 
 /// A peer as stored before key rotation (no next fingerprint).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PeerConfigV2 {
     /// Local name.
     pub name: String,
