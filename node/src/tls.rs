@@ -12,9 +12,14 @@
 //!   only by fingerprint: [`PinnedServer`] (this node dialing a peer: exactly the peer's
 //!   fingerprint) and [`PeerClients`] (this node answering: any fingerprint an admin added). Both
 //!   still verify the handshake signature (possession of the key) and ignore names, issuers and
-//!   dates: nothing in peer authentication reads a clock.
+//!   dates: nothing in peer authentication reads a clock. During a key rotation a node keeps its
+//!   next key beside the current one (`node-next-key.pem`, [`NodeKey::make_next`]) and its peers
+//!   pin both fingerprints ([`PinnedServer::any_of`]) until it switches ([`NodeKey::promote_next`]).
 //! - **The agent API** over HTTPS off loopback: the node's certificate, or an operator's
 //!   certificate and key (PEM paths in the configuration), re-read on SIGHUP ([`ApiCert`]).
+//!
+//! One reason to change: how this node proves who it is and checks who it talks to over TLS (its
+//! key files, their rotation, and the rustls configurations and verifiers made from them).
 
 use crate::error::NodeError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
