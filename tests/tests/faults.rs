@@ -1914,14 +1914,23 @@ async fn s12_a_silent_peer_ends_sessions_at_the_session_timeout() {
     // Open connections too: HQ must dial a new one, which carries nothing.
     proxy.reset();
     let (first, second) = tokio::join!(bounded_sync(hq, "site-a"), bounded_sync(hq, "site-a"));
+    // A session may still pick a pooled connection the reset just killed and fail at once
+    // (peer unreachable); it drops the peer's client, so the next one dials anew and meets the
+    // silence: at least one of the two ends at the session timeout, both end with an error.
+    let mut timed_out = 0;
     for r in [&first, &second] {
         assert_eq!(r["ok"], false, "{r}");
         let e = r["error"].as_str().unwrap_or_default();
-        assert!(
-            e.contains("did not end within 15 seconds"),
-            "a clear timeout error: {r}"
-        );
+        if e.contains("did not end within 15 seconds") {
+            timed_out += 1;
+        } else {
+            assert!(e.contains("peer unreachable"), "a clear error: {r}");
+        }
     }
+    assert!(
+        timed_out >= 1,
+        "one session met the silent peer: {first} {second}"
+    );
     proxy.clear();
     let r = bounded_sync(hq, "site-a").await;
     assert_eq!(r["ok"], true, "after the link carries bytes again: {r}");
