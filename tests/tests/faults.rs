@@ -1907,7 +1907,13 @@ async fn s11_peer_killed_mid_session_then_restarted_never_stalls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s12_a_silent_peer_ends_sessions_at_the_session_timeout() {
     let env = [("SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS", "15")];
-    let (c, _u) = star_with(&["site-a"], &env, &env).await;
+    // The site waits for a handshake longer than that: what ends the session is HQ's own bound,
+    // not the peer giving up first.
+    let site_env = [
+        ("SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS", "15"),
+        ("SWITCHBOARD_HEADER_READ_TIMEOUT_SECS", "300"),
+    ];
+    let (c, _u) = star_with(&["site-a"], &env, &site_env).await;
     let hq = c.node("hq");
     let proxy = c.link_of("hq", "site-a").dialed_by("hq");
     proxy.set_latency(Duration::from_secs(3600));
