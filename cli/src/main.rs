@@ -57,6 +57,9 @@ enum Command {
     /// Give the first admin of a stopped node a new token (its token lost or expired), written to
     /// DATA_DIR/admin-token (0600); the old token stops working.
     RenewAdminToken(offline::RenewAdminTokenArgs),
+    /// Rotate a stopped node's key: make the next key (announced to peers, which accept both
+    /// node ids), then with --finish switch to it.
+    RotateKey(offline::RotateKeyArgs),
 }
 
 /// Writes one line to stdout; see [`outln!`].
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
             Command::Verify(a) => offline::verify(a),
             Command::Backup(a) => offline::backup(a),
             Command::RenewAdminToken(a) => offline::renew_admin_token(a),
+            Command::RotateKey(a) => offline::rotate_key(a),
         }
     });
     match res {

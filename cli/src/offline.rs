@@ -65,6 +65,49 @@ pub struct RenewAdminTokenArgs {
     admin_token_lifetime_secs: u64,
 }
 
+/// `switchboard rotate-key`.
+#[derive(Args, Debug)]
+pub struct RotateKeyArgs {
+    /// The stopped node's data dir.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = "./switchboard-data"
+    )]
+    data_dir: PathBuf,
+    /// Finish the rotation: the next key becomes the node's key (once every peer has synced with
+    /// the node since the rotation started, and so recorded the next node id).
+    #[arg(long)]
+    finish: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `switchboard rotate-key`.
+pub fn rotate_key(args: RotateKeyArgs) -> Result<()> {
+    if !args.data_dir.exists() {
+        return Err(anyhow!("no data dir at {}", args.data_dir.display()));
+    }
+    let out = switchboard_node::identity::rotate_key(&args.data_dir, args.finish)
+        .with_context(|| format!("cannot rotate the key of {}", args.data_dir.display()))?;
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&out)?);
+    } else if args.finish {
+        outln!(
+            "node id:       {} (rotation finished; start the node)",
+            out.node_id
+        );
+    } else {
+        outln!("node id:       {}", out.node_id);
+        if let Some(next) = out.next_node_id {
+            outln!("next node id:  {next}");
+        }
+        outln!("start the node: it announces the next node id to its peers; once each has synced with it, stop it and run switchboard rotate-key --finish");
+    }
+    Ok(())
+}
+
 /// Runs `switchboard renew-admin-token`: a new token for the admin `init` made (the old one stops
 /// working), written to `DATA_DIR/admin-token` and printed only to a terminal.
 pub fn renew_admin_token(args: RenewAdminTokenArgs) -> Result<()> {

@@ -40,6 +40,10 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 15;
 /// Default time a request may take from its headers to its answer, seconds (`POST /api/v1/sync`
 /// excepted: its sessions have their own timeouts).
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+/// Default time one sync session may take in all, seconds: below the CLI's default wait (60 s),
+/// so `switchboard sync now` gets the node's answer. A longer catch-up goes on in the next
+/// session from the checkpoint this one reached (each frame's merge is durable with it).
+pub const DEFAULT_SYNC_SESSION_TIMEOUT_SECS: u64 = 50;
 /// Default number of connections served at once; more wait to be accepted.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default sustained writes per second one user may make.
@@ -77,6 +81,9 @@ pub struct NodeConfig {
     pub doc_cache: usize,
     /// Seconds between scheduled syncs with each peer.
     pub sync_interval_secs: u64,
+    /// Seconds one sync session with a peer may take in all (waiting for a session already
+    /// running with that peer included); past it the session ends with a timeout error.
+    pub sync_session_timeout_secs: u64,
     /// `tracing` filter (env-filter syntax).
     pub log: String,
     /// Maximum HTTP request body, bytes.
@@ -260,6 +267,7 @@ impl Default for NodeConfig {
             cache_mb: DEFAULT_CACHE_MB,
             doc_cache: DEFAULT_DOC_CACHE,
             sync_interval_secs: 30,
+            sync_session_timeout_secs: DEFAULT_SYNC_SESSION_TIMEOUT_SECS,
             log: "info".to_string(),
             body_limit: DEFAULT_BODY_LIMIT,
             clock_offset_secs: 0,
@@ -354,6 +362,9 @@ impl NodeConfig {
         if let Some(v) = get("SWITCHBOARD_HEADER_READ_TIMEOUT_SECS") {
             self.header_read_timeout_secs = num("SWITCHBOARD_HEADER_READ_TIMEOUT_SECS", &v)?;
         }
+        if let Some(v) = get("SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS") {
+            self.sync_session_timeout_secs = num("SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS", &v)?;
+        }
         if let Some(v) = get("SWITCHBOARD_REQUEST_TIMEOUT_SECS") {
             self.request_timeout_secs = num("SWITCHBOARD_REQUEST_TIMEOUT_SECS", &v)?;
         }
@@ -440,6 +451,7 @@ impl NodeConfig {
         for (key, v) in [
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("request_timeout_secs", self.request_timeout_secs),
+            ("sync_session_timeout_secs", self.sync_session_timeout_secs),
             ("max_connections", self.max_connections as u64),
         ] {
             if v == 0 {

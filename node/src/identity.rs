@@ -23,6 +23,8 @@ pub const KEY_FILES: &[&str] = &[
     ADMIN_TOKEN_FILE,
     crate::tls::KEY_FILE,
     crate::tls::CERT_FILE,
+    crate::tls::NEXT_KEY_FILE,
+    crate::tls::NEXT_CERT_FILE,
 ];
 
 /// What `init` created.
@@ -157,6 +159,59 @@ pub fn init_data_dir_until(
         admin_token,
         admin_expires_at,
         token_file,
+    })
+}
+
+/// What [`rotate_key`] did: the node id the node has now, and the next one (if a rotation is
+/// under way after the call).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RotateOutput {
+    /// The node id (certificate fingerprint) the node presents.
+    pub node_id: crate::tls::Fingerprint,
+    /// The next node id, announced to peers from the node's next start until the rotation is
+    /// finished.
+    pub next_node_id: Option<crate::tls::Fingerprint>,
+    /// Whether this call made the next key (`false`: it was there already) or finished.
+    pub changed: bool,
+}
+
+/// Key rotation of a stopped node: without `finish`, makes the next key and certificate beside
+/// the current ones (kept 0600; announced to peers over the authenticated link from the next
+/// start on, and recorded by each as a second accepted node id of this node); with `finish`,
+/// once the peers have seen the announcement, makes the next key the current one. The internal
+/// node id does not change.
+pub fn rotate_key(dir: &Path, finish: bool) -> Result<RotateOutput, NodeError> {
+    // Opening the store makes sure the node is stopped and the dir holds a node.
+    let store = SledStore::open(dir, 16 * 1024 * 1024)?;
+    if store.identity()?.is_none() {
+        return Err(NodeError::Config(format!(
+            "{} holds no node (run switchboard init)",
+            dir.display()
+        )));
+    }
+    let current = crate::tls::NodeKey::load(dir)?.ok_or_else(|| {
+        NodeError::Config(format!(
+            "{} holds no node key yet (start the node once first)",
+            dir.display()
+        ))
+    })?;
+    if finish {
+        return match crate::tls::NodeKey::promote_next(dir)? {
+            Some(next) => Ok(RotateOutput {
+                node_id: next.fingerprint,
+                next_node_id: None,
+                changed: true,
+            }),
+            None => Err(NodeError::Config(
+                "no key rotation under way (run switchboard rotate-key first)".into(),
+            )),
+        };
+    }
+    let (next, made) = crate::tls::NodeKey::make_next(dir)?;
+    Ok(RotateOutput {
+        node_id: current.fingerprint,
+        next_node_id: Some(next.fingerprint),
+        changed: made,
     })
 }
 

@@ -17,8 +17,10 @@ use std::time::Duration;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest a connection to a peer may take to open (TCP).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long an idle pooled connection to a peer is kept.
-const POOL_IDLE: Duration = Duration::from_secs(30);
+/// How long an idle pooled connection to a peer is kept: well below the time a peer's server
+/// keeps an idle connection open (its header-read timeout, 15 s by default), so that a request
+/// is never sent down a connection the peer is closing, or that died with a peer since killed.
+const POOL_IDLE: Duration = Duration::from_secs(5);
 /// Largest error answer read from a peer (only its `detail` is kept).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Largest answer [`post_as`] reads.
@@ -32,7 +34,15 @@ pub fn peer_client(
     key: &crate::tls::NodeKey,
     fp: Fingerprint,
 ) -> Result<PeerClient, crate::error::NodeError> {
-    let tls = crate::tls::peer_client_config(key, fp)?;
+    peer_client_any(key, vec![fp])
+}
+
+/// [`peer_client`] accepting any of `pins` (a peer's node id and the next one it announced).
+pub fn peer_client_any(
+    key: &crate::tls::NodeKey,
+    pins: Vec<Fingerprint>,
+) -> Result<PeerClient, crate::error::NodeError> {
+    let tls = crate::tls::peer_client_config_any(key, pins)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));
@@ -44,6 +54,7 @@ pub fn peer_client(
         .wrap_connector(http);
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE)
+        .pool_timer(hyper_util::rt::TokioTimer::new())
         .pool_max_idle_per_host(2)
         .build(https))
 }

@@ -113,11 +113,9 @@ fn sync_transport(state: &AppState) -> Result<crate::http_server::Transport, Nod
     use crate::store::StoreExt;
     let store = state.storage.store_arc();
     let admits: crate::tls::Admits = Arc::new(move |fp| {
-        store.peers().is_ok_and(|peers| {
-            peers
-                .iter()
-                .any(|p| p.usable() && p.fingerprint.as_ref() == Some(fp))
-        })
+        store
+            .peers()
+            .is_ok_and(|peers| peers.iter().any(|p| p.accepts(fp)))
     });
     let cfg = crate::tls::peer_server_config(&state.node_key, admits)?;
     Ok(crate::http_server::Transport::Tls {

@@ -12,9 +12,14 @@
 //!   only by fingerprint: [`PinnedServer`] (this node dialing a peer: exactly the peer's
 //!   fingerprint) and [`PeerClients`] (this node answering: any fingerprint an admin added). Both
 //!   still verify the handshake signature (possession of the key) and ignore names, issuers and
-//!   dates: nothing in peer authentication reads a clock.
+//!   dates: nothing in peer authentication reads a clock. During a key rotation a node keeps its
+//!   next key beside the current one (`node-next-key.pem`, [`NodeKey::make_next`]) and its peers
+//!   pin both fingerprints ([`PinnedServer::any_of`]) until it switches ([`NodeKey::promote_next`]).
 //! - **The agent API** over HTTPS off loopback: the node's certificate, or an operator's
 //!   certificate and key (PEM paths in the configuration), re-read on SIGHUP ([`ApiCert`]).
+//!
+//! One reason to change: how this node proves who it is and checks who it talks to over TLS (its
+//! key files, their rotation, and the rustls configurations and verifiers made from them).
 
 use crate::error::NodeError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -34,6 +39,11 @@ use uuid::Uuid;
 pub const KEY_FILE: &str = "node-key.pem";
 /// The node's self-signed certificate (PEM, mode 0600).
 pub const CERT_FILE: &str = "node-cert.pem";
+/// The node's next private key during a rotation (`switchboard node rotate-key`), kept beside
+/// the current one until the rotation is finished (PEM, mode 0600).
+pub const NEXT_KEY_FILE: &str = "node-next-key.pem";
+/// The next key's certificate, announced to peers in the hello (PEM, mode 0600).
+pub const NEXT_CERT_FILE: &str = "node-next-cert.pem";
 
 /// The namespace of node UUIDs derived from fingerprints ([`node_uuid`]).
 const NODE_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a7e_4e0d_4c1a_9c57_7a1e_0d5e_f1a9);
@@ -163,7 +173,58 @@ impl NodeKey {
 
     /// Reads the key and certificate of `dir`, if both are there.
     pub fn load(dir: &Path) -> Result<Option<NodeKey>, NodeError> {
-        let (kp, cp) = (dir.join(KEY_FILE), dir.join(CERT_FILE));
+        Self::load_pair(dir, KEY_FILE, CERT_FILE)
+    }
+
+    /// Reads the next key and certificate of `dir` (a rotation under way), if both are there.
+    pub fn load_next(dir: &Path) -> Result<Option<NodeKey>, NodeError> {
+        Self::load_pair(dir, NEXT_KEY_FILE, NEXT_CERT_FILE)
+    }
+
+    /// Starts a rotation: makes the next key and certificate beside the current ones (0600),
+    /// or reads the ones already made. The node announces the next one to its peers in its
+    /// hello from its next start on; answers whether it was made now.
+    pub fn make_next(dir: &Path) -> Result<(NodeKey, bool), NodeError> {
+        if let Some(k) = Self::load_next(dir)? {
+            return Ok((k, false));
+        }
+        let (cert_pem, key_pem) = Self::generate_pem()?;
+        crate::store::perms::write_private_file(&dir.join(NEXT_KEY_FILE), &key_pem)?;
+        crate::store::perms::write_private_file(&dir.join(NEXT_CERT_FILE), &cert_pem)?;
+        let k = Self::load_next(dir)?.ok_or_else(|| {
+            NodeError::Config(format!(
+                "the next node key just written to {} is gone",
+                dir.display()
+            ))
+        })?;
+        Ok((k, true))
+    }
+
+    /// Finishes a rotation (the node stopped): the next key and certificate become the current
+    /// ones, the old ones are removed. `None` when no rotation is under way.
+    pub fn promote_next(dir: &Path) -> Result<Option<NodeKey>, NodeError> {
+        let Some(next) = Self::load_next(dir)? else {
+            return Ok(None);
+        };
+        let io = |what: &str, e: std::io::Error| NodeError::io(what.to_string(), e);
+        // The certificate first: a crash in between leaves a current pair that does not match,
+        // which `load` refuses, and the next key still beside it to finish with.
+        std::fs::rename(dir.join(NEXT_CERT_FILE), dir.join(CERT_FILE))
+            .map_err(|e| io("renaming the next certificate", e))?;
+        std::fs::rename(dir.join(NEXT_KEY_FILE), dir.join(KEY_FILE))
+            .map_err(|e| io("renaming the next key", e))?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(Some(next))
+    }
+
+    fn load_pair(
+        dir: &Path,
+        key_file: &str,
+        cert_file: &str,
+    ) -> Result<Option<NodeKey>, NodeError> {
+        let (kp, cp) = (dir.join(key_file), dir.join(cert_file));
         if !kp.exists() || !cp.exists() {
             return Ok(None);
         }
@@ -238,13 +299,19 @@ fn not_pinned() -> rustls::Error {
 /// of its key); names, issuers and dates are not looked at.
 #[derive(Debug)]
 pub struct PinnedServer {
-    expected: Fingerprint,
+    expected: Vec<Fingerprint>,
     algs: WebPkiSupportedAlgorithms,
 }
 
 impl PinnedServer {
     /// A verifier pinning `expected`.
     pub fn new(expected: Fingerprint) -> PinnedServer {
+        Self::any_of(vec![expected])
+    }
+
+    /// A verifier accepting any of `expected`: a peer's node id, and the next one it announced
+    /// during a rotation.
+    pub fn any_of(expected: Vec<Fingerprint>) -> PinnedServer {
         PinnedServer {
             expected,
             algs: algorithms(),
@@ -261,7 +328,7 @@ impl ServerCertVerifier for PinnedServer {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if Fingerprint::of_cert(end_entity)? == self.expected {
+        if self.expected.contains(&Fingerprint::of_cert(end_entity)?) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(not_pinned())
@@ -386,11 +453,19 @@ pub fn peer_client_config(
     key: &NodeKey,
     expected: Fingerprint,
 ) -> Result<rustls::ClientConfig, NodeError> {
+    peer_client_config_any(key, vec![expected])
+}
+
+/// [`peer_client_config`] accepting any of `expected` (a peer's node id and its announced next).
+pub fn peer_client_config_any(
+    key: &NodeKey,
+    expected: Vec<Fingerprint>,
+) -> Result<rustls::ClientConfig, NodeError> {
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| NodeError::Config(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedServer::new(expected)))
+        .with_custom_certificate_verifier(Arc::new(PinnedServer::any_of(expected)))
         .with_client_auth_cert(vec![key.cert.clone()], key.key.clone_key())
         .map_err(|e| NodeError::Config(format!("node certificate: {e}")))?;
     // No ALPN here: hyper-rustls sets it for the protocols it enables.

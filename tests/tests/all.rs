@@ -14,6 +14,7 @@ mod faults;
 mod hostile;
 mod logs;
 mod node_sync;
+mod rotation;
 mod sim_props;
 mod sim_protocol;
 mod sim_roles;

@@ -1742,3 +1742,202 @@ async fn s9_sites_whose_clocks_run_days_ahead_or_behind_still_sync() {
         assert_eq!(r["ok"], true, "{from}: {r}");
     }
 }
+
+/// The session timeout the session tests give both nodes (`SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS`).
+const SESSION_SECS: u64 = 15;
+/// What a `POST /api/v1/sync` may take past the session timeout (the answer's own round trip,
+/// recording the outcome): a session still running past `SESSION_SECS + SESSION_MARGIN` never
+/// ends, which is the bug these tests look for (a bound on correctness, not a speed).
+const SESSION_MARGIN: Duration = Duration::from_secs(30);
+
+/// `POST /api/v1/sync?peer=…` on `from`, which must end (ok or with an error) before the session
+/// timeout plus the margin; the peer's line.
+async fn bounded_sync(from: &Node, peer: &str) -> Value {
+    let bound = Duration::from_secs(SESSION_SECS) + SESSION_MARGIN;
+    let r = tokio::time::timeout(
+        bound,
+        from.try_call(
+            Method::POST,
+            &format!("/api/v1/sync?peer={peer}"),
+            Some(&from.admin),
+            None,
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "{} -> {peer}: the session did not end within {bound:?}\n{}",
+            from.name,
+            from.log_tail(30)
+        )
+    })
+    .unwrap_or_else(|e| panic!("{} -> {peer}: {e}", from.name));
+    let body = r.expect(200);
+    body["peers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == peer))
+        .cloned()
+        .unwrap_or_else(|| panic!("no line for {peer} in {body}"))
+}
+
+/// Both HQ and a site start sessions with each other at the same moment, round after round, while
+/// both take writes: every session ends, and ends well (neither side's session waits on the
+/// other's), and the two converge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s10_both_sides_initiating_at_once_never_stall() {
+    let rounds = param("SOAK_BOTH_WAYS", 20);
+    let env = [
+        ("SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS", "15"),
+        ("SWITCHBOARD_SYNC_FRAME_BYTES", "32768"),
+    ];
+    let (c, u) = star_with(&["site-a"], &env, &env).await;
+    let (hq, site) = (c.node("hq"), c.node("site-a"));
+    let at_site = customer(site, &u.north, "Both Ways").await;
+    let at_hq = customer(hq, &u.north_sup, "Other Way").await;
+    for round in 0..rounds {
+        // Something new on each side, so both sessions carry documents both ways.
+        let o = order(site, &u.north, &at_site).await;
+        line(site, &u.north, &o, "widget", 1).await.expect(201);
+        let o = order(hq, &u.north_sup, &at_hq).await;
+        line(hq, &u.north_sup, &o, "gadget", 1).await.expect(201);
+        let (from_hq, from_site) =
+            tokio::join!(bounded_sync(hq, "site-a"), bounded_sync(site, "hq"));
+        for (who, r) in [("hq -> site-a", &from_hq), ("site-a -> hq", &from_site)] {
+            assert_eq!(r["ok"], true, "round {round}: {who}: {r}");
+        }
+    }
+    converge(&c, CONVERGE).await;
+}
+
+/// A site is SIGKILLed while HQ's session with it is in flight and while it takes writes, three
+/// times, and restarted each time: HQ's session in flight ends (with an error) within the
+/// session timeout, HQ's next sessions with the restarted site end too, ok (as do the site's
+/// own, started at the same moment), and the two converge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s11_peer_killed_mid_session_then_restarted_never_stalls() {
+    let kills = param("SOAK_KILLS", 3);
+    let env = [
+        ("SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS", "15"),
+        // Small frames: a catch-up takes many round trips, so a kill lands inside a session.
+        ("SWITCHBOARD_SYNC_FRAME_BYTES", "16384"),
+    ];
+    let (mut c, u) = star_with(&["site-a"], &env, &env).await;
+    let cust = customer(c.node("site-a"), &u.north, "Killed Mid Session").await;
+    for k in 0..kills {
+        // Step 1: the site takes orders while cut off, so HQ's next session is a long pull.
+        c.link_of("hq", "site-a").cut();
+        let acked = Arc::new(Mutex::new(BTreeMap::new()));
+        let w = Writer {
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            base: c.node("site-a").url(),
+            token: u.north.clone(),
+            customer: cust.clone(),
+            acked: acked.clone(),
+        };
+        w.clone().run(40).await;
+        // Step 2: writers keep going, the link heals and HQ starts pulling; the site is
+        // killed while that session is in flight.
+        let writers: Vec<_> = (0..2).map(|_| tokio::spawn(w.clone().run(5_000))).collect();
+        c.link_of("hq", "site-a").heal();
+        let in_flight = {
+            let hq = c.node("hq");
+            let hq_url = hq.url();
+            let admin = hq.admin.clone();
+            // The session runs in its own task, through its own client, so the kill below
+            // happens while it is under way.
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder()
+                    .no_proxy()
+                    .build()
+                    .expect("client");
+                let started = Instant::now();
+                let r = tokio::time::timeout(
+                    Duration::from_secs(SESSION_SECS) + SESSION_MARGIN,
+                    http.post(format!("{hq_url}/api/v1/sync?peer=site-a"))
+                        .bearer_auth(admin)
+                        .send(),
+                )
+                .await;
+                (r.map(|r| r.map(|r| r.status().as_u16())), started.elapsed())
+            })
+        };
+        // Once HQ has started receiving, or shortly after.
+        let until = Instant::now() + Duration::from_secs(5);
+        let proxy = c.link_of("hq", "site-a").dialed_by("hq");
+        let before = proxy.stats().bytes;
+        while proxy.stats().bytes < before + 20_000 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        c.node_mut("site-a").kill().await;
+        for wr in writers {
+            tokio::time::timeout(Duration::from_secs(60), wr)
+                .await
+                .expect("writer stops after the kill")
+                .expect("writer task");
+        }
+        let (ended, took) = in_flight.await.expect("session task");
+        let status = ended
+            .unwrap_or_else(|_| {
+                panic!("kill {k}: HQ's session in flight did not end within the session timeout")
+            })
+            .expect("HQ answers POST /api/v1/sync");
+        assert_eq!(status, 200, "kill {k}: POST /api/v1/sync at HQ");
+        eprintln!("s11 kill {k}: HQ's session in flight ended after {took:?}");
+        // Step 3: restart; sessions started at once from both sides end, ok.
+        c.restart("site-a").await;
+        let (hq, site) = (c.node("hq"), c.node("site-a"));
+        for round in 0..3 {
+            let (from_hq, from_site) =
+                tokio::join!(bounded_sync(hq, "site-a"), bounded_sync(site, "hq"));
+            for (who, r) in [("hq -> site-a", &from_hq), ("site-a -> hq", &from_site)] {
+                assert_eq!(r["ok"], true, "kill {k}, round {round}: {who}: {r}");
+            }
+        }
+    }
+    converge(&c, CONVERGE).await;
+}
+
+/// A peer that stops answering (its link holds every byte for an hour): a session with it, and
+/// a second one started meanwhile that waits for the first, both end with the session timeout's
+/// error within the bound; once the link carries bytes again the next session ends ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s12_a_silent_peer_ends_sessions_at_the_session_timeout() {
+    let env = [("SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS", "15")];
+    // The site waits for a handshake longer than that: what ends the session is HQ's own bound,
+    // not the peer giving up first.
+    let site_env = [
+        ("SWITCHBOARD_SYNC_SESSION_TIMEOUT_SECS", "15"),
+        ("SWITCHBOARD_HEADER_READ_TIMEOUT_SECS", "300"),
+    ];
+    let (c, _u) = star_with(&["site-a"], &env, &site_env).await;
+    let hq = c.node("hq");
+    let proxy = c.link_of("hq", "site-a").dialed_by("hq");
+    proxy.set_latency(Duration::from_secs(3600));
+    // Open connections too: HQ must dial a new one, which carries nothing.
+    proxy.reset();
+    let (first, second) = tokio::join!(bounded_sync(hq, "site-a"), bounded_sync(hq, "site-a"));
+    // A session may still pick a pooled connection the reset just killed and fail at once
+    // (peer unreachable); it drops the peer's client, so the next one dials anew and meets the
+    // silence: at least one of the two ends at the session timeout, both end with an error.
+    let mut timed_out = 0;
+    for r in [&first, &second] {
+        assert_eq!(r["ok"], false, "{r}");
+        let e = r["error"].as_str().unwrap_or_default();
+        if e.contains("did not end within 15 seconds") {
+            timed_out += 1;
+        } else {
+            assert!(e.contains("peer unreachable"), "a clear error: {r}");
+        }
+    }
+    assert!(
+        timed_out >= 1,
+        "one session met the silent peer: {first} {second}"
+    );
+    proxy.clear();
+    let r = bounded_sync(hq, "site-a").await;
+    assert_eq!(r["ok"], true, "after the link carries bytes again: {r}");
+}

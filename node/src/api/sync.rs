@@ -52,6 +52,11 @@ impl From<SyncError> for ApiError {
             SyncError::Busy => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
             }
+            SyncError::AnswerTimeout { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
             SyncError::NoSuchPeer(_) => ApiError::not_found(e.to_string()),
             SyncError::Protocol(e) => engine_error(e),
             SyncError::Store(e) => e.into(),
@@ -60,6 +65,7 @@ impl From<SyncError> for ApiError {
             // the session's result, never as the answer to a request.
             SyncError::Unreachable { .. }
             | SyncError::Timeout { .. }
+            | SyncError::SessionTimeout { .. }
             | SyncError::AuthRefused { .. }
             | SyncError::Remote { .. }
             | SyncError::NotAddedByNodeId { .. }

@@ -58,6 +58,7 @@ impl AppState {
                 role: Some(b.role),
                 call_centers: Some(b.call_centers),
                 fingerprint: Some(b.fingerprint),
+                next_fingerprint: None,
             };
             ctx.put_peer(&peer)?;
             Ok(PeerView::from(peer))

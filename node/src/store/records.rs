@@ -169,6 +169,29 @@ pub struct PeerConfig {
     /// `None` for a contract v1 peer, which is neither contacted nor accepted until it is added
     /// again by node id.
     pub fingerprint: Option<crate::tls::Fingerprint>,
+    /// The next node id the peer announced over the authenticated link (a key rotation under
+    /// way): accepted beside `fingerprint` until the peer is seen with it, which then becomes
+    /// the pinned one.
+    pub next_fingerprint: Option<crate::tls::Fingerprint>,
+}
+
+/// A peer as stored before key rotation (no next fingerprint).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerConfigV2 {
+    /// Local name.
+    pub name: String,
+    /// Base URL.
+    pub url: String,
+    /// Shared secret (contract v1).
+    pub secret: String,
+    /// Internal node id once learnt.
+    pub node_id: Option<NodeId>,
+    /// Declared role.
+    pub role: Option<Role>,
+    /// Declared call centers.
+    pub call_centers: Option<Vec<CallCenterId>>,
+    /// Pinned node id.
+    pub fingerprint: Option<crate::tls::Fingerprint>,
 }
 
 /// A peer as contract v1 stored it: an HMAC secret, its identity learnt from its first hello.
@@ -193,19 +216,39 @@ impl PeerConfig {
     pub fn decode(bytes: &[u8]) -> Result<PeerConfig, NodeError> {
         match decode::<PeerConfig>(bytes) {
             Ok(p) => Ok(p),
-            Err(e) => match decode::<PeerConfigV1>(bytes) {
-                Ok(v1) => Ok(PeerConfig {
-                    name: v1.name,
-                    url: v1.url,
-                    secret: v1.secret,
-                    node_id: v1.node_id,
-                    role: v1.role,
-                    call_centers: v1.call_centers,
-                    fingerprint: None,
+            Err(e) => match decode::<PeerConfigV2>(bytes) {
+                Ok(v2) => Ok(PeerConfig {
+                    name: v2.name,
+                    url: v2.url,
+                    secret: v2.secret,
+                    node_id: v2.node_id,
+                    role: v2.role,
+                    call_centers: v2.call_centers,
+                    fingerprint: v2.fingerprint,
+                    next_fingerprint: None,
                 }),
-                Err(_) => Err(e),
+                Err(_) => match decode::<PeerConfigV1>(bytes) {
+                    Ok(v1) => Ok(PeerConfig {
+                        name: v1.name,
+                        url: v1.url,
+                        secret: v1.secret,
+                        node_id: v1.node_id,
+                        role: v1.role,
+                        call_centers: v1.call_centers,
+                        fingerprint: None,
+                        next_fingerprint: None,
+                    }),
+                    Err(_) => Err(e),
+                },
             },
         }
+    }
+
+    /// Whether a TLS certificate with fingerprint `fp` is this peer's: its pinned node id, or
+    /// the next one it announced (a rotation under way). Never for a contract v1 peer.
+    pub fn accepts(&self, fp: &crate::tls::Fingerprint) -> bool {
+        self.usable()
+            && (self.fingerprint.as_ref() == Some(fp) || self.next_fingerprint.as_ref() == Some(fp))
     }
 
     /// Whether this node can sync with the peer: it was added by node id (not a contract v1

@@ -45,6 +45,13 @@ pub enum SyncError {
         /// The limit, seconds.
         limit_secs: u64,
     },
+    /// The whole session (waiting for one already running with the peer included) did not end
+    /// within the session timeout.
+    #[error("the session did not end within {limit_secs} seconds (sync_session_timeout_secs)")]
+    SessionTimeout {
+        /// The limit, seconds.
+        limit_secs: u64,
+    },
     /// The peer refused this node (401 or 403).
     #[error("peer answered {status}: {detail}")]
     AuthRefused {
@@ -107,6 +114,13 @@ pub enum SyncError {
     /// Peer requests already hold every byte this node buffers for them; retry shortly.
     #[error("too many peer requests in flight on this node, retry shortly")]
     Busy,
+    /// This node could not answer a peer's frame in time (its store busy): the peer's session
+    /// ends with this error and retries later (what the frame carried is merged whole or not at all).
+    #[error("could not answer the frame within {limit_secs} seconds, retry later")]
+    AnswerTimeout {
+        /// The limit, seconds.
+        limit_secs: u64,
+    },
     /// A frame from a peer whose identity is not known yet.
     #[error("unknown peer identity: POST /sync/v1/hello first")]
     Unidentified,
@@ -164,6 +178,21 @@ impl SyncError {
                 | SyncError::NotAddedByNodeId { .. }
                 | SyncError::BadUrl { .. }
         )
+    }
+}
+
+impl SyncError {
+    /// Whether the failure came from the link to the peer (no answer, a broken or timed-out
+    /// exchange, an error status from its server) rather than from what was said over it.
+    pub fn is_transport(&self) -> bool {
+        match self {
+            SyncError::Unreachable { .. }
+            | SyncError::Timeout { .. }
+            | SyncError::SessionTimeout { .. }
+            | SyncError::AnswerTooLarge { .. } => true,
+            SyncError::Remote { status, .. } => status.is_server_error(),
+            _ => false,
+        }
     }
 }
 

@@ -158,9 +158,23 @@ impl SyncHub {
             let mut s = self.sessions.lock().await;
             s.entry(peer.name.clone()).or_default().clone()
         };
-        let _one_session_per_peer = lock.lock().await;
+        // The whole session, waiting for one already running with this peer included, ends
+        // within the session timeout: a peer that stops answering, a connection that went
+        // dead under a pooled client, or a session ahead of this one that is itself stuck
+        // ends it with a clear error rather than leaving `sync now` (and the link) waiting.
+        let limit_secs = self.app.config.sync_session_timeout_secs.max(1);
         let span = tracing::info_span!("sync_session", peer = %peer.name);
-        let result = tracing::Instrument::instrument(self.session(&peer), span).await;
+        let bounded = tokio::time::timeout(Duration::from_secs(limit_secs), async {
+            let _one_session_per_peer = lock.lock().await;
+            self.session(&peer).await
+        });
+        let result = tracing::Instrument::instrument(bounded, span)
+            .await
+            .unwrap_or(Err(SyncError::SessionTimeout { limit_secs }));
+        if result.as_ref().is_err_and(SyncError::is_transport) {
+            // Never reuse a connection of a session that broke off: the next one dials afresh.
+            self.forget_client(&peer);
+        }
         let now_ms = real_now_ms().max(0) as u64;
         let now = self.app.now();
         let name = peer.name.clone();

@@ -42,12 +42,17 @@ fn real_now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A peer's pinned node id and its announced next one.
+type ClientKey = (crate::tls::Fingerprint, Option<crate::tls::Fingerprint>);
+
 /// The node's peer links, and its side of the sync transport.
 pub struct SyncHub {
     app: AppState,
     /// One pooled TLS client per peer fingerprint (each pins its peer).
-    clients:
-        Mutex<std::collections::HashMap<crate::tls::Fingerprint, crate::peer_client::PeerClient>>,
+    /// (keyed by its node id and the next one it announced).
+    clients: Mutex<std::collections::HashMap<ClientKey, crate::peer_client::PeerClient>>,
+    /// This node's next node id (a key rotation under way), announced in its hello.
+    next_fingerprint: Option<crate::tls::Fingerprint>,
     links: Mutex<BTreeMap<String, LinkState>>,
     sessions: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     session_seq: AtomicU64,
@@ -61,7 +66,18 @@ impl SyncHub {
     /// A hub for a node.
     pub fn new(app: AppState) -> Arc<SyncHub> {
         let interval_ms = app.config.sync_interval_secs.max(1).saturating_mul(1000);
+        let next_fingerprint = match crate::tls::NodeKey::load_next(&app.config.data_dir) {
+            Ok(next) => next.map(|k| k.fingerprint),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the next node key: not announcing it");
+                None
+            }
+        };
+        if let Some(next) = next_fingerprint {
+            tracing::info!(next_node_id = %next, "key rotation under way: announcing the next node id to peers");
+        }
         Arc::new(SyncHub {
+            next_fingerprint,
             app,
             clients: Mutex::new(std::collections::HashMap::new()),
             links: Mutex::new(BTreeMap::new()),

@@ -42,7 +42,11 @@ pub const MAX_FRAME_BODY: usize = protocol::frames::MAX_FRAME_BYTES as usize;
 /// its declared length (the largest frame when it declares none) before its body is read.
 pub const INBOUND_BYTES: usize = 8 * MAX_FRAME_BODY;
 /// How long a peer request waits for its share of [`INBOUND_BYTES`] before it is refused (429).
-const INBOUND_WAIT: Duration = Duration::from_secs(30);
+const INBOUND_WAIT: Duration = Duration::from_secs(10);
+/// Longest the engine may take to answer one peer frame (its merge included) before the peer is
+/// answered 503 ([`SyncError::AnswerTimeout`]): well within the peer's own request timeout, so
+/// a responder never leaves a peer's session waiting on this node's store.
+pub const ANSWER_LIMIT: Duration = Duration::from_secs(30);
 
 /// The largest body a peer endpoint takes.
 pub fn body_limit(path: &str) -> usize {
@@ -65,6 +69,11 @@ pub struct Hello {
     pub role: Role,
     /// Call centers it serves.
     pub call_centers: Vec<CallCenterId>,
+    /// The node id (certificate fingerprint) it will present once its key rotation is done
+    /// (`switchboard node rotate-key`): said over the link authenticated by the current one, so
+    /// the receiver records it as a second accepted node id of this peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_node_id: Option<Fingerprint>,
 }
 
 /// A successful answer to a peer's request: sent with status 200 and the content type.
@@ -105,18 +114,30 @@ impl SyncHub {
             name: m.name.clone(),
             role: m.role,
             call_centers: m.call_centers.clone(),
+            next_node_id: self.next_fingerprint,
         }
     }
 
-    /// The pinned client of a peer (made on first use, kept while the peer keeps its node id).
-    fn client(&self, fp: Fingerprint) -> Result<PeerClient, SyncError> {
+    /// The pinned client of a peer (made on first use, kept while the peer keeps its node ids):
+    /// it accepts the peer's node id and the next one it announced.
+    fn client(&self, fp: Fingerprint, next: Option<Fingerprint>) -> Result<PeerClient, SyncError> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(&fp) {
+        if let Some(c) = clients.get(&(fp, next)) {
             return Ok(c.clone());
         }
-        let c = crate::peer_client::peer_client(&self.app.node_key, fp)?;
-        clients.insert(fp, c.clone());
+        let pins = std::iter::once(fp).chain(next).collect();
+        let c = crate::peer_client::peer_client_any(&self.app.node_key, pins)?;
+        clients.insert((fp, next), c.clone());
         Ok(c)
+    }
+
+    /// Drops the pooled client of a peer (and with it its idle connections), so that the next
+    /// session dials afresh.
+    pub(super) fn forget_client(&self, peer: &PeerConfig) {
+        if let Some(fp) = peer.fingerprint {
+            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            clients.retain(|(pinned, _), _| *pinned != fp);
+        }
     }
 
     /// Sends one request to a peer over its pinned TLS link and reads the answer, all within
@@ -132,7 +153,7 @@ impl SyncHub {
                 peer: peer.name.clone(),
             });
         };
-        let client = self.client(fp)?;
+        let client = self.client(fp, peer.next_fingerprint)?;
         let url = format!("{}{}", peer.url.trim_end_matches('/'), path);
         crate::peer_client::exchange(&client, &peer.name, &url, body, body_limit(path)).await
     }
@@ -141,11 +162,23 @@ impl SyncHub {
     /// removed since its handshake, or a request that did not come over the peers' listener).
     async fn peer_of(&self, cert: Option<PeerCert>) -> Result<PeerConfig, SyncError> {
         let PeerCert(fp) = cert.ok_or(SyncError::UnknownPeer)?;
-        self.peers()
+        let peer = self
+            .peers()
             .await?
             .into_iter()
-            .find(|p| p.usable() && p.fingerprint == Some(fp))
-            .ok_or(SyncError::UnknownPeer)
+            .find(|p| p.accepts(&fp))
+            .ok_or(SyncError::UnknownPeer)?;
+        if peer.fingerprint == Some(fp) {
+            return Ok(peer);
+        }
+        // The peer finished the rotation it announced: its next node id becomes the pinned
+        // one, and the old one is no longer accepted.
+        let mut rotated = peer;
+        rotated.fingerprint = Some(fp);
+        rotated.next_fingerprint = None;
+        self.put_peer(rotated.clone()).await?;
+        tracing::info!(peer = %rotated.name, node_id = %fp, "peer rotated its key to the node id it announced");
+        Ok(rotated)
     }
 
     /// Admits a peer request before its body is read (`content_length`: its `Content-Length`,
@@ -216,6 +249,21 @@ impl SyncHub {
                 pinned: None,
             });
         }
+        // A next node id announced over this authenticated link is recorded beside the pinned
+        // one (a rotation under way); one equal to the pinned id means nothing.
+        let announced = h.next_node_id.filter(|n| Some(*n) != peer.fingerprint);
+        if announced.is_some() && announced != peer.next_fingerprint {
+            let mut p = peer.clone();
+            p.next_fingerprint = announced;
+            if p.node_id.is_none() {
+                p.node_id = Some(h.node_id);
+            }
+            if p.node_id == Some(h.node_id) {
+                self.put_peer(p.clone()).await?;
+                tracing::info!(peer = %p.name, next = ?announced, "peer announced its next node id");
+                return Ok(p);
+            }
+        }
         match peer.node_id {
             Some(pinned) if pinned == h.node_id => Ok(peer.clone()),
             Some(pinned) => Err(SyncError::NodeChanged {
@@ -271,10 +319,18 @@ impl SyncHub {
         };
         let mut replica = NodeReplica::new(self.app.clone());
         let span = tracing::info_span!("sync_respond", peer = %peer.name);
-        let answer = tokio::task::spawn_blocking(move || {
+        let answering = tokio::task::spawn_blocking(move || {
             span.in_scope(|| protocol::respond(&mut replica, &info, body.as_ref()))
-        })
-        .await?;
+        });
+        // Past the limit the peer gets its answer (503) at once; a merge already under way
+        // finishes whole on its own, and the peer's next session finds it done.
+        let Ok(answer) = tokio::time::timeout(ANSWER_LIMIT, answering).await else {
+            tracing::warn!(peer = %peer.name, limit_secs = ANSWER_LIMIT.as_secs(), "could not answer a sync frame in time");
+            return Err(SyncError::AnswerTimeout {
+                limit_secs: ANSWER_LIMIT.as_secs(),
+            });
+        };
+        let answer = answer?;
         match answer {
             Ok(bytes) => Ok(Answer {
                 content_type: "application/octet-stream",

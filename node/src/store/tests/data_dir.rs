@@ -52,6 +52,7 @@ async fn backup_opens_with_fresh_actor_and_epoch() {
                 role: None,
                 call_centers: None,
                 fingerprint: None,
+                next_fingerprint: None,
             })
         })
         .await

@@ -77,6 +77,7 @@ fn peer_config(name: &str, node_id: Option<NodeId>) -> PeerConfig {
         role: Some(Role::Hq),
         call_centers: None,
         fingerprint: None,
+        next_fingerprint: None,
     }
 }
 

@@ -15,6 +15,7 @@ async fn peer_records_round_trip() {
         role: Some(Role::Hq),
         call_centers: None,
         fingerprint: None,
+        next_fingerprint: None,
     };
     let node = NodeId(Uuid::new_v4());
     let doc = Uuid::new_v4();
@@ -268,4 +269,42 @@ fn contract_v1_peer_records_still_read() {
     assert_eq!(back, now);
     assert!(back.usable());
     assert!(PeerConfig::decode(b"\x01garbage").is_err());
+}
+
+/// A peer record written before key rotation (no next node id) decodes with none, and a
+/// recorded next node id survives a round trip.
+#[test]
+fn peer_records_from_before_rotation_decode() {
+    let fp: crate::tls::Fingerprint = "ab".repeat(32).parse().expect("fingerprint");
+    let old = crate::store::records::PeerConfigV2 {
+        name: "hq".into(),
+        url: "https://127.0.0.1:7443".into(),
+        secret: String::new(),
+        node_id: Some(NodeId(Uuid::new_v4())),
+        role: Some(Role::Hq),
+        call_centers: Some(Vec::new()),
+        fingerprint: Some(fp),
+    };
+    let bytes = crate::store::records::encode(&old).expect("encode");
+    let p = PeerConfig::decode(&bytes).expect("decode");
+    assert_eq!(
+        (
+            p.fingerprint,
+            p.next_fingerprint,
+            p.node_id,
+            p.name.as_str()
+        ),
+        (Some(fp), None, old.node_id, "hq")
+    );
+    assert!(p.accepts(&fp));
+    let next: crate::tls::Fingerprint = "cd".repeat(32).parse().expect("fingerprint");
+    assert!(!p.accepts(&next));
+    let rotating = PeerConfig {
+        next_fingerprint: Some(next),
+        ..p
+    };
+    let back = PeerConfig::decode(&crate::store::records::encode(&rotating).expect("encode"))
+        .expect("decode");
+    assert_eq!(back, rotating);
+    assert!(back.accepts(&fp) && back.accepts(&next));
 }
