@@ -31,15 +31,16 @@ fn damaged_store(damage: impl FnOnce(&sled::SledStore)) -> VerifyReport {
     // The data dir's lock may still be held for a moment by a process another test forks (the
     // child holds the parent's descriptors until it execs): retry while it is.
     let mut report = None;
-    wait_until("verify to get the data dir", || {
-        match crate::store::verify(dir.path()) {
+    wait_until(
+        "verify to get the data dir",
+        || match crate::store::verify(dir.path()) {
             Err(crate::error::NodeError::DataDirInUse(_)) => false,
             other => {
                 report = Some(other.expect("verify runs"));
                 true
             }
-        }
-    });
+        },
+    );
     report.expect("a report")
 }
 
