@@ -587,6 +587,9 @@ async fn console_hold_placed_by_an_agent_is_cleared_only_by_a_supervisor() {
     }
     .await;
     b.step("the open page says the order changed", r).await;
+    let r = b.wait_text("#notes", "Customer called back").await;
+    b.step("the note shows on the open page without a reload", r)
+        .await;
 
     let r = async {
         b.click("nav form button").await?;
@@ -675,8 +678,9 @@ async fn console_refuses_forged_forms_and_expired_sessions() {
     b.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
+/// HQ and a site `north` (call center `cc1`, product `widget` with its picture, agent `sam`
+/// with a password), the site synced once.
+async fn hq_and_a_site() -> Cluster {
     let mut cluster = Cluster::new();
     cluster.add(NodeSpec::hq("hq")).await;
     cluster.add(NodeSpec::site("north", &["cc1"])).await;
@@ -714,6 +718,12 @@ async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
     .await
     .expect(201);
     assert_eq!(north.sync_with("hq").await["ok"], true);
+    cluster
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
+    let cluster = hq_and_a_site().await;
     // The WAN goes down; the site keeps serving its agents.
     cluster.links[0].cut();
     let north = cluster.node("north");
@@ -774,5 +784,80 @@ async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
     }
     .await;
     b.step("the banner clears after the heal", r).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_order_edited_at_hq_and_at_the_site_shows_live_with_the_conflict() {
+    let cluster = hq_and_a_site().await;
+    let (hq, north) = (cluster.node("hq"), cluster.node("north"));
+    let profile = cluster.home().join("chromium-profile");
+    let mut b = Browser::open_at("live-conflict", &north.url(), &profile).await;
+    let r = async {
+        b.sign_in("sam", "sam's password").await?;
+        b.wait_text("h1", "Customers").await?;
+        b.fill("#new-name", "Live Lena").await?;
+        b.click("#create-customer").await?;
+        b.wait_text("h1", "Live Lena").await?;
+        b.select("#delivery-mode", "std").await?;
+        b.click("#start-order").await?;
+        b.wait_text("#lines-h", "Lines").await?;
+        b.fill("#product", "widget").await?;
+        b.click("#add-line-button").await?;
+        b.wait_text("#lines", "Widget").await?;
+        b.wait_url("/orders/").await
+    }
+    .await;
+    let url = b.step("take an order at the site", r).await;
+    let order = url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap_or_default()
+        .to_string();
+    let v = north
+        .get(&format!("/api/v1/orders/{order}"), &north.admin)
+        .await;
+    let line = v.expect(200)["lines"][0]["id"]
+        .as_str()
+        .expect("a line id")
+        .to_string();
+    // The order reaches HQ; then HQ and the site change the same quantity, each unaware of
+    // the other, and HQ adds a note.
+    assert_eq!(north.sync_with("hq").await["ok"], true);
+    let path = format!("/api/v1/orders/{order}/lines/{line}");
+    hq.patch(&path, &hq.admin, json!({"quantity": 3}))
+        .await
+        .expect(200);
+    hq.post(
+        &format!("/api/v1/orders/{order}/notes"),
+        &hq.admin,
+        json!({"text": "Customer called HQ"}),
+    )
+    .await
+    .expect(201);
+    north
+        .patch(&path, &north.admin, json!({"quantity": 4}))
+        .await
+        .expect(200);
+    let r = async {
+        b.wait_text("#live-what", "on this node").await?;
+        b.wait_text("#lines td.num", "4").await
+    }
+    .await;
+    b.step("the site's own edit shows live", r).await;
+    // The sync merges them: the open page shows the conflict and HQ's note without a reload.
+    assert_eq!(north.sync_with("hq").await["ok"], true);
+    let r = async {
+        b.wait_text("#live-what", "Conflict").await?;
+        b.wait_text("#live-what", "on another node").await?;
+        b.wait_text("#conflicts", "quantity").await?;
+        b.wait_text("#conflicts", "3").await?;
+        b.wait_text("#notes", "Customer called HQ").await?;
+        b.wait_url(&order).await
+    }
+    .await;
+    b.step("the merge from HQ shows live, with the conflict", r)
+        .await;
     b.close().await;
 }
