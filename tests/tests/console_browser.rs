@@ -3,8 +3,11 @@
 //! --demo-data` processes. Each flow is a list of steps; a failing step saves a screenshot (its
 //! path is printed) and fails the test with the page's text.
 //!
-//! Needs `chromium` and `chromium-driver` (scripts/test.sh installs them). Accessibility audits
-//! (axe-core) are not run: axe-core cannot be fetched on this machine.
+//! Every screen is audited with axe-core in the page ([`Browser::audit`]): a serious or critical
+//! violation fails the step with its rule ids and elements.
+//!
+//! Needs `chromium` and `chromium-driver`, and axe-core under tests/console-axe/node_modules
+//! (`npm ci` there; scripts/test.sh does both).
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -319,6 +322,47 @@ impl Browser {
             .map_err(|e| e.to_string())
     }
 
+    /// Runs axe-core in the page: no serious or critical violation, or the step fails with
+    /// each rule's id and (up to three of) its elements.
+    async fn audit(&self) -> StepResult<()> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("console-axe/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "{}: {e} (run `npm ci` in tests/console-axe; scripts/test.sh does)",
+                path.display()
+            )
+        })?;
+        self.js(&format!("{source}\n;return true;")).await?;
+        let found = self
+            .client
+            .execute_async(
+                "var done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] }).then(function (r) {
+                   done(r.violations.filter(function (v) {
+                     return v.impact === 'serious' || v.impact === 'critical';
+                   }).map(function (v) {
+                     return v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(function (n) {
+                       return n.target.join(' ');
+                     }).join(', ');
+                   }));
+                 }).catch(function (e) { done(['axe failed: ' + e]); });",
+                vec![],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        match found.as_array() {
+            Some(v) if v.is_empty() => Ok(()),
+            _ => Err(format!("axe-core: {found}")),
+        }
+    }
+
+    /// Audits the screen shown now (a step of its own).
+    async fn audit_step(&mut self, screen: &str) {
+        let r = self.audit().await;
+        self.step(&format!("axe-core on {screen}"), r).await;
+    }
+
     async fn close(self) {
         let _ = self.client.close().await;
     }
@@ -338,6 +382,7 @@ async fn console_sign_in_good_bad_and_throttled() {
         .wait_text("#signin-error", "Wrong user name or password")
         .await;
     b.step("refused", r).await;
+    b.audit_step("the sign-in page with its refusal").await;
     for i in 0..5 {
         let r = b.sign_in("supervisor", "guessing").await;
         b.step(&format!("guess {i}"), r).await;
@@ -360,6 +405,7 @@ async fn console_sign_in_good_bad_and_throttled() {
     b.step("signed in as the agent", r).await;
     let r = b.wait_text("#sync-banner", "Standalone node").await;
     b.step("the sync banner", r).await;
+    b.audit_step("the customer search").await;
     b.close().await;
 }
 
@@ -383,6 +429,7 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("create the customer", r).await;
+    b.audit_step("the customer page").await;
     let r = async {
         b.goto("/customers").await?;
         b.fill("#q", "7946").await?;
@@ -393,6 +440,7 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("search the customer by phone", r).await;
+    b.audit_step("the customer search with results").await;
 
     // The order, with the source code's script.
     let r = async {
@@ -416,6 +464,8 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("add a line: the upsell prompt", r).await;
+    b.audit_step("the sales order page with a line and its suggestions")
+        .await;
     let r = b
         .js("var i = document.querySelector('#lines img.product'); return i && i.complete && i.naturalWidth > 0;")
         .await;
@@ -468,6 +518,7 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("submit refused while underpaid", r).await;
+    b.audit_step("the sales order page with a refusal").await;
 
     // The second payment (the amount offered is the balance), the recap, then submit by key.
     let r = async {
@@ -506,6 +557,14 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("submit with Alt+S", r).await;
+    b.audit_step("a submitted order").await;
+    let r = async {
+        b.goto("/orders").await?;
+        b.wait_text("h1", "Orders").await
+    }
+    .await;
+    b.step("the orders list", r).await;
+    b.audit_step("the orders list").await;
     b.close().await;
 }
 
@@ -544,6 +603,7 @@ async fn console_hold_placed_by_an_agent_is_cleared_only_by_a_supervisor() {
     }
     .await;
     b.step("the agent places a fraud hold", r).await;
+    b.audit_step("an order on hold").await;
     let r = async {
         b.click(".clear-hold").await?;
         b.wait_text("#flash", "Refused").await?;
@@ -609,6 +669,15 @@ async fn console_hold_placed_by_an_agent_is_cleared_only_by_a_supervisor() {
     }
     .await;
     b.step("the supervisor finds it in the hold queue", r).await;
+    let r = b.goto("/holds").await;
+    b.step("back to the hold queue", r).await;
+    b.audit_step("the hold queue").await;
+    let r = async {
+        b.click("#hold-queue a").await?;
+        b.wait_text("#holds", "Card holder name differs").await
+    }
+    .await;
+    b.step("the held order from the queue", r).await;
     let r = async {
         b.click(".clear-hold").await?;
         b.wait_text("#order-status", "open").await?;
@@ -666,6 +735,7 @@ async fn console_refuses_forged_forms_and_expired_sessions() {
     }
     .await;
     b.step("an idle session expires", r).await;
+    b.audit_step("the sign-in page after expiry").await;
     let r = async {
         let pw = served.agent.clone();
         b.sign_in("agent", &pw).await?;
@@ -740,6 +810,7 @@ async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
     .await;
     b.step("sign in at the site with HQ cut off; the banner says so", r)
         .await;
+    b.audit_step("a page with the warning banner").await;
     let r = async {
         b.fill("#new-name", "Offline Olivia").await?;
         b.click("#create-customer").await?;
@@ -858,6 +929,8 @@ async fn console_order_edited_at_hq_and_at_the_site_shows_live_with_the_conflict
     }
     .await;
     b.step("the merge from HQ shows live, with the conflict", r)
+        .await;
+    b.audit_step("the sales order page with a merged conflict shown live")
         .await;
     b.close().await;
 }
