@@ -53,6 +53,8 @@
     var page = document.getElementById("order-page");
     if (!page || !window.EventSource) { return; }
     var source = new EventSource(page.getAttribute("data-events-url"));
+    // Leaving the page ends the stream at once: a browser holds few connections per node.
+    window.addEventListener("pagehide", function () { source.close(); });
     source.addEventListener("changed", function (e) {
       refreshLive().then(function () {
         var box = document.getElementById("live-changed");
