@@ -55,8 +55,11 @@
     var source = new EventSource(page.getAttribute("data-events-url"));
     // Leaving the page ends the stream at once: a browser holds few connections per node.
     window.addEventListener("pagehide", function () { source.close(); });
+    var queue = Promise.resolve();
     source.addEventListener("changed", function (e) {
-      refreshLive().then(function () {
+      // One refresh at a time, in the order of the events: a late answer never overwrites a
+      // fresher one.
+      queue = queue.then(refreshLive).then(function () {
         var box = document.getElementById("live-changed");
         var list = document.getElementById("live-what");
         if (!box || !list) { return; }

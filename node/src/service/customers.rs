@@ -103,7 +103,8 @@ impl AppState {
         // Most entries do not match: they are passed over on their stored JSON, lower-cased,
         // without decoding them (serde_json keeps text verbatim but for `"`, `\` and control
         // characters, so a query without those is in a field only if it is in the entry).
-        let raw_check = !q.is_empty() && !q.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+        let raw_check =
+            !q.is_empty() && !q.chars().any(|c| c == '"' || c == '\\' || c.is_control());
         self.read(move |s| {
             let mut out = Vec::new();
             let mut next = None;
