@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs the system parts the tests need when they are missing
 # (Debian's `postgresql` for the warehouse tests, `chromium` and `chromium-driver` for the console's
-# browser tests, `faketime` for the clock-skew sync test), then runs the whole test suite.
+# browser tests, `faketime` for the clock-skew sync test, Node.js and npm for the axe-core audits of
+# the console's screens, installed by `npm ci` in tests/console-axe), then runs the whole test suite.
 #
 #   scripts/test.sh            # everything CI runs after fmt and clippy, then schemathesis
 #   scripts/test.sh -- cli     # extra arguments go to `cargo test --workspace` (no schemathesis)
@@ -15,6 +16,7 @@ missing=()
 have_postgres || missing+=(postgresql)
 have_browser || missing+=(chromium chromium-driver)
 command -v faketime >/dev/null || missing+=(faketime)
+command -v npm >/dev/null || missing+=(nodejs npm)
 
 if ((${#missing[@]})); then
     echo "==> installing ${missing[*]}"
@@ -26,6 +28,12 @@ if ((${#missing[@]})); then
     timeout 600 apt-get update -q
     # The package's own cluster is not used: the tests start their own servers on temp dirs.
     timeout 900 apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# axe-core, pinned by tests/console-axe/package-lock.json, for the console's browser tests.
+if [[ ! -f tests/console-axe/node_modules/axe-core/axe.min.js ]]; then
+    echo "==> npm ci in tests/console-axe (axe-core)"
+    (cd tests/console-axe && timeout 600 npm ci --no-audit --no-fund)
 fi
 
 # The real-process tests run target/debug/switchboard; build it in the same profile first.

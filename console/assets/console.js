@@ -1,5 +1,5 @@
 // The console's only script (embedded in the node's binary; no build step). It adds keyboard
-// shortcuts, refreshes the sync banner and tells when the order on screen changed elsewhere.
+// shortcuts, refreshes the sync banner and keeps the order on screen live (server-sent events).
 // Every action still goes through a plain HTML form: the page works without it.
 (function () {
   "use strict";
@@ -35,21 +35,43 @@
   }
   setInterval(refreshBanner, 5000);
 
+  // The order on screen, live: the node's server-sent events say what changed; the page then
+  // swaps in the fresh read-only parts (never the one holding the agent's focus) and says it.
+  function refreshLive() {
+    return fetch(location.pathname, { credentials: "same-origin" }).then(function (r) {
+      return r.ok && !r.redirected ? r.text() : null;
+    }).then(function (html) {
+      if (!html) { return; }
+      var fresh = new DOMParser().parseFromString(html, "text/html");
+      document.querySelectorAll("[data-live]").forEach(function (el) {
+        var next = el.id && fresh.getElementById(el.id);
+        if (next && !el.contains(document.activeElement)) { el.replaceWith(document.importNode(next, true)); }
+      });
+    }).catch(function () {});
+  }
   function watchOrder() {
-    var main = document.querySelector("[data-version-url]");
-    if (!main) { return; }
-    var url = main.getAttribute("data-version-url");
-    var seen = main.getAttribute("data-version");
-    setInterval(function () {
-      fetch(url, { credentials: "same-origin" }).then(function (r) {
-        return r.ok && !r.redirected ? r.text() : null;
-      }).then(function (v) {
-        if (v && v !== seen) {
-          var note = document.getElementById("live-changed");
-          if (note) { note.hidden = false; }
-        }
-      }).catch(function () {});
-    }, 3000);
+    var page = document.getElementById("order-page");
+    if (!page || !window.EventSource) { return; }
+    var source = new EventSource(page.getAttribute("data-events-url"));
+    // Leaving the page ends the stream at once: a browser holds few connections per node.
+    window.addEventListener("pagehide", function () { source.close(); });
+    var queue = Promise.resolve();
+    source.addEventListener("changed", function (e) {
+      // One refresh at a time, in the order of the events: a late answer never overwrites a
+      // fresher one.
+      queue = queue.then(refreshLive).then(function () {
+        var box = document.getElementById("live-changed");
+        var list = document.getElementById("live-what");
+        if (!box || !list) { return; }
+        String(e.data || "").split("\n").forEach(function (line) {
+          if (!line) { return; }
+          var li = document.createElement("li");
+          li.textContent = line;
+          list.appendChild(li);
+        });
+        box.hidden = false;
+      });
+    });
   }
   document.addEventListener("DOMContentLoaded", watchOrder);
 })();

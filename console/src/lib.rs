@@ -15,6 +15,7 @@ pub mod assets;
 pub mod auth;
 pub mod customers;
 pub mod layout;
+pub mod live;
 pub mod money;
 pub mod orders;
 pub mod session;
@@ -83,7 +84,7 @@ pub fn router(app: AppState, hub: Arc<SyncHub>, options: Options) -> Router {
         .route("/customers/{id}", get(customers::show))
         .route("/orders", get(orders::list).post(orders::create))
         .route("/orders/{id}", get(orders::page_route))
-        .route("/orders/{id}/version", get(orders::version))
+        .route("/orders/{id}/events", get(live::events))
         .route("/orders/{id}/{action}", post(orders::act))
         .route("/orders/{id}/{what}/{item}/{action}", post(orders::act_on))
         .route("/holds", get(orders::hold_queue))

@@ -23,7 +23,7 @@ use switchboard_domain::commands::{
 };
 use switchboard_domain::*;
 use switchboard_node::service::ServiceError;
-use switchboard_node::views::{NewOrderBody, OrderListQuery, OrderSummary, OrderView};
+use switchboard_node::views::{NewOrderBody, OrderListQuery, OrderSummary};
 use uuid::Uuid;
 
 /// `GET /`: the customer search, where a call starts.
@@ -284,27 +284,6 @@ pub async fn create(
     }
 }
 
-/// What tells two versions of an order apart for the live notice: its last change and
-/// conflicts.
-fn version_of(o: &OrderView) -> String {
-    format!("{}:{}", o.updated_at, o.conflicts.len())
-}
-
-/// `GET /orders/{id}/version`: the version the page's script compares with what it shows.
-pub async fn version(
-    State(console): State<Console>,
-    signed: crate::auth::Watching,
-    Path(id): Path<String>,
-) -> Response {
-    let Ok(oid) = Uuid::parse_str(&id).map(OrderId) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    match console.app.order(&signed.user, oid).await {
-        Ok(o) => version_of(&o).into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
 /// Query of the sales order page.
 #[derive(Deserialize)]
 pub struct PageQuery {
@@ -364,10 +343,13 @@ pub async fn page_handler(
         .unwrap_or_default();
     let title = format!("{} {}", s::ORDER, short(&o.id.to_string()));
     let body = html! {
-        div data-version-url={ "/orders/" (o.id) "/version" } data-version=(version_of(&o)) {
-            p id="live-changed" role="status" hidden { (s::LIVE_CHANGED) " " a href={ "/orders/" (o.id) } { (s::RELOAD) } }
+        div id="order-page" data-events-url={ "/orders/" (o.id) "/events?since=" (o.updated_at.as_millis()) } {
+            div id="live-changed" role="status" aria-live="polite" hidden {
+                p { strong { (s::LIVE_CHANGED) } " " a href={ "/orders/" (o.id) } { (s::RELOAD) } }
+                ul id="live-what" {}
+            }
             p class="muted" { (s::SHORTCUTS) }
-            p {
+            p id="order-head" data-live {
                 (s::STATUS) ": " strong id="order-status" { (o.status.as_str()) }
                 " · " (s::CUSTOMER) ": "
                 a href={ "/customers/" (o.customer_id) } { (customer.as_ref().map(|c| c.name.clone()).unwrap_or_else(|| o.customer_id.to_string())) }
@@ -384,7 +366,7 @@ pub async fn page_handler(
                     } }
                     section aria-labelledby="lines-h" {
                         h2 id="lines-h" { (s::LINES) }
-                        @if o.lines.is_empty() { p { (s::NO_LINES) } } @else {
+                        div id="lines-live" data-live { @if o.lines.is_empty() { p { (s::NO_LINES) } } @else {
                             table id="lines" {
                                 thead { tr {
                                     th scope="col" { span class="skip" { (s::PRODUCT) } }
@@ -419,7 +401,7 @@ pub async fn page_handler(
                                     }
                                 }
                             }
-                        }
+                        } }
                         form method="post" action={ "/orders/" (o.id) "/lines" } class="row" id="add-line" {
                             (csrf(signed))
                             label { (s::PRODUCT) " " kbd { "Alt+L" }
@@ -452,7 +434,7 @@ pub async fn page_handler(
                     } }
                     section aria-labelledby="coupons-h" {
                         h2 id="coupons-h" { (s::COUPONS) }
-                        ul { @for c in &o.coupons { li { (c.code) " − " (m(c.discount)) " "
+                        ul id="coupons-live" data-live { @for c in &o.coupons { li { (c.code) " − " (m(c.discount)) " "
                             form method="post" action={ "/orders/" (o.id) "/coupons/" (c.code) "/remove" } class="inline" { (csrf(signed)) button type="submit" aria-label={ (s::REMOVE) " " (c.code) } { (s::REMOVE) } } } } }
                         form method="post" action={ "/orders/" (o.id) "/coupons" } class="row" {
                             (csrf(signed))
@@ -462,7 +444,7 @@ pub async fn page_handler(
                     }
                     section aria-labelledby="charges-h" {
                         h2 id="charges-h" { (s::CHARGES) }
-                        ul { @for c in &o.charges { li { (c.code) ": " (m(c.amount)) @if c.auto { " (" (s::AUTOMATIC) ")" } } } }
+                        ul id="charges-live" data-live { @for c in &o.charges { li { (c.code) ": " (m(c.amount)) @if c.auto { " (" (s::AUTOMATIC) ")" } } } }
                         form method="post" action={ "/orders/" (o.id) "/charges" } class="row" {
                             (csrf(signed))
                             label { (s::CHARGE_CODE) input id="charge-code" name="code" required; }
@@ -473,7 +455,7 @@ pub async fn page_handler(
                     }
                     section aria-labelledby="payments-h" {
                         h2 id="payments-h" { (s::PAYMENTS) }
-                        ul id="payments" { @for p in &o.payments { li { (p.method) ": " (m(p.amount)) " (" (p.status) ")"
+                        ul id="payments" data-live { @for p in &o.payments { li { (p.method) ": " (m(p.amount)) " (" (p.status) ")"
                             @if let Some(r) = &p.reference { " " (r) }
                             @if p.status != "voided" { " " form method="post" action={ "/orders/" (o.id) "/payments/" (p.id) "/void" } class="inline" { (csrf(signed)) button type="submit" aria-label={ (s::VOID) " " (p.method) " " (m(p.amount)) } { (s::VOID) } } } } } }
                         form method="post" action={ "/orders/" (o.id) "/payments" } class="row" {
@@ -487,7 +469,7 @@ pub async fn page_handler(
                     }
                     section aria-labelledby="holds-h" {
                         h2 id="holds-h" { (s::HOLDS) }
-                        ul id="holds" { @for h in &o.holds { li {
+                        ul id="holds" data-live { @for h in &o.holds { li {
                             strong { (h.code) } ": " (h.reason) " — " (if h.system { s::SYSTEM.to_string() } else { user_name(console, h.placed_by) }) ", " (when(h.placed_at, now))
                             @if h.system { br; span class="muted" { (s::SYSTEM_HOLD) } }
                             @if let Some(c) = &h.cleared { " — " (s::CLEARED_BY) " " (user_name(console, c.by)) ", " (when(c.at, now)) } @else {
@@ -508,7 +490,7 @@ pub async fn page_handler(
                     }
                     section aria-labelledby="notes-h" {
                         h2 id="notes-h" { (s::NOTES) }
-                        ul { @for n in &o.notes { li { (when(n.at, now)) " " (user_name(console, n.by)) ": " (n.text) } } }
+                        ul id="notes" data-live { @for n in &o.notes { li { (when(n.at, now)) " " (user_name(console, n.by)) ": " (n.text) } } }
                         form method="post" action={ "/orders/" (o.id) "/notes" } class="row" {
                             (csrf(signed))
                             label { (s::ADD_NOTE) input name="text" required; }
@@ -519,7 +501,7 @@ pub async fn page_handler(
                 div {
                     section aria-labelledby="recap-h" id="recap" {
                         h2 id="recap-h" { (s::RECAP) }
-                        table class="recap" {
+                        table class="recap" id="recap-table" data-live {
                             tbody {
                                 tr { td { (s::SUBTOTAL) " (" (o.lines.len()) ")" } td class="num" id="recap-subtotal" { (m(o.totals.subtotal)) } }
                                 @for c in &o.charges { tr { td { (s::CHARGES) ": " (c.code) } td class="num" { (m(c.amount)) } } }
@@ -542,15 +524,15 @@ pub async fn page_handler(
                             button type="submit" id="cancel" { (s::CANCEL_ORDER) }
                         }
                     }
-                    @if !o.conflicts.is_empty() {
+                    div id="conflicts-live" data-live { @if !o.conflicts.is_empty() {
                         section aria-labelledby="conflicts-h" id="conflicts" {
                             h2 id="conflicts-h" { (s::CONFLICTS) }
                             ul { @for c in &o.conflicts { li { code { (c.path) } ": "
                                 @for (i, v) in c.values.iter().enumerate() { @if i > 0 { " / " } (v.to_string()) } } } }
                         }
-                    }
+                    } }
                     @if let Some(h) = &history {
-                        section aria-labelledby="history-h" {
+                        section aria-labelledby="history-h" id="history" data-live {
                             h2 id="history-h" { (s::HISTORY) }
                             ol { @for c in &h.changes { li { (when(c.at, now)) " "
                                 @if let Some(u) = c.by { (user_name(console, u)) ": " } (c.summary) } } }

@@ -143,8 +143,19 @@ pub const SHORTCUTS: &str =
 pub const DONE: &str = "Done.";
 pub const REFUSED: &str = "Refused";
 pub const LIVE_CHANGED: &str =
-    "This order was changed elsewhere (another agent or a merge from a peer). Reload to see it:";
+    "This order changed while open (another agent, or a merge from a peer); the page shows it now:";
 pub const RELOAD: &str = "Reload";
+pub const LIVE_HERE: &str = "on this node";
+pub const LIVE_ELSEWHERE: &str = "on another node (synced)";
+pub const LIVE_SOMETHING: &str = "The order was changed.";
+
+pub fn live_conflict(path: &str, values: &str) -> String {
+    format!("Conflict: two sites edited {path} ({values})")
+}
+
+pub fn live_status(status: &str) -> String {
+    format!("Status is now {status}")
+}
 
 pub fn line_added(product: &str) -> String {
     format!("Added {product}.")

@@ -3,8 +3,11 @@
 //! --demo-data` processes. Each flow is a list of steps; a failing step saves a screenshot (its
 //! path is printed) and fails the test with the page's text.
 //!
-//! Needs `chromium` and `chromium-driver` (scripts/test.sh installs them). Accessibility audits
-//! (axe-core) are not run: axe-core cannot be fetched on this machine.
+//! Every screen is audited with axe-core in the page ([`Browser::audit`]): a serious or critical
+//! violation fails the step with its rule ids and elements.
+//!
+//! Needs `chromium` and `chromium-driver`, and axe-core under tests/console-axe/node_modules
+//! (`npm ci` there; scripts/test.sh does both).
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -319,6 +322,47 @@ impl Browser {
             .map_err(|e| e.to_string())
     }
 
+    /// Runs axe-core in the page: no serious or critical violation, or the step fails with
+    /// each rule's id and (up to three of) its elements.
+    async fn audit(&self) -> StepResult<()> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("console-axe/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "{}: {e} (run `npm ci` in tests/console-axe; scripts/test.sh does)",
+                path.display()
+            )
+        })?;
+        self.js(&format!("{source}\n;return true;")).await?;
+        let found = self
+            .client
+            .execute_async(
+                "var done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] }).then(function (r) {
+                   done(r.violations.filter(function (v) {
+                     return v.impact === 'serious' || v.impact === 'critical';
+                   }).map(function (v) {
+                     return v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(function (n) {
+                       return n.target.join(' ');
+                     }).join(', ');
+                   }));
+                 }).catch(function (e) { done(['axe failed: ' + e]); });",
+                vec![],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        match found.as_array() {
+            Some(v) if v.is_empty() => Ok(()),
+            _ => Err(format!("axe-core: {found}")),
+        }
+    }
+
+    /// Audits the screen shown now (a step of its own).
+    async fn audit_step(&mut self, screen: &str) {
+        let r = self.audit().await;
+        self.step(&format!("axe-core on {screen}"), r).await;
+    }
+
     async fn close(self) {
         let _ = self.client.close().await;
     }
@@ -338,6 +382,7 @@ async fn console_sign_in_good_bad_and_throttled() {
         .wait_text("#signin-error", "Wrong user name or password")
         .await;
     b.step("refused", r).await;
+    b.audit_step("the sign-in page with its refusal").await;
     for i in 0..5 {
         let r = b.sign_in("supervisor", "guessing").await;
         b.step(&format!("guess {i}"), r).await;
@@ -360,6 +405,7 @@ async fn console_sign_in_good_bad_and_throttled() {
     b.step("signed in as the agent", r).await;
     let r = b.wait_text("#sync-banner", "Standalone node").await;
     b.step("the sync banner", r).await;
+    b.audit_step("the customer search").await;
     b.close().await;
 }
 
@@ -383,6 +429,7 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("create the customer", r).await;
+    b.audit_step("the customer page").await;
     let r = async {
         b.goto("/customers").await?;
         b.fill("#q", "7946").await?;
@@ -393,6 +440,7 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("search the customer by phone", r).await;
+    b.audit_step("the customer search with results").await;
 
     // The order, with the source code's script.
     let r = async {
@@ -416,6 +464,8 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("add a line: the upsell prompt", r).await;
+    b.audit_step("the sales order page with a line and its suggestions")
+        .await;
     let r = b
         .js("var i = document.querySelector('#lines img.product'); return i && i.complete && i.naturalWidth > 0;")
         .await;
@@ -468,6 +518,7 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("submit refused while underpaid", r).await;
+    b.audit_step("the sales order page with a refusal").await;
 
     // The second payment (the amount offered is the balance), the recap, then submit by key.
     let r = async {
@@ -506,6 +557,14 @@ async fn console_takes_a_full_order() {
     }
     .await;
     b.step("submit with Alt+S", r).await;
+    b.audit_step("a submitted order").await;
+    let r = async {
+        b.goto("/orders").await?;
+        b.wait_text("h1", "Orders").await
+    }
+    .await;
+    b.step("the orders list", r).await;
+    b.audit_step("the orders list").await;
     b.close().await;
 }
 
@@ -544,6 +603,7 @@ async fn console_hold_placed_by_an_agent_is_cleared_only_by_a_supervisor() {
     }
     .await;
     b.step("the agent places a fraud hold", r).await;
+    b.audit_step("an order on hold").await;
     let r = async {
         b.click(".clear-hold").await?;
         b.wait_text("#flash", "Refused").await?;
@@ -587,6 +647,9 @@ async fn console_hold_placed_by_an_agent_is_cleared_only_by_a_supervisor() {
     }
     .await;
     b.step("the open page says the order changed", r).await;
+    let r = b.wait_text("#notes", "Customer called back").await;
+    b.step("the note shows on the open page without a reload", r)
+        .await;
 
     let r = async {
         b.click("nav form button").await?;
@@ -606,6 +669,15 @@ async fn console_hold_placed_by_an_agent_is_cleared_only_by_a_supervisor() {
     }
     .await;
     b.step("the supervisor finds it in the hold queue", r).await;
+    let r = b.goto("/holds").await;
+    b.step("back to the hold queue", r).await;
+    b.audit_step("the hold queue").await;
+    let r = async {
+        b.click("#hold-queue a").await?;
+        b.wait_text("#holds", "Card holder name differs").await
+    }
+    .await;
+    b.step("the held order from the queue", r).await;
     let r = async {
         b.click(".clear-hold").await?;
         b.wait_text("#order-status", "open").await?;
@@ -663,6 +735,7 @@ async fn console_refuses_forged_forms_and_expired_sessions() {
     }
     .await;
     b.step("an idle session expires", r).await;
+    b.audit_step("the sign-in page after expiry").await;
     let r = async {
         let pw = served.agent.clone();
         b.sign_in("agent", &pw).await?;
@@ -675,8 +748,9 @@ async fn console_refuses_forged_forms_and_expired_sessions() {
     b.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
+/// HQ and a site `north` (call center `cc1`, product `widget` with its picture, agent `sam`
+/// with a password), the site synced once.
+async fn hq_and_a_site() -> Cluster {
     let mut cluster = Cluster::new();
     cluster.add(NodeSpec::hq("hq")).await;
     cluster.add(NodeSpec::site("north", &["cc1"])).await;
@@ -714,6 +788,12 @@ async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
     .await
     .expect(201);
     assert_eq!(north.sync_with("hq").await["ok"], true);
+    cluster
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
+    let cluster = hq_and_a_site().await;
     // The WAN goes down; the site keeps serving its agents.
     cluster.links[0].cut();
     let north = cluster.node("north");
@@ -730,6 +810,7 @@ async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
     .await;
     b.step("sign in at the site with HQ cut off; the banner says so", r)
         .await;
+    b.audit_step("a page with the warning banner").await;
     let r = async {
         b.fill("#new-name", "Offline Olivia").await?;
         b.click("#create-customer").await?;
@@ -774,5 +855,82 @@ async fn console_at_a_site_signs_in_and_takes_orders_while_hq_is_cut_off() {
     }
     .await;
     b.step("the banner clears after the heal", r).await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_order_edited_at_hq_and_at_the_site_shows_live_with_the_conflict() {
+    let cluster = hq_and_a_site().await;
+    let (hq, north) = (cluster.node("hq"), cluster.node("north"));
+    let profile = cluster.home().join("chromium-profile");
+    let mut b = Browser::open_at("live-conflict", &north.url(), &profile).await;
+    let r = async {
+        b.sign_in("sam", "sam's password").await?;
+        b.wait_text("h1", "Customers").await?;
+        b.fill("#new-name", "Live Lena").await?;
+        b.click("#create-customer").await?;
+        b.wait_text("h1", "Live Lena").await?;
+        b.select("#delivery-mode", "std").await?;
+        b.click("#start-order").await?;
+        b.wait_text("#lines-h", "Lines").await?;
+        b.fill("#product", "widget").await?;
+        b.click("#add-line-button").await?;
+        b.wait_text("#lines", "Widget").await?;
+        b.wait_url("/orders/").await
+    }
+    .await;
+    let url = b.step("take an order at the site", r).await;
+    let order = url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap_or_default()
+        .to_string();
+    let v = north
+        .get(&format!("/api/v1/orders/{order}"), &north.admin)
+        .await;
+    let line = v.expect(200)["lines"][0]["id"]
+        .as_str()
+        .expect("a line id")
+        .to_string();
+    // The order reaches HQ; then HQ and the site change the same quantity, each unaware of
+    // the other, and HQ adds a note.
+    assert_eq!(north.sync_with("hq").await["ok"], true);
+    let path = format!("/api/v1/orders/{order}/lines/{line}");
+    hq.patch(&path, &hq.admin, json!({"quantity": 3}))
+        .await
+        .expect(200);
+    hq.post(
+        &format!("/api/v1/orders/{order}/notes"),
+        &hq.admin,
+        json!({"text": "Customer called HQ"}),
+    )
+    .await
+    .expect(201);
+    north
+        .patch(&path, &north.admin, json!({"quantity": 4}))
+        .await
+        .expect(200);
+    let r = async {
+        b.wait_text("#live-what", "on this node").await?;
+        b.wait_text("#lines td.num", "4").await
+    }
+    .await;
+    b.step("the site's own edit shows live", r).await;
+    // The sync merges them: the open page shows the conflict and HQ's note without a reload.
+    assert_eq!(north.sync_with("hq").await["ok"], true);
+    let r = async {
+        b.wait_text("#live-what", "Conflict").await?;
+        b.wait_text("#live-what", "on another node").await?;
+        b.wait_text("#conflicts", "quantity").await?;
+        b.wait_text("#conflicts", "3").await?;
+        b.wait_text("#notes", "Customer called HQ").await?;
+        b.wait_url(&order).await
+    }
+    .await;
+    b.step("the merge from HQ shows live, with the conflict", r)
+        .await;
+    b.audit_step("the sales order page with a merged conflict shown live")
+        .await;
     b.close().await;
 }

@@ -589,3 +589,74 @@ async fn product_pictures_are_type_checked_stored_and_served() {
         StatusCode::SEE_OTHER
     );
 }
+
+/// Reads the event stream until `want` shows, within a deadline; answers what was read.
+async fn read_events(body: &mut Body, want: &str) -> String {
+    use axum::body::HttpBody;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !seen.contains(want) {
+        let frame = tokio::time::timeout_at(
+            deadline,
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the stream never said {want:?}; it said {seen:?}"));
+        let Some(frame) = frame else {
+            panic!("the stream ended before {want:?}; it said {seen:?}")
+        };
+        if let Ok(data) = frame.expect("a frame").into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn the_order_page_s_event_stream_says_what_changed() {
+    let w = World::new().await;
+    user_with_password(&w, "ivy", "agent", "ivy password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, _) = c.session("ivy", "ivy password").await;
+    let order = w.order().await;
+    // Without a session: no stream.
+    let p = c.get(&format!("/orders/{order}/events"), &[]).await;
+    assert_ne!(p.status, StatusCode::OK);
+    let p = c.get("/orders/not-an-order/events", &cookies).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    // Signed in: a stream of server-sent events.
+    let jar: Vec<&str> = cookies.iter().filter_map(|k| k.split(';').next()).collect();
+    let req = Request::builder()
+        .uri(format!("/orders/{order}/events"))
+        .header(header::COOKIE, jar.join("; "))
+        .body(Body::empty())
+        .expect("request");
+    let resp = c.app.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[header::CONTENT_TYPE],
+        "text/event-stream",
+        "{:?}",
+        resp.headers()
+    );
+    let mut body = resp.into_body();
+    // Another user's change to the order is told, with what it was and who made it.
+    w.line(&order, "widget", 2).await;
+    let said = read_events(&mut body, "event: changed").await;
+    let said = read_events(&mut body, "\n\n").await + &said;
+    assert!(said.contains("widget"), "{said}");
+    assert!(said.contains("on this node"), "{said}");
+    // A change to another order is not.
+    let other = w.order().await;
+    w.line(&other, "widget", 1).await;
+    w.node
+        .post(
+            &format!("/api/v1/orders/{order}/notes"),
+            &w.agent,
+            json!({"text": "call back at five"}),
+        )
+        .await
+        .ok(201);
+    let said = read_events(&mut body, "note").await;
+    assert!(!said.contains(&other), "{said}");
+}

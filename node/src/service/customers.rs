@@ -100,6 +100,11 @@ impl AppState {
     ) -> ServiceResult<(Vec<CustomerView>, Option<String>)> {
         let user = user.clone();
         let q = q.trim().to_lowercase();
+        // Most entries do not match: they are passed over on their stored JSON, lower-cased,
+        // without decoding them (serde_json keeps text verbatim but for `"`, `\` and control
+        // characters, so a query without those is in a field only if it is in the entry).
+        let raw_check =
+            !q.is_empty() && !q.chars().any(|c| c == '"' || c == '\\' || c.is_control());
         self.read(move |s| {
             let mut out = Vec::new();
             let mut next = None;
@@ -107,6 +112,13 @@ impl AppState {
                 let (k, v) = kv?;
                 if !page.includes(&k) {
                     continue;
+                }
+                if raw_check {
+                    if let Ok(text) = std::str::from_utf8(&v) {
+                        if !text.to_lowercase().contains(&q) {
+                            continue;
+                        }
+                    }
                 }
                 let Ok(c) = serde_json::from_slice::<CustomerView>(&v) else {
                     continue;

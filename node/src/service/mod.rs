@@ -161,6 +161,13 @@ impl AppState {
         (self.clock)()
     }
 
+    /// Change notifications: the value moves after every flushed write to this node's store,
+    /// an agent's command or a merge from a peer alike. Live readers (the console's order page)
+    /// wait on it and read again.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.storage.writer().durable_seq()
+    }
+
     /// The catalog.
     pub fn catalog(&self) -> Arc<Catalog> {
         self.configs.catalog()
