@@ -11,6 +11,7 @@
 //! throttle ([`session`]) are the console's own, passwords are checked by the service against
 //! the argon2id hashes in the call center's configuration.
 
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod customers;
@@ -88,5 +89,10 @@ pub fn router(app: AppState, hub: Arc<SyncHub>, options: Options) -> Router {
         .route("/orders/{id}/{action}", post(orders::act))
         .route("/orders/{id}/{what}/{item}/{action}", post(orders::act_on))
         .route("/holds", get(orders::hold_queue))
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/users/{id}/password", post(admin::set_password))
+        .route("/admin/users/{id}/disable", post(admin::disable_user))
+        .route("/admin/peers", get(admin::peers))
+        .route("/admin/sync", post(admin::sync_now))
         .with_state(console)
 }
