@@ -6,8 +6,8 @@
 //! shows its reason.
 
 use crate::auth::{page, Signed};
-use crate::layout::when;
 use crate::customers::short as short_id;
+use crate::layout::when;
 use crate::session::Flash;
 use crate::{strings as s, Console};
 use axum::extract::{Path, State};
@@ -33,7 +33,8 @@ fn csrf(signed: &Signed) -> Markup {
 
 /// A page that only shows a refusal (403), with the service's reason.
 async fn refused(console: &Console, signed: &Signed, title: &str, why: String) -> Response {
-    let body = html! { p role="alert" class="error" id="refusal" { strong { (s::REFUSED) ": " } (why) } };
+    let body =
+        html! { p role="alert" class="error" id="refusal" { strong { (s::REFUSED) ": " } (why) } };
     (
         StatusCode::FORBIDDEN,
         page(console, signed, title).render(body).await,
@@ -151,8 +152,9 @@ pub async fn add_user(
     let result = async {
         let cc = CallCenterId::parse(f.call_center.trim().to_string())
             .map_err(|_| ServiceError::not_found("no such call center"))?;
-        let role = Role::parse(f.role.trim())
-            .ok_or_else(|| ServiceError::invalid_field("role", "must be agent, supervisor or admin"))?;
+        let role = Role::parse(f.role.trim()).ok_or_else(|| {
+            ServiceError::invalid_field("role", "must be agent, supervisor or admin")
+        })?;
         console.app.require_config_writer_of(&signed.user, &cc)?;
         let body = NewUserBody {
             name: f.name.clone(),

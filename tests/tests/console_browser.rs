@@ -973,12 +973,18 @@ async fn console_sells_a_continuity_program() {
         b.wait_text("#continuity", "0 created, 6 to come").await?;
         b.wait_text("#continuity", "scheduled when the order is submitted")
             .await?;
-        b.wait_text("#recap", "Continuity: Coffee subscription, every 30 days × 6")
-            .await
+        b.wait_text(
+            "#recap",
+            "Continuity: Coffee subscription, every 30 days × 6",
+        )
+        .await
     }
     .await;
-    b.step("a continuity line shows its program, and the recap says it", r)
-        .await;
+    b.step(
+        "a continuity line shows its program, and the recap says it",
+        r,
+    )
+    .await;
     b.audit_step("the sales order page with a continuity program")
         .await;
     let r = async {
@@ -1040,7 +1046,8 @@ async fn console_admin_adds_and_disables_a_user_and_refuses_agents() {
         b.wait_text("#user-table-demo", "supervisor").await
     }
     .await;
-    b.step("the admin opens the users page from the nav", r).await;
+    b.step("the admin opens the users page from the nav", r)
+        .await;
     b.audit_step("the users page").await;
     let r = async {
         b.fill("#add-user-demo .new-user-name", "temp").await?;
@@ -1148,7 +1155,8 @@ async fn console_admin_pages_at_a_site_are_read_only() {
         b.wait_text("#flash", "hq: synced").await
     }
     .await;
-    b.step("the site's peers page shows HQ and syncs now", r).await;
+    b.step("the site's peers page shows HQ and syncs now", r)
+        .await;
     b.audit_step("the peers page at a site").await;
     b.close().await;
 }

@@ -675,9 +675,19 @@ async fn admin_users_page_adds_sets_passwords_and_disables_with_csrf() {
     let (cookies, csrf) = c.session("ada", "ada password").await;
     let page = c.get("/admin/users", &cookies).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains("href=\"/admin/users\""), "the nav links it");
-    assert!(page.text.contains("Ann") && page.text.contains("Sue"), "{}", page.text);
-    assert!(!page.text.contains("Olga"), "another call center's users are not shown");
+    assert!(
+        page.text.contains("href=\"/admin/users\""),
+        "the nav links it"
+    );
+    assert!(
+        page.text.contains("Ann") && page.text.contains("Sue"),
+        "{}",
+        page.text
+    );
+    assert!(
+        !page.text.contains("Olga"),
+        "another call center's users are not shown"
+    );
 
     // Every action needs the session's token: refused, nothing written.
     let add = "call_center=cc1&name=newbie&role=agent&password=newbie+password";
@@ -687,22 +697,42 @@ async fn admin_users_page_adds_sets_passwords_and_disables_with_csrf() {
             .await;
         assert_eq!(p.status, StatusCode::FORBIDDEN);
     }
-    assert_eq!(c.sign_in("newbie", "newbie password").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        c.sign_in("newbie", "newbie password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let p = c
         .post("/admin/users", &cookies, &format!("csrf={csrf}&{add}"))
         .await;
     let text = after(&c, &p, &cookies).await;
     assert!(text.contains("User newbie added"), "{text}");
-    assert_eq!(c.sign_in("newbie", "newbie password").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        c.sign_in("newbie", "newbie password").await.status,
+        StatusCode::SEE_OTHER
+    );
     // The domain's refusals come back as the page's message: a name taken, a short password.
     for (form, why) in [
-        ("call_center=cc1&name=NEWBIE&role=agent&password=long+enough", "already signs in"),
-        ("call_center=cc1&name=shorty&role=agent&password=short", "password"),
-        ("call_center=cc2&name=elsewhere&role=agent&password=long+enough", "admin of the call center"),
+        (
+            "call_center=cc1&name=NEWBIE&role=agent&password=long+enough",
+            "already signs in",
+        ),
+        (
+            "call_center=cc1&name=shorty&role=agent&password=short",
+            "password",
+        ),
+        (
+            "call_center=cc2&name=elsewhere&role=agent&password=long+enough",
+            "admin of the call center",
+        ),
     ] {
-        let p = c.post("/admin/users", &cookies, &format!("csrf={csrf}&{form}")).await;
+        let p = c
+            .post("/admin/users", &cookies, &format!("csrf={csrf}&{form}"))
+            .await;
         let text = after(&c, &p, &cookies).await;
-        assert!(text.contains("Refused") && text.contains(why), "{form}: {text}");
+        assert!(
+            text.contains("Refused") && text.contains(why),
+            "{form}: {text}"
+        );
     }
 
     // Set a password, then disable: each refused without the token.
@@ -719,20 +749,45 @@ async fn admin_users_page_adds_sets_passwords_and_disables_with_csrf() {
         .expect("newbie")
         .to_string();
     let pw = format!("/admin/users/{newbie}/password");
-    let p = c.post(&pw, &cookies, "csrf=forged&password=other+password").await;
+    let p = c
+        .post(&pw, &cookies, "csrf=forged&password=other+password")
+        .await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
-    let p = c.post(&pw, &cookies, &format!("csrf={csrf}&password=other+password")).await;
+    let p = c
+        .post(
+            &pw,
+            &cookies,
+            &format!("csrf={csrf}&password=other+password"),
+        )
+        .await;
     assert!(after(&c, &p, &cookies).await.contains("Password set"));
-    assert_eq!(c.sign_in("newbie", "newbie password").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        c.sign_in("newbie", "newbie password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let (newbie_cookies, _) = c.session("newbie", "other password").await;
     let off = format!("/admin/users/{newbie}/disable");
-    assert_eq!(c.post(&off, &cookies, "csrf=forged").await.status, StatusCode::FORBIDDEN);
-    assert_eq!(c.get("/customers", &newbie_cookies).await.status, StatusCode::OK);
+    assert_eq!(
+        c.post(&off, &cookies, "csrf=forged").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        c.get("/customers", &newbie_cookies).await.status,
+        StatusCode::OK
+    );
     let p = c.post(&off, &cookies, &format!("csrf={csrf}")).await;
-    assert!(after(&c, &p, &cookies).await.contains("User newbie disabled"));
+    assert!(after(&c, &p, &cookies)
+        .await
+        .contains("User newbie disabled"));
     // Disabled: the open session ends and sign-in is refused.
-    assert_eq!(c.get("/customers", &newbie_cookies).await.location, "/sign-in");
-    assert_eq!(c.sign_in("newbie", "other password").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        c.get("/customers", &newbie_cookies).await.location,
+        "/sign-in"
+    );
+    assert_eq!(
+        c.sign_in("newbie", "other password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let page = c.get("/admin/users", &cookies).await;
     assert!(page.text.contains("disabled"), "{}", page.text);
 }
@@ -750,7 +805,11 @@ async fn admin_pages_refuse_agents_and_supervisors() {
         for path in ["/admin/users", "/admin/peers"] {
             let p = c.get(path, &cookies).await;
             assert_eq!(p.status, StatusCode::FORBIDDEN, "{name} {path}");
-            assert!(p.text.contains("needs an admin"), "{name} {path}: {}", p.text);
+            assert!(
+                p.text.contains("needs an admin"),
+                "{name} {path}: {}",
+                p.text
+            );
         }
         // Actions: refused with the service's reason, nothing written.
         let p = c
@@ -763,10 +822,14 @@ async fn admin_pages_refuse_agents_and_supervisors() {
         let text = after(&c, &p, &cookies).await;
         assert!(text.contains("Refused"), "{name}: {text}");
         assert_eq!(
-            c.sign_in(&format!("sneaky-{name}"), "long enough").await.status,
+            c.sign_in(&format!("sneaky-{name}"), "long enough")
+                .await
+                .status,
             StatusCode::UNAUTHORIZED
         );
-        let p = c.post("/admin/sync", &cookies, &format!("csrf={csrf}")).await;
+        let p = c
+            .post("/admin/sync", &cookies, &format!("csrf={csrf}"))
+            .await;
         let text = after(&c, &p, &cookies).await;
         assert!(text.contains("Refused"), "{name}: {text}");
         // The forged form is refused before anything else.
@@ -783,14 +846,21 @@ async fn admin_peers_page_shows_status_and_syncs_with_csrf() {
     let (cookies, csrf) = c.session("ada", "ada password").await;
     let page = c.get("/admin/peers", &cookies).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    for want in ["Peers and sync status", "No peers", "Standalone node", "Sync now"] {
+    for want in [
+        "Peers and sync status",
+        "No peers",
+        "Standalone node",
+        "Sync now",
+    ] {
         assert!(page.text.contains(want), "{want}: {}", page.text);
     }
     assert_eq!(
         c.post("/admin/sync", &cookies, "csrf=forged").await.status,
         StatusCode::FORBIDDEN
     );
-    let p = c.post("/admin/sync", &cookies, &format!("csrf={csrf}")).await;
+    let p = c
+        .post("/admin/sync", &cookies, &format!("csrf={csrf}"))
+        .await;
     let text = after(&c, &p, &cookies).await;
     assert!(text.contains("Standalone node"), "{text}");
 }
@@ -814,7 +884,8 @@ async fn the_order_page_shows_a_continuity_program_and_its_children() {
     let order = w.order().await;
     let page = c.get(&format!("/orders/{order}"), &cookies).await;
     assert!(
-        page.text.contains("Coffee club — €12.00 — Continuity program: every 30 days × 3"),
+        page.text
+            .contains("Coffee club — €12.00 — Continuity program: every 30 days × 3"),
         "the product picker marks it: {}",
         page.text
     );
@@ -829,7 +900,11 @@ async fn the_order_page_shows_a_continuity_program_and_its_children() {
     }
     w.pay_all(&order).await;
     w.node
-        .post(&format!("/api/v1/orders/{order}/submit"), &w.agent, json!({}))
+        .post(
+            &format!("/api/v1/orders/{order}/submit"),
+            &w.agent,
+            json!({}),
+        )
         .await
         .ok(200);
     w.node.set_now("2026-12-29T12:00:00Z");
@@ -840,7 +915,11 @@ async fn the_order_page_shows_a_continuity_program_and_its_children() {
         1
     );
     let page = c.get(&format!("/orders/{order}"), &cookies).await;
-    assert!(page.text.contains("1 created, 2 to come · next delivery"), "{}", page.text);
+    assert!(
+        page.text.contains("1 created, 2 to come · next delivery"),
+        "{}",
+        page.text
+    );
     let parent: switchboard_domain::OrderId = order.parse().expect("id");
     let line = w
         .node
@@ -852,10 +931,22 @@ async fn the_order_page_shows_a_continuity_program_and_its_children() {
         .parse()
         .expect("line id");
     let child = switchboard_domain::continuity::child_id(parent, line, 1);
-    assert!(page.text.contains(&format!("/orders/{child}")), "the child is linked");
+    assert!(
+        page.text.contains(&format!("/orders/{child}")),
+        "the child is linked"
+    );
     // The child's page links back to its parent.
     let page = c.get(&format!("/orders/{child}"), &cookies).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains("Continuity delivery 1 of 3, made from order"), "{}", page.text);
-    assert!(page.text.contains(&format!("/orders/{order}")), "{}", page.text);
+    assert!(
+        page.text
+            .contains("Continuity delivery 1 of 3, made from order"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains(&format!("/orders/{order}")),
+        "{}",
+        page.text
+    );
 }

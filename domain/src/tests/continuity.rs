@@ -221,7 +221,10 @@ fn programs_list_each_continuity_line_with_its_children() {
     w.add(&mut open, "widget", 1);
     let got = programs(&open, &w.catalog);
     assert_eq!(got.len(), 1, "only the continuity line");
-    assert_eq!((got[0].line, got[0].product_id.clone()), (line, pid("vitamins")));
+    assert_eq!(
+        (got[0].line, got[0].product_id.clone()),
+        (line, pid("vitamins"))
+    );
     assert_eq!(got[0].program.times as usize, got[0].children.len());
     for (i, (id, due)) in got[0].children.iter().enumerate() {
         assert_eq!(*id, child_id(open.id, line, i as u32 + 1));

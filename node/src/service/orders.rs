@@ -13,8 +13,8 @@ use crate::store::records::rm_keys;
 use crate::store::{DocKind, DocMeta, StoreExt, TreeId, WriteCtx};
 use crate::views::{
     parse_code, ChangeView, ContinuityChildView, ContinuityLineView, ContinuityParentView,
-    ContinuityView, NewOrderBody, OrderHistory, OrderList, OrderListQuery, OrderSummary,
-    OrderView, Page, ProductDoc, SuggestionsView,
+    ContinuityView, NewOrderBody, OrderHistory, OrderList, OrderListQuery, OrderSummary, OrderView,
+    Page, ProductDoc, SuggestionsView,
 };
 use automerge::Automerge;
 use std::cell::RefCell;
