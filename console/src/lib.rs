@@ -3,6 +3,8 @@
 //! The agents' console, served by every node at `/` beside the API (same process, same port):
 //! server-rendered HTML ([`maud`] templates, checked at compile time), a little plain JavaScript
 //! for keyboard shortcuts and the live banner, every asset embedded in the binary.
+//! Screens: customers, the sales order page (continuity programs included), orders, the hold
+//! queue, and the admin pages (users; peers and sync status).
 //!
 //! It is an edge like the API: every page reads through the node's service operations and
 //! views (`AppState`), every action is one service operation, and a refusal shows the domain's
