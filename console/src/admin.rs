@@ -1,11 +1,11 @@
 //! Admin screens: the users of each call center (add with a password, set a password, disable),
 //! written at HQ and shown read-only at a site; the peers of this node and their sync status,
-//! with a "sync now" button. Every read and action is the service operation the API uses for it
+//! with a "sync now" button; and every user's own password (given the present one, at HQ). Every read and action is the service operation the API uses for it
 //! (`users`, `require_config_writer_of` + `create_user`, `set_password`, `revoke_user`, `peers`,
 //! the sync hub's `status` and `sync_now`), so the node decides who may do what and a refusal
 //! shows its reason.
 
-use crate::auth::{page, Signed};
+use crate::auth::{page, ClientAddr, Signed};
 use crate::customers::short as short_id;
 use crate::layout::when;
 use crate::session::Flash;
@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
+use std::time::Instant;
 use switchboard_domain::config::Role;
 use switchboard_domain::{CallCenterId, UserId};
 use switchboard_node::service::ServiceError;
@@ -344,4 +345,77 @@ pub async fn sync_now(
     };
     signed.flash(&console, flash);
     Redirect::to("/admin/peers").into_response()
+}
+
+/// `GET /account/password`: users change their own console password, giving the present one
+/// (at HQ; at a site the page says where it is done).
+pub async fn own_password_page(State(console): State<Console>, signed: Signed) -> Response {
+    let site = at_site(&console);
+    let body = html! {
+        @if site { p role="note" id="read-only" class="muted" { (s::OWN_PASSWORD_AT_SITE) } } @else {
+            section aria-labelledby="own-password-h" {
+                h2 id="own-password-h" { (s::CHANGE_OWN_PASSWORD) }
+                form method="post" action="/account/password" class="row" {
+                    (csrf(&signed))
+                    label { (s::CURRENT_PASSWORD) input type="password" id="current-password" name="current" autocomplete="current-password" required; }
+                    label { (s::NEW_PASSWORD) input type="password" id="new-password" name="password" autocomplete="new-password" required minlength="8"; }
+                    button type="submit" id="change-password" class="primary" { (s::CHANGE_OWN_PASSWORD) }
+                }
+            }
+        }
+    };
+    page(&console, &signed, s::OWN_PASSWORD)
+        .render(body)
+        .await
+        .into_response()
+}
+
+/// The own-password form.
+#[derive(Deserialize)]
+pub struct OwnPasswordForm {
+    csrf: String,
+    current: String,
+    password: String,
+}
+
+/// `POST /account/password`: the service's `set_password` for the signed-in user, with the
+/// present password.
+///
+/// A wrong present password counts as a failed sign-in in the sign-in throttle (per user name and
+/// address), so an open session cannot be used to guess it.
+pub async fn own_password(
+    State(console): State<Console>,
+    signed: Signed,
+    ClientAddr(addr): ClientAddr,
+    Form(f): Form<OwnPasswordForm>,
+) -> Response {
+    if let Err(r) = signed.check(&f.csrf) {
+        return r.into_response();
+    }
+    let name = signed.user.0.name.clone();
+    if let Some(wait) = console.throttle.locked(&name, addr, Instant::now()) {
+        signed.flash(
+            &console,
+            Flash::Refused(s::throttled(wait.as_secs().max(1))),
+        );
+        return Redirect::to("/account/password").into_response();
+    }
+    let body = PasswordBody {
+        password: f.password,
+        current: Some(f.current),
+    };
+    match console
+        .app
+        .set_password(&signed.user, signed.user.0.id, body)
+        .await
+    {
+        Ok(()) => signed.flash(&console, Flash::Done(s::PASSWORD_SET.into())),
+        Err(e) => {
+            if matches!(e, ServiceError::Forbidden(_)) && !at_site(&console) {
+                console.throttle.failed(&name, addr, Instant::now());
+            }
+            signed.flash(&console, Flash::Refused(e.to_string()))
+        }
+    }
+    Redirect::to("/account/password").into_response()
 }

@@ -96,5 +96,9 @@ pub fn router(app: AppState, hub: Arc<SyncHub>, options: Options) -> Router {
         .route("/admin/users/{id}/disable", post(admin::disable_user))
         .route("/admin/peers", get(admin::peers))
         .route("/admin/sync", post(admin::sync_now))
+        .route(
+            "/account/password",
+            get(admin::own_password_page).post(admin::own_password),
+        )
         .with_state(console)
 }

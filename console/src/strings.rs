@@ -260,3 +260,8 @@ pub fn synced_ok(peer: &str, sent: u64, received: u64) -> String {
 pub fn synced_failed(peer: &str, why: &str) -> String {
     format!("{peer}: sync failed: {why}")
 }
+pub const NAV_OWN_PASSWORD: &str = "My password";
+pub const OWN_PASSWORD: &str = "My password";
+pub const CHANGE_OWN_PASSWORD: &str = "Change my password";
+pub const CURRENT_PASSWORD: &str = "Current password";
+pub const OWN_PASSWORD_AT_SITE: &str = "This is a site node: passwords are changed on a console connected to HQ (or by an admin or supervisor there) and reach this site by sync.";

@@ -1112,6 +1112,17 @@ async fn console_admin_adds_and_disables_a_user_and_refuses_agents() {
     }
     .await;
     b.step("sync now on a standalone node", r).await;
+    let r = async {
+        b.click("nav a[href='/account/password']").await?;
+        b.wait_text("h1", "My password").await?;
+        b.fill("#current-password", "ada's password").await?;
+        b.fill("#new-password", "ada's new password").await?;
+        b.click("#change-password").await?;
+        b.wait_text("#flash", "Password set").await
+    }
+    .await;
+    b.step("the admin changes their own password", r).await;
+    b.audit_step("the own-password page").await;
     b.close().await;
 }
 

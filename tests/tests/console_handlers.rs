@@ -950,3 +950,70 @@ async fn the_order_page_shows_a_continuity_program_and_its_children() {
         page.text
     );
 }
+
+#[tokio::test]
+async fn users_change_their_own_password_with_the_present_one() {
+    let w = World::new().await;
+    user_with_password(&w, "joe", "agent", "joe password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, csrf) = c.session("joe", "joe password").await;
+    let page = c.get("/account/password", &cookies).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Current password"), "{}", page.text);
+    let form = "current=joe+password&password=joe+new+password";
+    let p = c
+        .post(
+            "/account/password",
+            &cookies,
+            &format!("csrf=forged&{form}"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = c
+        .post(
+            "/account/password",
+            &cookies,
+            &format!("csrf={csrf}&current=wrong+guess&password=joe+new+password"),
+        )
+        .await;
+    let text = after(&c, &p, &cookies).await;
+    assert!(text.contains("current password is wrong"), "{text}");
+    assert_eq!(
+        c.sign_in("joe", "joe new password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let p = c
+        .post(
+            "/account/password",
+            &cookies,
+            &format!("csrf={csrf}&{form}"),
+        )
+        .await;
+    assert!(after(&c, &p, &cookies).await.contains("Password set"));
+    assert_eq!(
+        c.sign_in("joe", "joe new password").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Guessing the present password from an open session is throttled like sign-in (the good
+    // sign-in above started the name's count over).
+    let guess = format!("csrf={csrf}&current=a+guess&password=long+enough+guess");
+    for _ in 0..5 {
+        let p = c.post("/account/password", &cookies, &guess).await;
+        assert!(after(&c, &p, &cookies)
+            .await
+            .contains("current password is wrong"));
+    }
+    let p = c
+        .post(
+            "/account/password",
+            &cookies,
+            &format!("csrf={csrf}&current=joe+new+password&password=long+enough+guess"),
+        )
+        .await;
+    let text = after(&c, &p, &cookies).await;
+    assert!(text.contains("Too many wrong passwords"), "{text}");
+    assert_eq!(
+        c.sign_in("joe", "long enough guess").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
