@@ -165,7 +165,10 @@ impl Page<'_> {
                             a href="/customers" { (s::NAV_CUSTOMERS) }
                             a href="/orders" { (s::NAV_ORDERS) }
                             a href="/holds" { (s::NAV_HOLDS) }
+                            @if self.signed.user.is_admin() { a href="/admin/users" { (s::NAV_ADMIN_USERS) } }
+                            @if self.signed.user.require_some_admin().is_ok() { a href="/admin/peers" { (s::NAV_ADMIN_PEERS) } }
                             span class="who" { (s::signed_in_as(&u.name, u.role.as_str())) }
+                            a href="/account/password" { (s::NAV_OWN_PASSWORD) }
                             form method="post" action="/sign-out" class="inline" {
                                 input type="hidden" name="csrf" value=(self.signed.csrf);
                                 button type="submit" { (s::SIGN_OUT) }

@@ -3,6 +3,8 @@
 //! The agents' console, served by every node at `/` beside the API (same process, same port):
 //! server-rendered HTML ([`maud`] templates, checked at compile time), a little plain JavaScript
 //! for keyboard shortcuts and the live banner, every asset embedded in the binary.
+//! Screens: customers, the sales order page (continuity programs included), orders, the hold
+//! queue, and the admin pages (users; peers and sync status).
 //!
 //! It is an edge like the API: every page reads through the node's service operations and
 //! views (`AppState`), every action is one service operation, and a refusal shows the domain's
@@ -11,6 +13,7 @@
 //! throttle ([`session`]) are the console's own, passwords are checked by the service against
 //! the argon2id hashes in the call center's configuration.
 
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod customers;
@@ -88,5 +91,14 @@ pub fn router(app: AppState, hub: Arc<SyncHub>, options: Options) -> Router {
         .route("/orders/{id}/{action}", post(orders::act))
         .route("/orders/{id}/{what}/{item}/{action}", post(orders::act_on))
         .route("/holds", get(orders::hold_queue))
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/users/{id}/password", post(admin::set_password))
+        .route("/admin/users/{id}/disable", post(admin::disable_user))
+        .route("/admin/peers", get(admin::peers))
+        .route("/admin/sync", post(admin::sync_now))
+        .route(
+            "/account/password",
+            get(admin::own_password_page).post(admin::own_password),
+        )
         .with_state(console)
 }

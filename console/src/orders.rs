@@ -23,7 +23,9 @@ use switchboard_domain::commands::{
 };
 use switchboard_domain::*;
 use switchboard_node::service::ServiceError;
-use switchboard_node::views::{NewOrderBody, OrderListQuery, OrderSummary};
+use switchboard_node::views::{
+    ContinuityLineView, ContinuityView, NewOrderBody, OrderListQuery, OrderSummary,
+};
 use uuid::Uuid;
 
 /// `GET /`: the customer search, where a call starts.
@@ -317,6 +319,23 @@ pub async fn page_handler(
         .map(|(c, _)| c);
     let cc = console.app.configs.call_center(&o.call_center_id);
     let catalog = console.app.catalog();
+    // The continuity schedule is read only for orders that have one to show.
+    let sells_program = o.lines.iter().any(|l| {
+        catalog
+            .products
+            .get(&l.product_id)
+            .is_some_and(|p| p.continuity.is_some())
+    });
+    let continuity = if sells_program || o.continuity_parent.is_some() {
+        console
+            .app
+            .order_continuity(&signed.user, oid)
+            .await
+            .unwrap_or_default()
+    } else {
+        ContinuityView::default()
+    };
+    let program_of = |line: &LineId| continuity.programs.iter().find(|p| p.line_id == *line);
     let cur = o.currency.clone();
     let m = |d: Decimal| money::format(d, &cur);
     let now = console.app.now();
@@ -356,6 +375,12 @@ pub async fn page_handler(
                 @if let Some(sc) = &o.source_code { " · " (s::SOURCE_CODE) ": " (sc) }
                 @if let Some(src) = source { " · " (s::CATALOG) ": " (src.catalog) }
             }
+            @if let Some(parent) = &continuity.parent {
+                p id="continuity-parent" {
+                    (s::continuity_child(parent.index, parent.times)) " "
+                    a href={ "/orders/" (parent.order_id) } { (short(&parent.order_id.to_string())) }
+                }
+            }
             div class="grid" {
                 div {
                     @if let Some(sg) = &sugg { @if !sg.scripts.is_empty() {
@@ -378,7 +403,8 @@ pub async fn page_handler(
                                     @for l in &o.lines {
                                         tr {
                                             td { img class="product" src={ "/console/product-image/" (l.product_id) } alt=(product_name(&l.product_id)); }
-                                            td { (product_name(&l.product_id)) br; span class="muted" { (l.product_id) } }
+                                            td { (product_name(&l.product_id)) br; span class="muted" { (l.product_id) }
+                                                @if let Some(p) = program_of(&l.id) { br; (program_line(p, now)) } }
                                             td class="num" { (l.quantity.get()) }
                                             td class="num" { (m(l.unit_price))
                                                 @if let Some(ov) = &l.override_ { br; span class="muted" { (s::OVERRIDDEN) " (" (ov.reason_code) ")" } } }
@@ -407,7 +433,8 @@ pub async fn page_handler(
                             label { (s::PRODUCT) " " kbd { "Alt+L" }
                                 input id="product" name="product_id" list="products" required autocomplete="off"; }
                             datalist id="products" {
-                                @for p in catalog.products.values().take(500) { option value=(p.id) { (p.name) " — " (m(p.price)) } }
+                                @for p in catalog.products.values().take(500) { option value=(p.id) { (p.name) " — " (m(p.price))
+                                    @if let Some(c) = p.continuity { " — " (s::CONTINUITY) ": " (s::continuity_program(c.every_days, c.times)) } } }
                             }
                             label { (s::QUANTITY) input id="quantity" name="quantity" type="number" min="1" value="1" required; }
                             label { (s::OVERRIDE_PRICE) input id="override-price" name="unit_price" inputmode="decimal" size="8"; }
@@ -416,6 +443,30 @@ pub async fn page_handler(
                             button type="submit" class="primary" id="add-line-button" { (s::ADD_LINE) }
                         }
                     }
+                    div id="continuity-live" data-live { @if !continuity.programs.is_empty() {
+                        section aria-labelledby="continuity-h" id="continuity" {
+                            h2 id="continuity-h" { (s::CONTINUITY_PROGRAMS) }
+                            @if o.status.as_str() == "canceled" { p { (s::CONTINUITY_STOPPED) } }
+                            @else if o.status.as_str() == "open" { p { (s::CONTINUITY_STARTS) } }
+                            @for p in &continuity.programs {
+                                h3 { (product_name(&p.product_id)) " — " (s::continuity_program(p.every_days, p.times)) }
+                                p { (program_line(p, now)) }
+                                @if p.children.iter().any(|c| c.due.is_some() || c.status.is_some()) {
+                                    table class="continuity-children" {
+                                        caption class="skip" { (product_name(&p.product_id)) }
+                                        thead { tr { th scope="col" { (s::DELIVERY) } th scope="col" { (s::DUE) } th scope="col" { (s::ORDER) } } }
+                                        tbody { @for c in &p.children { tr {
+                                            td { (c.index) }
+                                            td { @if let Some(d) = c.due { (when(d, now)) } }
+                                            td { @if let Some(st) = c.status {
+                                                a href={ "/orders/" (c.order_id) } { (short(&c.order_id.to_string())) } " (" (st.as_str()) ")"
+                                            } @else { span class="muted" { (s::CONTINUITY_NOT_YET) } } }
+                                        } } }
+                                    }
+                                }
+                            }
+                        }
+                    } }
                     @if let Some(sg) = &sugg { @if !sg.upsell.is_empty() || !sg.cross_sell.is_empty() {
                         section class="suggest" aria-labelledby="suggest-h" id="suggestions" role=(if added.is_some() { "alert" } else { "region" }) {
                             h2 id="suggest-h" { (s::SUGGESTIONS) @if let Some(a) = &added { ": " (product_name(&ProductId::parse(a.clone()).unwrap_or_else(|_| ProductId::parse("x".to_string()).expect("a valid code")))) } " " kbd { "Alt+U" } }
@@ -510,6 +561,12 @@ pub async fn page_handler(
                                         td class="num" id="recap-discount" { "−" (m(o.totals.discount)) } }
                                 }
                                 tr { td { strong { (s::TOTAL) } } td class="num" id="recap-total" { strong { (m(o.totals.total)) } } }
+                                @for p in &continuity.programs {
+                                    tr class="recap-continuity" {
+                                        td { (s::continuity_recap(&product_name(&p.product_id), p.every_days, p.times)) br; span class="muted" { (program_line(p, now)) } }
+                                        td class="num" { @if let Some(l) = o.lines.iter().find(|l| l.id == p.line_id) { (m(l.line_total)) " " (s::CONTINUITY_PER_DELIVERY) } }
+                                    }
+                                }
                                 @for p in &o.payments { @if p.status != "voided" { tr { td { (s::PAID) ": " (p.method) } td class="num" { "−" (m(p.amount)) } } } }
                                 tr class="balance" { td { (s::BALANCE) } td class="num" id="recap-balance" { (m(o.totals.balance)) } }
                             }
@@ -546,6 +603,18 @@ pub async fn page_handler(
         .render(body)
         .await
         .into_response()
+}
+
+/// Where a line's continuity program stands: its schedule, how many deliveries were created and
+/// are to come, and the next one's date.
+fn program_line(p: &ContinuityLineView, now: Timestamp) -> Markup {
+    html! {
+        span class="continuity" {
+            (s::CONTINUITY) ": " (s::continuity_program(p.every_days, p.times))
+            " · " (s::continuity_progress(p.created, p.remaining))
+            @if let Some(d) = p.next_due { " · " (s::continuity_next(&when(d, now))) }
+        }
+    }
 }
 
 /// `GET /orders/{id}`.

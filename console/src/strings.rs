@@ -167,3 +167,101 @@ pub const HELD_BY: &str = "Held by";
 pub const HELD_AT: &str = "Held at";
 pub const NO_HOLDS: &str = "No order is on hold.";
 pub const SYSTEM: &str = "system";
+
+// Continuity programs (the sales order page).
+pub const CONTINUITY: &str = "Continuity program";
+pub const CONTINUITY_PROGRAMS: &str = "Continuity programs";
+pub const DELIVERY: &str = "Delivery";
+pub const DUE: &str = "Due";
+pub const CONTINUITY_NOT_YET: &str = "not created yet";
+pub const CONTINUITY_STARTS: &str =
+    "The deliveries are scheduled when the order is submitted, counted from that day.";
+pub const CONTINUITY_STOPPED: &str = "The order was canceled: no further delivery is created.";
+pub const CONTINUITY_PER_DELIVERY: &str = "per delivery";
+
+pub fn continuity_program(every_days: u32, times: u32) -> String {
+    format!("every {every_days} days × {times}")
+}
+
+pub fn continuity_progress(created: u32, remaining: u32) -> String {
+    format!("{created} created, {remaining} to come")
+}
+
+pub fn continuity_next(at: &str) -> String {
+    format!("next delivery {at}")
+}
+
+pub fn continuity_recap(product: &str, every_days: u32, times: u32) -> String {
+    format!(
+        "Continuity: {product}, {}",
+        continuity_program(every_days, times)
+    )
+}
+
+pub fn continuity_child(index: u32, times: Option<u32>) -> String {
+    match times {
+        Some(t) => format!("Continuity delivery {index} of {t}, made from order"),
+        None => format!("Continuity delivery {index}, made from order"),
+    }
+}
+
+// Admin pages: users, peers and sync.
+pub const NAV_ADMIN_USERS: &str = "Users";
+pub const NAV_ADMIN_PEERS: &str = "Peers and sync";
+pub const ADMIN_USERS: &str = "Users";
+pub const ADMIN_PEERS: &str = "Peers and sync status";
+pub const NO_CALL_CENTERS: &str = "No call center is configured on this node yet.";
+pub const USERS_READ_ONLY_AT_SITE: &str = "This is a site node: users and passwords are added and changed at HQ and reach this site by sync, so this list is read-only here.";
+pub const ROLE: &str = "Role";
+pub const ADDED: &str = "Added";
+pub const ACTIONS: &str = "Actions";
+pub const USER_ACTIVE: &str = "active";
+pub const USER_DISABLED: &str = "disabled";
+pub const NEW_PASSWORD: &str = "New password";
+pub const SET_PASSWORD: &str = "Set password";
+pub const DISABLE: &str = "Disable";
+pub const ADD_USER: &str = "Add user";
+pub const PASSWORD_SET: &str = "Password set.";
+pub const THIS_NODE: &str = "This node";
+pub const NODE_ID: &str = "Node id";
+pub const PEERS: &str = "Peers";
+pub const NO_PEERS: &str = "No peers: this node syncs with no other node.";
+pub const PEER_URL: &str = "Sync URL";
+pub const CALL_CENTERS: &str = "Call centers";
+pub const PEER_NODE_ID: &str = "Node id";
+pub const PEER_LEGACY: &str = "none (added with a shared secret; add it again by node id)";
+pub const SYNC_STATUS: &str = "Sync status";
+pub const REACHABLE: &str = "Reachable";
+pub const LAST_SUCCESS: &str = "Last successful sync";
+pub const PENDING_OUT: &str = "Changes waiting";
+pub const LAST_ERROR: &str = "Last error";
+pub const YES: &str = "yes";
+pub const NO: &str = "no";
+pub const NOT_TRIED: &str = "not tried yet";
+pub const NEVER: &str = "never";
+pub const SYNC_NOW: &str = "Sync now";
+
+pub fn user_added(name: &str) -> String {
+    format!("User {name} added; they sign in with the password given.")
+}
+
+pub fn user_disabled(name: &str) -> String {
+    format!("User {name} disabled: their sign-in and tokens stop working.")
+}
+
+pub fn node_line(name: &str, role: &str) -> String {
+    format!("{name} ({role})")
+}
+
+pub fn synced_ok(peer: &str, sent: u64, received: u64) -> String {
+    format!("{peer}: synced, {sent} documents sent, {received} received")
+}
+
+pub fn synced_failed(peer: &str, why: &str) -> String {
+    format!("{peer}: sync failed: {why}")
+}
+pub const NAV_OWN_PASSWORD: &str = "My password";
+pub const OWN_PASSWORD: &str = "My password";
+pub const CHANGE_OWN_PASSWORD: &str = "Change my password";
+pub const CURRENT_PASSWORD: &str = "Current password";
+pub const OWN_PASSWORD_AT_SITE: &str = "This is a site node: passwords are changed on a console connected to HQ (or by an admin or supervisor there) and reach this site by sync.";

@@ -2,8 +2,8 @@
 //! N days, M times, counted from the parent's submission. Child ids are UUID v5 of (parent, line,
 //! index), so every node that generates a child generates the same one.
 
-use crate::config::Catalog;
-use crate::ids::{LineId, OrderId};
+use crate::config::{Catalog, Continuity};
+use crate::ids::{LineId, OrderId, ProductId};
 use crate::order::{ContinuityRef, Line, Order, Stamp, SYSTEM_USER};
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
@@ -34,6 +34,55 @@ pub fn child_id(parent: OrderId, line: LineId, index: u32) -> OrderId {
 /// The id of the one line of a child order.
 pub fn child_line_id(child: OrderId) -> LineId {
     LineId(Uuid::new_v5(&CONTINUITY_NAMESPACE, child.0.as_bytes()))
+}
+
+/// The continuity program one line of an order sells, with the schedule of its child orders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineProgram {
+    /// The line.
+    pub line: LineId,
+    /// Its product.
+    pub product_id: ProductId,
+    /// The program (from the catalog).
+    pub program: Continuity,
+    /// Every child the line will have, in order: its id, and its due date once the parent is
+    /// submitted (none before; none either when the parent was canceled, as no further child
+    /// is made then).
+    pub children: Vec<(OrderId, Option<Timestamp>)>,
+}
+
+/// The continuity programs an order sells: one per active line whose product is a continuity
+/// program, with the ids and due dates of its children ([`due_children`] makes them when they
+/// fall due). A child order sells no program of its own.
+pub fn programs(order: &Order, catalog: &Catalog) -> Vec<LineProgram> {
+    if order.continuity.is_some() {
+        return Vec::new();
+    }
+    let start = match (&order.lifecycle.submitted, &order.lifecycle.canceled) {
+        (Some(s), None) => Some(s.at),
+        _ => None,
+    };
+    order
+        .active_lines()
+        .filter_map(|line| {
+            let program = catalog.products.get(&line.product_id)?.continuity?;
+            let dates = start.map(|s| program.due_dates(s));
+            let children = (1..=program.times)
+                .map(|index| {
+                    let due = dates
+                        .as_ref()
+                        .and_then(|d| d.get(index as usize - 1).copied());
+                    (child_id(order.id, line.id, index), due)
+                })
+                .collect();
+            Some(LineProgram {
+                line: line.id,
+                product_id: line.product_id.clone(),
+                program,
+                children,
+            })
+        })
+        .collect()
 }
 
 /// Children of a submitted, non-canceled parent that are due at `now`, for every active line whose

@@ -102,6 +102,18 @@ impl CurrentUser {
         }
     }
 
+    /// [`NotAdmin`] unless the user is an admin, node-wide or of a call center: who may watch
+    /// this node's peers and sync status in detail and start a sync session from the console
+    /// (a console sign-in is always an admin of a call center; the API's peer and sync
+    /// endpoints stay for node-wide admins).
+    pub fn require_some_admin(&self) -> Result<(), NotAdmin> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(NotAdmin::OfCallCenter)
+        }
+    }
+
     /// [`NotAdmin`] unless the user is an admin acting in `cc` (node-wide, or scoped to it).
     pub fn require_admin_of(&self, cc: &CallCenterId) -> Result<(), NotAdmin> {
         if self.is_admin() && self.sees(cc) {

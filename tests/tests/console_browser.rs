@@ -934,3 +934,240 @@ async fn console_order_edited_at_hq_and_at_the_site_shows_live_with_the_conflict
         .await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sells_a_continuity_program() {
+    let served = serve_demo(&[]);
+    let mut b = Browser::open("continuity", &served).await;
+    let pw = served.agent.clone();
+    let r = async {
+        b.sign_in("agent", &pw).await?;
+        b.wait_text("h1", "Customers").await?;
+        b.fill("#new-name", "Cora Subscriber").await?;
+        b.click("#create-customer").await?;
+        b.wait_text("h1", "Cora Subscriber").await?;
+        b.click("#start-order").await?;
+        b.wait_text("#lines-h", "Lines").await
+    }
+    .await;
+    b.step("start an order", r).await;
+    let r = async {
+        let v = b
+            .js("var o = document.querySelector('#products option[value=coffee]'); return o ? o.textContent : '';")
+            .await?;
+        let text = v.as_str().unwrap_or_default().to_string();
+        if text.contains("every 30 days × 6") {
+            Ok(())
+        } else {
+            Err(format!("the picker does not mark the program: {text:?}"))
+        }
+    }
+    .await;
+    b.step("the product picker marks the continuity program", r)
+        .await;
+    let r = async {
+        b.fill("#product", "coffee").await?;
+        b.click("#add-line-button").await?;
+        b.wait_text("#lines", "Continuity program: every 30 days × 6")
+            .await?;
+        b.wait_text("#continuity", "0 created, 6 to come").await?;
+        b.wait_text("#continuity", "scheduled when the order is submitted")
+            .await?;
+        b.wait_text(
+            "#recap",
+            "Continuity: Coffee subscription, every 30 days × 6",
+        )
+        .await
+    }
+    .await;
+    b.step(
+        "a continuity line shows its program, and the recap says it",
+        r,
+    )
+    .await;
+    b.audit_step("the sales order page with a continuity program")
+        .await;
+    let r = async {
+        b.select("#pay-method", "card").await?;
+        b.click("#add-payment").await?;
+        b.wait_text("#recap-balance", "€0.00").await?;
+        b.click("#submit").await?;
+        b.wait_text("#order-status", "submitted").await?;
+        b.wait_text("#continuity", "next delivery").await?;
+        b.wait_text("#continuity table", "not created yet").await
+    }
+    .await;
+    b.step("submitted: the schedule has its dates", r).await;
+    b.audit_step("a submitted order with its continuity schedule")
+        .await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_admin_adds_and_disables_a_user_and_refuses_agents() {
+    let served = serve_demo(&[]);
+    // A console admin of the demo call center (the demo prints an agent and a supervisor).
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/call-centers/demo/users", served.url))
+        .bearer_auth(served.admin_token())
+        .json(&json!({"name": "ada", "role": "admin", "password": "ada's password"}))
+        .send()
+        .await
+        .expect("add the admin");
+    assert_eq!(r.status().as_u16(), 201);
+    let mut b = Browser::open("admin", &served).await;
+
+    // An agent: no admin links, and the pages refuse with the reason.
+    let pw = served.agent.clone();
+    let r = async {
+        b.sign_in("agent", &pw).await?;
+        b.wait_text("h1", "Customers").await?;
+        let nav = b.wait_text("nav", "Orders").await?;
+        if nav.contains("Users") || nav.contains("Peers") {
+            return Err(format!("an agent sees admin links: {nav}"));
+        }
+        b.goto("/admin/users").await?;
+        b.wait_text("#refusal", "needs an admin").await?;
+        b.goto("/admin/peers").await?;
+        b.wait_text("#refusal", "needs an admin").await
+    }
+    .await;
+    b.step("an agent is refused on the admin pages", r).await;
+    b.audit_step("an admin page refusing an agent").await;
+
+    // The admin adds a user with a password, who signs in.
+    let r = async {
+        b.click("nav form button").await?;
+        b.wait_url("/sign-in").await?;
+        b.sign_in("ada", "ada's password").await?;
+        b.wait_text("h1", "Customers").await?;
+        b.click("nav a[href='/admin/users']").await?;
+        b.wait_text("h1", "Users").await?;
+        b.wait_text("#user-table-demo", "supervisor").await
+    }
+    .await;
+    b.step("the admin opens the users page from the nav", r)
+        .await;
+    b.audit_step("the users page").await;
+    let r = async {
+        b.fill("#add-user-demo .new-user-name", "temp").await?;
+        b.select("#add-user-demo .new-user-role", "agent").await?;
+        b.fill("#add-user-demo .new-user-password", "temp's password")
+            .await?;
+        b.click("#add-user-demo .add-user").await?;
+        b.wait_text("#flash", "User temp added").await?;
+        b.wait_text("#user-table-demo", "temp").await
+    }
+    .await;
+    b.step("add a user with a password", r).await;
+    let r = async {
+        b.click("nav form button").await?;
+        b.wait_url("/sign-in").await?;
+        b.sign_in("temp", "temp's password").await?;
+        b.wait_text("h1", "Customers").await?;
+        b.wait_text("nav", "temp (agent)").await
+    }
+    .await;
+    b.step("the new user signs in", r).await;
+
+    // Disabled, they no longer sign in.
+    let r = async {
+        b.click("nav form button").await?;
+        b.wait_url("/sign-in").await?;
+        b.sign_in("ada", "ada's password").await?;
+        b.wait_text("h1", "Customers").await?;
+        b.goto("/admin/users").await?;
+        b.click("button[aria-label='Disable temp']").await?;
+        b.wait_text("#flash", "User temp disabled").await?;
+        b.wait_text("#user-table-demo", "disabled").await
+    }
+    .await;
+    b.step("the admin disables the user", r).await;
+    b.audit_step("the users page after a change").await;
+    let r = async {
+        b.click("nav form button").await?;
+        b.wait_url("/sign-in").await?;
+        b.sign_in("temp", "temp's password").await?;
+        b.wait_text("#signin-error", "Wrong user name or password")
+            .await
+    }
+    .await;
+    b.step("the disabled user's sign-in is refused", r).await;
+
+    // Peers and sync status.
+    let r = async {
+        b.sign_in("ada", "ada's password").await?;
+        b.wait_text("h1", "Customers").await?;
+        b.click("nav a[href='/admin/peers']").await?;
+        b.wait_text("h1", "Peers and sync status").await?;
+        b.wait_text("main", "No peers").await?;
+        b.wait_text("#this-node", "hq").await
+    }
+    .await;
+    b.step("the peers page", r).await;
+    b.audit_step("the peers page").await;
+    let r = async {
+        b.click("#sync-now").await?;
+        b.wait_text("#flash", "Standalone node").await
+    }
+    .await;
+    b.step("sync now on a standalone node", r).await;
+    let r = async {
+        b.click("nav a[href='/account/password']").await?;
+        b.wait_text("h1", "My password").await?;
+        b.fill("#current-password", "ada's password").await?;
+        b.fill("#new-password", "ada's new password").await?;
+        b.click("#change-password").await?;
+        b.wait_text("#flash", "Password set").await
+    }
+    .await;
+    b.step("the admin changes their own password", r).await;
+    b.audit_step("the own-password page").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_admin_pages_at_a_site_are_read_only() {
+    let cluster = hq_and_a_site().await;
+    let (hq, north) = (cluster.node("hq"), cluster.node("north"));
+    hq.post(
+        "/api/v1/call-centers/cc1/users",
+        &hq.admin,
+        json!({"name": "nora", "role": "admin", "password": "nora's password"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(north.sync_with("hq").await["ok"], true);
+    let profile = cluster.home().join("chromium-profile");
+    let mut b = Browser::open_at("admin-site", &north.url(), &profile).await;
+    let r = async {
+        b.sign_in("nora", "nora's password").await?;
+        b.wait_text("h1", "Customers").await?;
+        b.goto("/admin/users").await?;
+        b.wait_text("#read-only", "added and changed at HQ").await?;
+        b.wait_text("#user-table-cc1", "sam").await?;
+        let forms = b
+            .js("return document.querySelectorAll('main form').length;")
+            .await?;
+        if forms != json!(0) {
+            return Err(format!("a site's users page has {forms} forms"));
+        }
+        Ok(())
+    }
+    .await;
+    b.step("the users page at a site is read-only and says why", r)
+        .await;
+    b.audit_step("the users page at a site").await;
+    let r = async {
+        b.goto("/admin/peers").await?;
+        b.wait_text("#peer-table", "hq").await?;
+        b.wait_text("#sync-table", "hq").await?;
+        b.click("#sync-now").await?;
+        b.wait_text("#flash", "hq: synced").await
+    }
+    .await;
+    b.step("the site's peers page shows HQ and syncs now", r)
+        .await;
+    b.audit_step("the peers page at a site").await;
+    b.close().await;
+}

@@ -660,3 +660,360 @@ async fn the_order_page_s_event_stream_says_what_changed() {
     let said = read_events(&mut body, "note").await;
     assert!(!said.contains(&other), "{said}");
 }
+
+/// The flash message a redirect led to, read from the next page.
+async fn after(c: &Console, p: &Page, cookies: &[String]) -> String {
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text);
+    c.get(&p.location, cookies).await.text
+}
+
+#[tokio::test]
+async fn admin_users_page_adds_sets_passwords_and_disables_with_csrf() {
+    let w = World::new().await;
+    user_with_password(&w, "ada", "admin", "ada password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, csrf) = c.session("ada", "ada password").await;
+    let page = c.get("/admin/users", &cookies).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("href=\"/admin/users\""),
+        "the nav links it"
+    );
+    assert!(
+        page.text.contains("Ann") && page.text.contains("Sue"),
+        "{}",
+        page.text
+    );
+    assert!(
+        !page.text.contains("Olga"),
+        "another call center's users are not shown"
+    );
+
+    // Every action needs the session's token: refused, nothing written.
+    let add = "call_center=cc1&name=newbie&role=agent&password=newbie+password";
+    for token in ["", "forged"] {
+        let p = c
+            .post("/admin/users", &cookies, &format!("csrf={token}&{add}"))
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(
+        c.sign_in("newbie", "newbie password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let p = c
+        .post("/admin/users", &cookies, &format!("csrf={csrf}&{add}"))
+        .await;
+    let text = after(&c, &p, &cookies).await;
+    assert!(text.contains("User newbie added"), "{text}");
+    assert_eq!(
+        c.sign_in("newbie", "newbie password").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // The domain's refusals come back as the page's message: a name taken, a short password.
+    for (form, why) in [
+        (
+            "call_center=cc1&name=NEWBIE&role=agent&password=long+enough",
+            "already signs in",
+        ),
+        (
+            "call_center=cc1&name=shorty&role=agent&password=short",
+            "password",
+        ),
+        (
+            "call_center=cc2&name=elsewhere&role=agent&password=long+enough",
+            "admin of the call center",
+        ),
+    ] {
+        let p = c
+            .post("/admin/users", &cookies, &format!("csrf={csrf}&{form}"))
+            .await;
+        let text = after(&c, &p, &cookies).await;
+        assert!(
+            text.contains("Refused") && text.contains(why),
+            "{form}: {text}"
+        );
+    }
+
+    // Set a password, then disable: each refused without the token.
+    let list = w
+        .node
+        .get("/api/v1/call-centers/cc1/users", &w.node.admin)
+        .await;
+    let newbie = list.ok(200)["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|u| u["name"] == "newbie")
+        .and_then(|u| u["user_id"].as_str())
+        .expect("newbie")
+        .to_string();
+    let pw = format!("/admin/users/{newbie}/password");
+    let p = c
+        .post(&pw, &cookies, "csrf=forged&password=other+password")
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = c
+        .post(
+            &pw,
+            &cookies,
+            &format!("csrf={csrf}&password=other+password"),
+        )
+        .await;
+    assert!(after(&c, &p, &cookies).await.contains("Password set"));
+    assert_eq!(
+        c.sign_in("newbie", "newbie password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let (newbie_cookies, _) = c.session("newbie", "other password").await;
+    let off = format!("/admin/users/{newbie}/disable");
+    assert_eq!(
+        c.post(&off, &cookies, "csrf=forged").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        c.get("/customers", &newbie_cookies).await.status,
+        StatusCode::OK
+    );
+    let p = c.post(&off, &cookies, &format!("csrf={csrf}")).await;
+    assert!(after(&c, &p, &cookies)
+        .await
+        .contains("User newbie disabled"));
+    // Disabled: the open session ends and sign-in is refused.
+    assert_eq!(
+        c.get("/customers", &newbie_cookies).await.location,
+        "/sign-in"
+    );
+    assert_eq!(
+        c.sign_in("newbie", "other password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let page = c.get("/admin/users", &cookies).await;
+    assert!(page.text.contains("disabled"), "{}", page.text);
+}
+
+#[tokio::test]
+async fn admin_pages_refuse_agents_and_supervisors() {
+    let w = World::new().await;
+    user_with_password(&w, "ivy", "agent", "ivy password").await;
+    user_with_password(&w, "sid", "supervisor", "sid password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    for (name, pw) in [("ivy", "ivy password"), ("sid", "sid password")] {
+        let (cookies, csrf) = c.session(name, pw).await;
+        let home = c.get("/customers", &cookies).await;
+        assert!(!home.text.contains("/admin/"), "{name}: no admin link");
+        for path in ["/admin/users", "/admin/peers"] {
+            let p = c.get(path, &cookies).await;
+            assert_eq!(p.status, StatusCode::FORBIDDEN, "{name} {path}");
+            assert!(
+                p.text.contains("needs an admin"),
+                "{name} {path}: {}",
+                p.text
+            );
+        }
+        // Actions: refused with the service's reason, nothing written.
+        let p = c
+            .post(
+                "/admin/users",
+                &cookies,
+                &format!("csrf={csrf}&call_center=cc1&name=sneaky-{name}&role=admin&password=long+enough"),
+            )
+            .await;
+        let text = after(&c, &p, &cookies).await;
+        assert!(text.contains("Refused"), "{name}: {text}");
+        assert_eq!(
+            c.sign_in(&format!("sneaky-{name}"), "long enough")
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        let p = c
+            .post("/admin/sync", &cookies, &format!("csrf={csrf}"))
+            .await;
+        let text = after(&c, &p, &cookies).await;
+        assert!(text.contains("Refused"), "{name}: {text}");
+        // The forged form is refused before anything else.
+        let p = c.post("/admin/sync", &cookies, "csrf=forged").await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+    }
+}
+
+#[tokio::test]
+async fn admin_peers_page_shows_status_and_syncs_with_csrf() {
+    let w = World::new().await;
+    user_with_password(&w, "ada", "admin", "ada password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, csrf) = c.session("ada", "ada password").await;
+    let page = c.get("/admin/peers", &cookies).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    for want in [
+        "Peers and sync status",
+        "No peers",
+        "Standalone node",
+        "Sync now",
+    ] {
+        assert!(page.text.contains(want), "{want}: {}", page.text);
+    }
+    assert_eq!(
+        c.post("/admin/sync", &cookies, "csrf=forged").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let p = c
+        .post("/admin/sync", &cookies, &format!("csrf={csrf}"))
+        .await;
+    let text = after(&c, &p, &cookies).await;
+    assert!(text.contains("Standalone node"), "{text}");
+}
+
+#[tokio::test]
+async fn the_order_page_shows_a_continuity_program_and_its_children() {
+    let w = World::new().await;
+    user_with_password(&w, "cal", "agent", "cal password").await;
+    let admin = w.node.admin.clone();
+    w.node
+        .put(
+            "/api/v1/products/coffee-club",
+            &admin,
+            json!({"name": "Coffee club", "price": "12.00", "allow_price_override": false,
+                   "continuity": {"every_days": 30, "times": 3}}),
+        )
+        .await
+        .ok(200);
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, _) = c.session("cal", "cal password").await;
+    let order = w.order().await;
+    let page = c.get(&format!("/orders/{order}"), &cookies).await;
+    assert!(
+        page.text
+            .contains("Coffee club — €12.00 — Continuity program: every 30 days × 3"),
+        "the product picker marks it: {}",
+        page.text
+    );
+    w.line(&order, "coffee-club", 2).await;
+    let page = c.get(&format!("/orders/{order}"), &cookies).await;
+    for want in [
+        "Continuity program: every 30 days × 3 · 0 created, 3 to come",
+        "scheduled when the order is submitted",
+        "Continuity: Coffee club, every 30 days × 3",
+    ] {
+        assert!(page.text.contains(want), "{want}: {}", page.text);
+    }
+    w.pay_all(&order).await;
+    w.node
+        .post(
+            &format!("/api/v1/orders/{order}/submit"),
+            &w.agent,
+            json!({}),
+        )
+        .await
+        .ok(200);
+    w.node.set_now("2026-12-29T12:00:00Z");
+    assert_eq!(
+        switchboard_node::scheduler::generate_due(&w.node.state)
+            .await
+            .expect("scheduler"),
+        1
+    );
+    let page = c.get(&format!("/orders/{order}"), &cookies).await;
+    assert!(
+        page.text.contains("1 created, 2 to come · next delivery"),
+        "{}",
+        page.text
+    );
+    let parent: switchboard_domain::OrderId = order.parse().expect("id");
+    let line = w
+        .node
+        .get(&format!("/api/v1/orders/{order}"), &w.agent)
+        .await
+        .ok(200)["lines"][0]["id"]
+        .as_str()
+        .expect("line")
+        .parse()
+        .expect("line id");
+    let child = switchboard_domain::continuity::child_id(parent, line, 1);
+    assert!(
+        page.text.contains(&format!("/orders/{child}")),
+        "the child is linked"
+    );
+    // The child's page links back to its parent.
+    let page = c.get(&format!("/orders/{child}"), &cookies).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text
+            .contains("Continuity delivery 1 of 3, made from order"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains(&format!("/orders/{order}")),
+        "{}",
+        page.text
+    );
+}
+
+#[tokio::test]
+async fn users_change_their_own_password_with_the_present_one() {
+    let w = World::new().await;
+    user_with_password(&w, "joe", "agent", "joe password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, csrf) = c.session("joe", "joe password").await;
+    let page = c.get("/account/password", &cookies).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Current password"), "{}", page.text);
+    let form = "current=joe+password&password=joe+new+password";
+    let p = c
+        .post(
+            "/account/password",
+            &cookies,
+            &format!("csrf=forged&{form}"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = c
+        .post(
+            "/account/password",
+            &cookies,
+            &format!("csrf={csrf}&current=wrong+guess&password=joe+new+password"),
+        )
+        .await;
+    let text = after(&c, &p, &cookies).await;
+    assert!(text.contains("current password is wrong"), "{text}");
+    assert_eq!(
+        c.sign_in("joe", "joe new password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let p = c
+        .post(
+            "/account/password",
+            &cookies,
+            &format!("csrf={csrf}&{form}"),
+        )
+        .await;
+    assert!(after(&c, &p, &cookies).await.contains("Password set"));
+    assert_eq!(
+        c.sign_in("joe", "joe new password").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Guessing the present password from an open session is throttled like sign-in (the good
+    // sign-in above started the name's count over).
+    let guess = format!("csrf={csrf}&current=a+guess&password=long+enough+guess");
+    for _ in 0..5 {
+        let p = c.post("/account/password", &cookies, &guess).await;
+        assert!(after(&c, &p, &cookies)
+            .await
+            .contains("current password is wrong"));
+    }
+    let p = c
+        .post(
+            "/account/password",
+            &cookies,
+            &format!("csrf={csrf}&current=joe+new+password&password=long+enough+guess"),
+        )
+        .await;
+    let text = after(&c, &p, &cookies).await;
+    assert!(text.contains("Too many wrong passwords"), "{text}");
+    assert_eq!(
+        c.sign_in("joe", "long enough guess").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

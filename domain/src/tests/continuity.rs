@@ -210,3 +210,45 @@ fn child_orders_are_deterministic() {
     missing.link.line = LineId(w.fresh());
     assert_eq!(child_order(&p, &missing), None);
 }
+
+#[test]
+fn programs_list_each_continuity_line_with_its_children() {
+    let w = World::new();
+    let day = 86_400_000;
+    // Open: the program and its children's ids, no dates yet.
+    let mut open = w.order();
+    let line = w.add(&mut open, "vitamins", 1);
+    w.add(&mut open, "widget", 1);
+    let got = programs(&open, &w.catalog);
+    assert_eq!(got.len(), 1, "only the continuity line");
+    assert_eq!(
+        (got[0].line, got[0].product_id.clone()),
+        (line, pid("vitamins"))
+    );
+    assert_eq!(got[0].program.times as usize, got[0].children.len());
+    for (i, (id, due)) in got[0].children.iter().enumerate() {
+        assert_eq!(*id, child_id(open.id, line, i as u32 + 1));
+        assert_eq!(*due, None, "no date before submission");
+    }
+
+    // Submitted: the dates are the due dates of `due_children`.
+    let (p, line) = parent(&w);
+    let got = programs(&p, &w.catalog);
+    assert_eq!(got.len(), 1);
+    let due = due_children(&p, &w.catalog, ms(w.now, 9_000 * day));
+    let want: Vec<(OrderId, Option<Timestamp>)> = due.iter().map(|c| (c.id, Some(c.due))).collect();
+    assert_eq!(got[0].line, line);
+    assert_eq!(got[0].children, want);
+
+    // Canceled: no dates (no further child is made); a child sells no program.
+    let mut canceled = p.clone();
+    w.run(&mut canceled, |x| {
+        cancel(x, w.ctx(Role::Supervisor), "stop".into())
+    });
+    assert!(programs(&canceled, &w.catalog)[0]
+        .children
+        .iter()
+        .all(|(_, d)| d.is_none()));
+    let child = child_order(&p, &due[0]).unwrap();
+    assert!(programs(&child, &w.catalog).is_empty());
+}

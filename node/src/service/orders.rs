@@ -12,8 +12,9 @@ use crate::read_model::{complete_summary, last_change, order_entries, read_summa
 use crate::store::records::rm_keys;
 use crate::store::{DocKind, DocMeta, StoreExt, TreeId, WriteCtx};
 use crate::views::{
-    parse_code, ChangeView, NewOrderBody, OrderHistory, OrderList, OrderListQuery, OrderSummary,
-    OrderView, Page, ProductDoc, SuggestionsView,
+    parse_code, ChangeView, ContinuityChildView, ContinuityLineView, ContinuityParentView,
+    ContinuityView, NewOrderBody, OrderHistory, OrderList, OrderListQuery, OrderSummary, OrderView,
+    Page, ProductDoc, SuggestionsView,
 };
 use automerge::Automerge;
 use std::cell::RefCell;
@@ -152,6 +153,77 @@ impl AppState {
             &self.catalog(),
             last_change(&doc),
         ))
+    }
+
+    /// The continuity programs an order's lines sell, with their children (which of them this
+    /// node holds, with their status, and when the next falls due), or, for a child order, its
+    /// parent. The schedule is the domain's (`continuity::programs`).
+    pub async fn order_continuity(
+        &self,
+        user: &CurrentUser,
+        id: OrderId,
+    ) -> ServiceResult<ContinuityView> {
+        let (_, order, _) = self.load_order(user, id).await?;
+        let catalog = self.catalog();
+        let parent = order.continuity.as_ref().map(|c| ContinuityParentView {
+            order_id: c.parent,
+            index: c.index,
+            times: order
+                .lines
+                .values()
+                .find_map(|l| catalog.products.get(&l.product_id)?.continuity)
+                .map(|p| p.times),
+        });
+        let programs = switchboard_domain::continuity::programs(&order, &catalog);
+        let ids: Vec<Uuid> = programs
+            .iter()
+            .flat_map(|p| p.children.iter().map(|(id, _)| id.0))
+            .collect();
+        let statuses: std::collections::HashMap<Uuid, Status> = if ids.is_empty() {
+            Default::default()
+        } else {
+            self.read(move |s| {
+                let mut found = std::collections::HashMap::new();
+                for id in ids {
+                    if let Some(sum) = read_summary(s, id)? {
+                        found.insert(id, sum.status);
+                    }
+                }
+                Ok(found)
+            })
+            .await?
+        };
+        let programs = programs
+            .into_iter()
+            .map(|p| {
+                let children: Vec<ContinuityChildView> = p
+                    .children
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (id, due))| ContinuityChildView {
+                        index: i as u32 + 1,
+                        order_id: *id,
+                        due: *due,
+                        status: statuses.get(&id.0).copied(),
+                    })
+                    .collect();
+                let created = children.iter().filter(|c| c.status.is_some()).count() as u32;
+                ContinuityLineView {
+                    line_id: p.line,
+                    product_id: p.product_id,
+                    every_days: p.program.every_days,
+                    times: p.program.times,
+                    next_due: children
+                        .iter()
+                        .find(|c| c.status.is_none())
+                        .and_then(|c| c.due),
+                    remaining: p.program.times.saturating_sub(created),
+                    created,
+                    children,
+                }
+            })
+            .collect();
+        Ok(ContinuityView { parent, programs })
     }
 
     /// Upsell, cross-sell and scripts.

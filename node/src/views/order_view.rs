@@ -180,6 +180,61 @@ pub struct ConflictView {
     pub values: Vec<serde_json::Value>,
 }
 
+/// One child order of a continuity line.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContinuityChildView {
+    /// Which shipment (1-based).
+    pub index: u32,
+    /// The child's id (the same on every node).
+    pub order_id: OrderId,
+    /// When it falls due; none before the parent is submitted, or once it was canceled.
+    pub due: Option<Timestamp>,
+    /// Its status when this node holds it (it was created), else none.
+    pub status: Option<Status>,
+}
+
+/// The continuity program sold by one line, and where its schedule stands.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContinuityLineView {
+    /// The line.
+    pub line_id: LineId,
+    /// The program's product.
+    pub product_id: ProductId,
+    /// Days between deliveries.
+    pub every_days: u32,
+    /// Number of child orders.
+    pub times: u32,
+    /// The children, in order.
+    pub children: Vec<ContinuityChildView>,
+    /// How many children this node holds.
+    pub created: u32,
+    /// How many are still to be created.
+    pub remaining: u32,
+    /// The due date of the next child to be created, once the parent is submitted.
+    pub next_due: Option<Timestamp>,
+}
+
+/// The parent of a continuity child order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContinuityParentView {
+    /// The parent order.
+    pub order_id: OrderId,
+    /// Which shipment this child is (1-based).
+    pub index: u32,
+    /// How many the program has, when its product is still a program in the catalog.
+    pub times: Option<u32>,
+}
+
+/// An order's continuity: the programs its lines sell, or the parent it was made from. Read by
+/// the console (not part of the API's order view).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ContinuityView {
+    /// For a child order: its parent.
+    pub parent: Option<ContinuityParentView>,
+    /// For a parent: one per continuity line.
+    pub programs: Vec<ContinuityLineView>,
+}
+
 /// The order view of docs/api.md.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrderView {
