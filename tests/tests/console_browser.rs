@@ -893,9 +893,12 @@ async fn console_order_edited_at_hq_and_at_the_site_shows_live_with_the_conflict
         .as_str()
         .expect("a line id")
         .to_string();
-    // The order reaches HQ; then HQ and the site change the same quantity, each unaware of
-    // the other, and HQ adds a note.
+    // The order reaches HQ; then, with the WAN link cut (so that no background session of
+    // either node carries one edit to the other before the second is made), HQ and the site
+    // change the same quantity, each unaware of the other, and HQ adds a note.
     assert_eq!(north.sync_with("hq").await["ok"], true);
+    let link = cluster.link_of("hq", "north");
+    link.cut();
     let path = format!("/api/v1/orders/{order}/lines/{line}");
     hq.patch(&path, &hq.admin, json!({"quantity": 3}))
         .await
@@ -917,7 +920,9 @@ async fn console_order_edited_at_hq_and_at_the_site_shows_live_with_the_conflict
     }
     .await;
     b.step("the site's own edit shows live", r).await;
-    // The sync merges them: the open page shows the conflict and HQ's note without a reload.
+    // The link heals and a sync merges them: the open page shows the conflict and HQ's note
+    // without a reload.
+    link.heal();
     assert_eq!(north.sync_with("hq").await["ok"], true);
     let r = async {
         b.wait_text("#live-what", "Conflict").await?;
