@@ -6,7 +6,7 @@
 # until the warehouse holds the whole feed. Prints wall seconds, the node's and PostgreSQL's CPU
 # seconds (/proc/PID/stat), the node's VmHWM, row counts and the load average. Run as root (it runs
 # PostgreSQL as the postgres user). PERF=1 also records a cpu-clock profile of the node into
-# $PERF_DIR/perf-N.data (default /tmp).
+# $PERF_DIR/perf-N.data (default /tmp). PG_OPTS adds server options (e.g. "-c autovacuum=off").
 set -euo pipefail
 DATA=$1; shift
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -14,7 +14,7 @@ WORK=$(mktemp -d); chmod 755 "$WORK"; mkdir -p "$WORK/pg"; chown postgres "$WORK
 as_pg() { runuser -u postgres -- "$@"; }
 as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
 PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_pg "$PGBIN/pg_ctl" start -w -D "$WORK/pg/data" -l "$WORK/pg/log" -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK/pg" >/dev/null
+as_pg "$PGBIN/pg_ctl" start -w -D "$WORK/pg/data" -l "$WORK/pg/log" -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK/pg ${PG_OPTS:-}" >/dev/null
 NODE_PID=
 cleanup() { [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null; wait 2>/dev/null || true; as_pg "$PGBIN/pg_ctl" stop -m fast -D "$WORK/pg/data" >/dev/null 2>&1; rm -rf "$WORK"; }
 trap cleanup EXIT
