@@ -35,6 +35,7 @@
 //!
 //! With the `testing` feature, `testing::PgServer` runs a throwaway PostgreSQL server for tests.
 
+mod copy;
 mod error;
 mod migrate;
 mod model;

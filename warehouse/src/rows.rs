@@ -1,10 +1,11 @@
-//! The mapping from domain values to warehouse rows. Each row is a JSON object whose keys are the
+//! The mapping from customers, call centers and the catalog to warehouse rows (an order's rows
+//! are typed and copied, see `crate::copy`). Each row is a JSON object whose keys are the
 //! columns of its table; [`crate::Warehouse`] inserts each table's rows with one
 //! `jsonb_populate_recordset` statement naming exactly those columns (so a key that is not a
 //! column fails loudly). Money goes as decimal strings and times as RFC 3339 strings, which
 //! PostgreSQL reads exactly into `numeric` and `timestamptz`.
 
-use crate::model::{ContactField, DocValue, Options, OrderDoc};
+use crate::model::{ContactField, DocValue, Options};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use switchboard_domain::config::Catalog;
@@ -70,7 +71,7 @@ pub(crate) fn delete_sql(kind: DocKind) -> &'static [&'static str] {
 
 /// PostgreSQL text cannot hold U+0000, and one such character would refuse the whole batch (and
 /// every retry of it): in a value or a key (addresses are free-form maps) it becomes U+FFFD.
-fn scrub_nul(v: &mut Value) {
+pub(crate) fn scrub_nul(v: &mut Value) {
     match v {
         Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
         Value::Array(a) => a.iter_mut().for_each(scrub_nul),
@@ -116,180 +117,11 @@ impl Rows {
     /// Adds the rows of one document's value.
     pub(crate) fn add(&mut self, doc_id: Uuid, value: &DocValue, opts: &Options) {
         match value {
-            DocValue::Order(o) => self.order(o, opts),
+            // An order's rows go by binary COPY (`crate::copy`).
+            DocValue::Order(_) => {}
             DocValue::Customer(c) => self.customer(c, opts),
             DocValue::CallCenter(s) => self.call_center(doc_id, s),
             DocValue::Catalog(c) => self.catalog(doc_id, c),
-        }
-    }
-
-    fn order(&mut self, doc: &OrderDoc, opts: &Options) {
-        let o = &doc.order;
-        let id = o.id;
-        let l = &o.lifecycle;
-        let totals = doc.pricing.as_ref().map(|p| &p.totals);
-        self.push(
-            "orders",
-            json!({
-                "order_id": id,
-                "call_center_id": o.call_center_id,
-                "customer_id": o.customer_id,
-                "source_code": o.source_code,
-                "delivery_mode_id": o.delivery_mode,
-                "ship_to": opts.keeps(ContactField::ShipTo).then_some(&o.ship_to),
-                "financial_dimensions": o.financial_dimensions,
-                "status": o.status().as_str(),
-                "created_at": o.created.at,
-                "created_by": o.created.by,
-                "submitted_at": l.submitted.as_ref().map(|s| s.at),
-                "submitted_by": l.submitted.as_ref().map(|s| s.by),
-                "released_at": l.released.as_ref().map(|s| s.at),
-                "released_by": l.released.as_ref().map(|s| s.by),
-                "canceled_at": l.canceled.as_ref().map(|(s, _)| s.at),
-                "canceled_by": l.canceled.as_ref().map(|(s, _)| s.by),
-                "cancel_reason": l.canceled.as_ref().map(|(_, r)| r),
-                "continuity_parent": o.continuity.as_ref().map(|c| c.parent),
-                "continuity_line": o.continuity.as_ref().map(|c| c.line),
-                "continuity_index": o.continuity.as_ref().map(|c| c.index),
-                "last_change_at": o.last_stamp(),
-                "priced": doc.pricing.is_some(),
-                "subtotal": totals.map(|t| t.subtotal),
-                "discount": totals.map(|t| t.discount),
-                "source_discount": doc.pricing.as_ref().map(|p| p.source_discount),
-                "charges": totals.map(|t| t.charges),
-                "total": totals.map(|t| t.total),
-                "paid": totals.map(|t| t.paid),
-                "balance": totals.map(|t| t.balance),
-            }),
-        );
-        for line in o.lines.values() {
-            self.push(
-                "order_lines",
-                json!({
-                    "order_id": id,
-                    "line_id": line.id,
-                    "product_id": line.product_id,
-                    "quantity": line.quantity.get(),
-                    "list_price": line.list_price,
-                    "unit_price": line.unit_price,
-                    "amount": line.unit_price * line.quantity.as_decimal(),
-                    "override_reason_code": line.price_override.as_ref().map(|p| &p.reason_code),
-                    "override_by": line.price_override.as_ref().map(|p| p.by),
-                    "added_at": line.added.at,
-                    "added_by": line.added.by,
-                    "removed_at": line.removed.as_ref().map(|s| s.at),
-                    "removed_by": line.removed.as_ref().map(|s| s.by),
-                }),
-            );
-        }
-        for c in o.charges.values() {
-            self.push(
-                "order_charges",
-                json!({
-                    "order_id": id,
-                    "charge_id": c.id,
-                    "automatic": false,
-                    "code": c.code,
-                    "amount": c.amount,
-                    "reason_code": c.reason_code,
-                    "added_at": c.added.at,
-                    "added_by": c.added.by,
-                }),
-            );
-        }
-        if let Some(auto) = doc.pricing.as_ref().and_then(|p| p.auto_charge.as_ref()) {
-            self.push(
-                "order_charges",
-                json!({
-                    "order_id": id,
-                    "charge_id": o.auto_charge_id(&auto.delivery_mode),
-                    "automatic": true,
-                    "code": auto.delivery_mode,
-                    "amount": auto.amount,
-                    "reason_code": null,
-                    "added_at": null,
-                    "added_by": null,
-                }),
-            );
-        }
-        for p in o.payments.values() {
-            self.push(
-                "order_payments",
-                json!({
-                    "order_id": id,
-                    "payment_id": p.id,
-                    "payment_method_id": p.method,
-                    "amount": p.amount,
-                    "reference": p.reference,
-                    "status": p.status(),
-                    "added_at": p.added.at,
-                    "added_by": p.added.by,
-                    "voided_at": p.voided.as_ref().map(|s| s.at),
-                    "voided_by": p.voided.as_ref().map(|s| s.by),
-                }),
-            );
-        }
-        for h in o.holds.values() {
-            self.push(
-                "order_holds",
-                json!({
-                    "order_id": id,
-                    "hold_id": h.id,
-                    "hold_code": h.code,
-                    "reason": h.reason,
-                    "system": h.system,
-                    "placed_at": h.placed.at,
-                    "placed_by": h.placed.by,
-                    "cleared_at": h.cleared.as_ref().map(|c| c.at),
-                    "cleared_by": h.cleared.as_ref().map(|c| c.by),
-                    "clear_reason": h.cleared.as_ref().map(|c| &c.reason),
-                }),
-            );
-        }
-        for c in o.coupons.values() {
-            let discount = doc.pricing.as_ref().and_then(|p| {
-                p.coupon_discounts
-                    .iter()
-                    .find(|d| d.code == c.code)
-                    .map(|d| d.discount)
-            });
-            self.push(
-                "order_coupons",
-                json!({
-                    "order_id": id,
-                    "coupon_code": c.code,
-                    "applied_at": c.applied.at,
-                    "applied_by": c.applied.by,
-                    "removed_at": c.removed.as_ref().map(|s| s.at),
-                    "removed_by": c.removed.as_ref().map(|s| s.by),
-                    "discount": if c.removed.is_none() { discount } else { None },
-                }),
-            );
-        }
-        for n in o.notes.values() {
-            self.push(
-                "order_notes",
-                json!({
-                    "order_id": id,
-                    "note_id": n.id,
-                    "added_at": n.added.at,
-                    "added_by": n.added.by,
-                    "text": n.text,
-                }),
-            );
-        }
-        for (i, h) in doc.history.iter().enumerate() {
-            self.push(
-                "order_history",
-                json!({
-                    "order_id": id,
-                    "seq": i + 1,
-                    "at": h.at,
-                    "user_id": h.by,
-                    "node_id": h.node,
-                    "summary": h.summary,
-                }),
-            );
         }
     }
 

@@ -1,6 +1,7 @@
 //! [`Warehouse`]: the connection pool, and the operations a node's feed follower and the admin
 //! commands call.
 
+use crate::copy::{self, OrderRows};
 use crate::error::{Error, Result};
 use crate::migrate;
 use crate::model::{
@@ -270,7 +271,8 @@ impl Warehouse {
         }
 
         // Replace the rows of every replaced document: delete them (one statement per table),
-        // then insert each table's rows in one statement, parents first.
+        // then insert each table's rows in one statement, parents first (an order's tables by
+        // binary COPY).
         for kind in [
             DocKind::CallCenter,
             DocKind::Catalog,
@@ -290,8 +292,12 @@ impl Warehouse {
             }
         }
         let mut rows = Rows::default();
+        let mut orders = OrderRows::default();
         for (id, _, value) in &replace {
-            rows.add(*id, value, &self.options);
+            match value {
+                DocValue::Order(o) => orders.add(o, &self.options),
+                other => rows.add(*id, other, &self.options),
+            }
         }
         for (table, cols, list) in rows.in_order() {
             let cols = cols.join(", ");
@@ -302,6 +308,12 @@ impl Warehouse {
             let stmt = tx.prepare_cached(&sql).await?;
             // The rows are serialized straight from where they are, not copied into one value.
             tx.execute(&stmt, &[&Json(list)]).await?;
+        }
+        // Orders' rows (nearly all of them) by one binary COPY per table.
+        if !orders.is_empty() {
+            for (table, list) in orders.tables() {
+                copy::copy_rows(&tx, table, list).await?;
+            }
         }
         if !replace.is_empty() {
             let versions: Vec<serde_json::Value> = replace
