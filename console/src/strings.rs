@@ -167,3 +167,14 @@ pub const HELD_BY: &str = "Held by";
 pub const HELD_AT: &str = "Held at";
 pub const NO_HOLDS: &str = "No order is on hold.";
 pub const SYSTEM: &str = "system";
+
+// The customer edit form.
+pub const EDIT_CUSTOMER: &str = "Edit customer";
+pub const SAVE_CUSTOMER: &str = "Save changes";
+pub const CUSTOMER_SAVED: &str = "Customer saved.";
+pub const ADDRESS_NEW_FIELD: &str = "New address field (name)";
+pub const ADDRESS_NEW_VALUE: &str = "New address field (value)";
+
+pub fn address_field(key: &str) -> String {
+    format!("Address: {key}")
+}
