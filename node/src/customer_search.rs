@@ -21,9 +21,6 @@ use uuid::Uuid;
 /// Characters per gram.
 pub const GRAM: usize = 3;
 
-/// Entries read from each gram before choosing the order in which grams are intersected.
-const PROBE: usize = 64;
-
 /// The distinct grams of some lower-cased texts.
 fn grams_of<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -82,39 +79,22 @@ pub fn entries(
         .collect()
 }
 
-/// The first customer id `>= from` holding `prefix`'s gram.
-fn seek(store: &dyn Store, prefix: &[u8], from: &[u8; 16]) -> Result<Option<[u8; 16]>, NodeError> {
-    let mut start = prefix.to_vec();
-    start.extend_from_slice(from);
-    match store.iter_from(TreeId::IdxCustomerSearch, &start).next() {
-        None => Ok(None),
-        Some(kv) => {
-            let (k, _) = kv?;
-            if !k.starts_with(prefix) {
-                return Ok(None);
-            }
-            Ok(k[prefix.len()..].try_into().ok())
-        }
-    }
-}
+/// Entries read from every gram's list in turn, at most, to find the shortest list.
+const PROBE_CAP: usize = 256;
 
-/// The id right after `id` in byte order, if any.
-fn successor(mut id: [u8; 16]) -> Option<[u8; 16]> {
-    for b in id.iter_mut().rev() {
-        if *b == u8::MAX {
-            *b = 0;
-        } else {
-            *b += 1;
-            return Some(id);
-        }
-    }
-    None
+/// The customer id at the end of an index key under `prefix`.
+fn id_of(key: &[u8], prefix: &[u8]) -> Option<[u8; 16]> {
+    key.strip_prefix(prefix)?.try_into().ok()
 }
 
 /// Calls `f` with every customer id holding all `grams`, ascending, from the first id whose
 /// bytes are `>= from` (16 bytes at most; shorter is padded with zeros), until `f` returns
-/// `false`. The lists are intersected by leapfrogging, rarest gram first, so the work follows
-/// the rarest gram's entries, not the number of customers.
+/// `false`. The gram lists are first read in turn, one entry of each at a time, until the
+/// shortest ends; after [`PROBE_CAP`] entries each, the list whose last entry read lies
+/// furthest (the sparsest there: ids are in creation order) stands for the shortest. That list
+/// is then walked and each of its ids checked against the other grams by key, so the work
+/// follows the rarest gram's entries (or the matches, when they are dense), not the number of
+/// customers.
 pub fn candidates(
     store: &dyn Store,
     grams: &[String],
@@ -124,53 +104,69 @@ pub fn candidates(
     let mut start = [0u8; 16];
     let n = from.len().min(16);
     start[..n].copy_from_slice(&from[..n]);
-    // Order the grams by how many entries they have (up to PROBE) after the start.
-    let mut lists = Vec::with_capacity(grams.len());
-    for g in grams {
-        let prefix = gram_prefix(g);
-        let mut s = prefix.clone();
-        s.extend_from_slice(&start);
-        let mut count = 0;
-        for kv in store.iter_from(TreeId::IdxCustomerSearch, &s).take(PROBE) {
-            let (k, _) = kv?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            count += 1;
-        }
-        if count == 0 {
-            return Ok(());
-        }
-        lists.push((count, prefix));
-    }
-    lists.sort();
-    let Some(((_, driver), others)) = lists.split_first() else {
+    let prefixes: Vec<Vec<u8>> = grams.iter().map(|g| gram_prefix(g)).collect();
+    if prefixes.is_empty() {
         return Ok(());
-    };
-    let mut cand = start;
-    'next: loop {
-        let Some(c) = seek(store, driver, &cand)? else {
-            return Ok(());
-        };
-        cand = c;
-        for (_, other) in others {
-            match seek(store, other, &cand)? {
-                None => return Ok(()),
-                Some(x) if x == cand => {}
-                Some(x) => {
-                    cand = x;
-                    continue 'next;
+    }
+    // The shortest list: read every list in turn until one ends.
+    let mut iters: Vec<_> = prefixes
+        .iter()
+        .map(|p| {
+            let mut s = p.clone();
+            s.extend_from_slice(&start);
+            store.iter_from(TreeId::IdxCustomerSearch, &s)
+        })
+        .collect();
+    let mut last = vec![start; prefixes.len()];
+    let mut shortest = None;
+    'probe: for _ in 0..PROBE_CAP {
+        for (i, it) in iters.iter_mut().enumerate() {
+            let id = match it.next() {
+                Some(kv) => id_of(&kv?.0, &prefixes[i]),
+                None => None,
+            };
+            match id {
+                Some(id) => last[i] = id,
+                None => {
+                    shortest = Some(i);
+                    break 'probe;
                 }
             }
         }
-        if !f(Uuid::from_bytes(cand))? {
+    }
+    drop(iters);
+    let shortest = match shortest {
+        Some(i) => i,
+        None => (0..last.len()).max_by_key(|i| last[*i]).unwrap_or(0),
+    };
+    let driver = &prefixes[shortest];
+    let others: Vec<&Vec<u8>> = prefixes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != shortest)
+        .map(|(_, p)| p)
+        .collect();
+    let mut s = driver.clone();
+    s.extend_from_slice(&start);
+    let mut key = Vec::with_capacity(1 + 12 + 16);
+    'walk: for kv in store.iter_from(TreeId::IdxCustomerSearch, &s) {
+        let (k, _) = kv?;
+        let Some(id) = id_of(&k, driver) else {
+            return Ok(());
+        };
+        for other in &others {
+            key.clear();
+            key.extend_from_slice(other);
+            key.extend_from_slice(&id);
+            if store.get(TreeId::IdxCustomerSearch, &key)?.is_none() {
+                continue 'walk;
+            }
+        }
+        if !f(Uuid::from_bytes(id))? {
             return Ok(());
         }
-        match successor(cand) {
-            Some(n) => cand = n,
-            None => return Ok(()),
-        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -201,15 +197,5 @@ mod tests {
             query_grams("abab"),
             Some(vec!["aba".to_string(), "bab".to_string()])
         );
-    }
-
-    #[test]
-    fn successor_carries() {
-        let mut id = [0u8; 16];
-        id[15] = 0xff;
-        let mut want = [0u8; 16];
-        want[14] = 1;
-        assert_eq!(successor(id), Some(want));
-        assert_eq!(successor([0xff; 16]), None);
     }
 }

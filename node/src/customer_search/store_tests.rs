@@ -442,3 +442,26 @@ async fn a_search_through_the_index_finds_what_a_scan_finds() {
     assert!(nonempty > 100, "only {nonempty} queries found someone");
     s.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_whose_grams_are_all_common_walks_the_sparsest_list() {
+    let (_dir, s) = new_store();
+    // Every gram of "ame n" is in each of 300 customers (more entries than the probe reads of
+    // each list); "e 2" and "e 1" of the others in 111 of them.
+    for i in 0..300u128 {
+        create(
+            &s,
+            &customer(i, "cc1", &format!("Same Name {i}"), None, None),
+        )
+        .await;
+    }
+    let admin = user(Role::Admin, None);
+    for q in ["same name 2", "Same Name 29", "ame n", "name 1"] {
+        for limit in [1, 40] {
+            let scanned = all_pages(&s, &admin, q, limit, false);
+            assert_eq!(all_pages(&s, &admin, q, limit, true), scanned, "{q}");
+            assert!(!scanned[0].0.is_empty(), "{q} finds someone");
+        }
+    }
+    s.shutdown().await.expect("shutdown");
+}
