@@ -92,9 +92,9 @@ fn id_of(key: &[u8], prefix: &[u8]) -> Option<[u8; 16]> {
 /// `false`. The gram lists are first read in turn, one entry of each at a time, until the
 /// shortest ends; after [`PROBE_CAP`] entries each, the list whose last entry read lies
 /// furthest (the sparsest there: ids are in creation order) stands for the shortest. That list
-/// is then walked and each of its ids checked against the other grams by key, so the work
-/// follows the rarest gram's entries (or the matches, when they are dense), not the number of
-/// customers.
+/// is then walked and each of its ids checked against the other grams by key (sparsest first),
+/// so the work follows the rarest gram's entries (or the matches, when they are dense), not the
+/// number of customers.
 pub fn candidates(
     store: &dyn Store,
     grams: &[String],
@@ -140,12 +140,10 @@ pub fn candidates(
         None => (0..last.len()).max_by_key(|i| last[*i]).unwrap_or(0),
     };
     let driver = &prefixes[shortest];
-    let others: Vec<&Vec<u8>> = prefixes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != shortest)
-        .map(|(_, p)| p)
-        .collect();
+    // The other grams, sparsest first, so that most ids not in all lists fail at the first.
+    let mut order: Vec<usize> = (0..prefixes.len()).filter(|i| *i != shortest).collect();
+    order.sort_by(|a, b| last[*b].cmp(&last[*a]));
+    let others: Vec<&Vec<u8>> = order.iter().map(|i| &prefixes[*i]).collect();
     let mut s = driver.clone();
     s.extend_from_slice(&start);
     let mut key = Vec::with_capacity(1 + 12 + 16);
