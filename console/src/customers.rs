@@ -1,5 +1,6 @@
 //! Customer screens: search by name, phone or email; create; a customer's history (orders with
-//! their status, catalog requests) and the form that starts an order for them.
+//! their status, catalog requests), the form that edits their contact fields and the form that
+//! starts an order for them.
 
 use crate::auth::{page, Signed};
 use crate::layout::when;
@@ -11,8 +12,11 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use switchboard_domain::customer::Customer;
 use switchboard_domain::CustomerId;
-use switchboard_node::views::{CustomerView, NewCustomerBody, OrderSummary, Page};
+use switchboard_node::views::{
+    CustomerView, NewCustomerBody, OrderSummary, Page, PatchCustomerBody,
+};
 
 /// Query of the customer search.
 #[derive(Deserialize)]
@@ -197,6 +201,7 @@ pub async fn show(
         section {
             p { (s::PHONE) ": " (c.phone.clone().unwrap_or_default()) " · " (s::EMAIL) ": " (c.email.clone().unwrap_or_default()) " · " (s::CALL_CENTER) ": " (c.call_center_id) }
         }
+        (edit_form(&c, &signed.csrf))
         section aria-labelledby="new-order" {
             h2 id="new-order" { (s::NEW_ORDER) }
             form method="post" action="/orders" class="row" {
@@ -240,4 +245,118 @@ pub async fn show(
         .render(body)
         .await
         .into_response()
+}
+
+/// Form field names of the address: `address.` ++ the address's own key.
+const ADDRESS_FIELD: &str = "address.";
+
+/// The edit form of a customer's contact fields and address, filled with what they hold now.
+fn edit_form(c: &Customer, csrf: &str) -> Markup {
+    html! {
+        section aria-labelledby="edit-customer" {
+            h2 id="edit-customer" { (s::EDIT_CUSTOMER) }
+            form method="post" action={ "/customers/" (c.id) } class="row" id="customer-edit" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { (s::NAME)
+                    input id="edit-name" name="name" value=(c.name) required; }
+                label { (s::PHONE)
+                    input id="edit-phone" name="phone" type="tel" value=(c.phone.clone().unwrap_or_default()); }
+                label { (s::EMAIL)
+                    input id="edit-email" name="email" type="email" value=(c.email.clone().unwrap_or_default()); }
+                @for (i, (key, value)) in c.address.iter().enumerate() {
+                    label { (s::address_field(key))
+                        input id={ "edit-address-" (i) } name={ (ADDRESS_FIELD) (key) } value=(value); }
+                }
+                label { (s::ADDRESS_NEW_FIELD)
+                    input id="edit-address-new-key" name="new_address_key"; }
+                label { (s::ADDRESS_NEW_VALUE)
+                    input id="edit-address-new-value" name="new_address_value"; }
+                button type="submit" id="save-customer" class="primary" { (s::SAVE_CUSTOMER) }
+            }
+        }
+    }
+}
+
+/// The edit form as posted: its fields in order (the address's fields are named by the
+/// customer's own keys, so the form is read as pairs).
+type EditForm = Vec<(String, String)>;
+
+/// What the edit form changes: only the fields whose value differs from the customer's now (an
+/// emptied phone or email clears it; an emptied address field removes it), so a form posted
+/// unchanged is the domain's "nothing to change".
+fn patch_of(c: &Customer, form: &EditForm) -> PatchCustomerBody {
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let mut b = PatchCustomerBody::default();
+    if let Some(name) = field("name") {
+        if name != c.name {
+            b.name = Some(name);
+        }
+    }
+    if let Some(phone) = field("phone").map(opt) {
+        if phone != c.phone {
+            b.phone = Some(phone);
+        }
+    }
+    if let Some(email) = field("email").map(opt) {
+        if email != c.email {
+            b.email = Some(email);
+        }
+    }
+    let mut address = c.address.clone();
+    for (k, v) in form {
+        if let Some(key) = k.strip_prefix(ADDRESS_FIELD) {
+            match opt(v.clone()) {
+                Some(v) => address.insert(key.to_string(), v),
+                None => address.remove(key),
+            };
+        }
+    }
+    if let (Some(k), Some(v)) = (
+        field("new_address_key").and_then(opt),
+        field("new_address_value").and_then(opt),
+    ) {
+        address.insert(k, v);
+    }
+    if address != c.address {
+        b.address = Some(address);
+    }
+    b
+}
+
+/// `POST /customers/{id}`: the edit form, through the service operation of
+/// `PATCH /api/v1/customers/{id}`; back to the customer with the result or the domain's reason.
+pub async fn update(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<EditForm>,
+) -> Response {
+    let csrf = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    if let Err(r) = signed.check(csrf) {
+        return r.into_response();
+    }
+    let Ok(id) = id.parse::<uuid::Uuid>().map(CustomerId) else {
+        return crate::orders::not_found(&console, &signed).await;
+    };
+    let Ok((c, _)) = console.app.customer(&signed.user, id).await else {
+        return crate::orders::not_found(&console, &signed).await;
+    };
+    let flash = match console
+        .app
+        .patch_customer(&signed.user, id, patch_of(&c, &form))
+        .await
+    {
+        Ok(_) => Flash::Done(s::CUSTOMER_SAVED.into()),
+        Err(e) => Flash::Refused(e.to_string()),
+    };
+    signed.flash(&console, flash);
+    Redirect::to(&format!("/customers/{id}")).into_response()
 }

@@ -84,7 +84,10 @@ pub fn router(app: AppState, hub: Arc<SyncHub>, options: Options) -> Router {
         .route("/console/assets/{name}", get(assets::asset))
         .route("/console/product-image/{id}", get(assets::product_image))
         .route("/customers", get(customers::search).post(customers::create))
-        .route("/customers/{id}", get(customers::show))
+        .route(
+            "/customers/{id}",
+            get(customers::show).post(customers::update),
+        )
         .route("/orders", get(orders::list).post(orders::create))
         .route("/orders/{id}", get(orders::page_route))
         .route("/orders/{id}/events", get(live::events))

@@ -265,3 +265,14 @@ pub const OWN_PASSWORD: &str = "My password";
 pub const CHANGE_OWN_PASSWORD: &str = "Change my password";
 pub const CURRENT_PASSWORD: &str = "Current password";
 pub const OWN_PASSWORD_AT_SITE: &str = "This is a site node: passwords are changed on a console connected to HQ (or by an admin or supervisor there) and reach this site by sync.";
+
+// The customer edit form.
+pub const EDIT_CUSTOMER: &str = "Edit customer";
+pub const SAVE_CUSTOMER: &str = "Save changes";
+pub const CUSTOMER_SAVED: &str = "Customer saved.";
+pub const ADDRESS_NEW_FIELD: &str = "New address field (name)";
+pub const ADDRESS_NEW_VALUE: &str = "New address field (value)";
+
+pub fn address_field(key: &str) -> String {
+    format!("Address: {key}")
+}

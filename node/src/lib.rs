@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod customer_search;
 pub mod error;
 pub mod http_server;
 pub mod identity;

@@ -1,10 +1,12 @@
 //! The read model of the node: what [`projector`] writes for each stored document (order
-//! summaries and the indexes by customer, status, hold code and coupon; customer views; the users
-//! of each call center), and [`ConfigCache`], the configuration (call centers and the catalog)
-//! kept parsed, which the projector refreshes whenever a configuration document is stored,
-//! locally or by a merge from a peer. Also the reads of that model the services share.
+//! summaries and the indexes by customer, status, hold code and coupon; customer views and their
+//! search index, [`crate::customer_search`]; the users of each call center), and
+//! [`ConfigCache`], the configuration (call centers and the catalog) kept parsed, which the
+//! projector refreshes whenever a configuration document is stored, locally or by a merge from a
+//! peer. Also the reads of that model the services share.
 
 use crate::config::NodeConfig;
+use crate::customer_search;
 use crate::error::NodeError;
 use crate::store::records::rm_keys;
 use crate::store::{
@@ -25,7 +27,8 @@ use uuid::Uuid;
 /// Version of the read-model projection; bump it when [`projector`] changes what it writes.
 ///
 /// 2: user entries carry their token's expiry and the user's revocation (JSON layout).
-pub const READ_MODEL_VERSION: u32 = 2;
+/// 3: customers are indexed for search (`idx_customer_search`, [`crate::customer_search`]).
+pub const READ_MODEL_VERSION: u32 = 3;
 
 /// The configuration as parsed from the configuration documents.
 #[derive(Default)]
@@ -122,11 +125,18 @@ pub fn projector(cache: Arc<ConfigCache>) -> Projector {
             let result = match meta.kind {
                 DocKind::Order => project_order(id, doc, &cache),
                 DocKind::Customer => sdoc::read_customer(doc).map(|(c, _)| {
-                    vec![RmEntry {
+                    let mut out = vec![RmEntry {
                         tree: TreeId::Customers,
                         key: id.as_bytes().to_vec(),
                         value: json(&CustomerView::from_domain(&c)),
-                    }]
+                    }];
+                    out.extend(customer_search::entries(
+                        &id,
+                        &c.name,
+                        c.phone.as_deref(),
+                        c.email.as_deref(),
+                    ));
+                    out
                 }),
                 DocKind::CallCenter => project_call_center(id, doc, &cache),
                 DocKind::Catalog => sdoc::read_catalog(doc).map(|c| {

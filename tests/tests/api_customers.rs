@@ -246,3 +246,158 @@ async fn customer_history_and_catalog_requests() {
     .await
     .problem(404, "not_found");
 }
+
+/// Percent-encodes a query value.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every page of `GET /api/v1/customers?q=` (ids, in order), following the cursors.
+async fn search_ids(w: &World, token: &str, q: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..1000 {
+        let r = w
+            .node
+            .get(
+                &format!("/api/v1/customers?q={}&limit={limit}{cursor}", enc(q)),
+                token,
+            )
+            .await;
+        let body = r.ok(200);
+        for c in body["items"].as_array().expect("items") {
+            out.push(c["id"].as_str().expect("id").to_string());
+        }
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={}", enc(next)),
+            None => return out,
+        }
+    }
+    panic!("paging does not end for {q:?}");
+}
+
+/// A search of 3 characters or more reads the search index; it answers exactly what walking
+/// every customer answers (here: filtering the full list, which an empty query walks), with
+/// the same paging, for a few hundred customers of two call centers and many queries.
+#[tokio::test]
+async fn customer_search_answers_exactly_what_a_scan_answers() {
+    let w = World::new().await;
+    let mut seed: u64 = 10;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) % n as u64) as usize
+    };
+    let first = [
+        "Ada",
+        "Ben",
+        "Carla",
+        "Dana",
+        "Éli",
+        "Fay",
+        "ANNA",
+        "Anne-Marie",
+    ];
+    let last = [
+        "Jones", "Smith", "Garcia", "Müller", "Rossi", "O'Hara", "Berg",
+    ];
+    let domains = ["example.com", "Mail.TEST", "corp.example.org"];
+    let mut fields = Vec::new();
+    for i in 0..300 {
+        let mut body = json!({
+            "name": format!("{} {} {}", first[next(first.len())], last[next(last.len())], next(1000)),
+        });
+        if next(4) != 0 {
+            body["phone"] = json!(format!(
+                "+{} {:03} {:04}",
+                next(50),
+                next(1000),
+                next(10000)
+            ));
+        }
+        if next(3) != 0 {
+            body["email"] = json!(format!(
+                "{}.{}@{}",
+                first[next(first.len())].to_lowercase(),
+                next(100),
+                domains[next(domains.len())]
+            ));
+        }
+        let token = if i % 4 == 0 { &w.other_agent } else { &w.agent };
+        let c = w.node.post("/api/v1/customers", token, body).await;
+        let c = c.ok(201);
+        let text: Vec<String> = ["name", "phone", "email"]
+            .iter()
+            .filter_map(|f| c[*f].as_str().map(String::from))
+            .collect();
+        fields.push(text);
+    }
+    // One call center's agent, the other's, and an admin who sees both.
+    let admin = w.node.admin.clone();
+    let users = [w.agent.clone(), w.other_agent.clone(), admin];
+    // Everyone each user sees, in the API's order, by the scan of an empty query.
+    let mut seen = Vec::new();
+    for token in &users {
+        let mut all = Vec::new();
+        let ids = search_ids(&w, token, "", 100).await;
+        for id in ids {
+            let c = w.node.get(&format!("/api/v1/customers/{id}"), token).await;
+            let c = c.ok(200);
+            let text: Vec<String> = ["name", "phone", "email"]
+                .iter()
+                .filter_map(|f| c[*f].as_str().map(|s| s.to_lowercase()))
+                .collect();
+            all.push((id, text));
+        }
+        seen.push(all);
+    }
+    assert!(seen[2].len() > 300, "the admin sees everyone");
+    let mut queries: Vec<String> = [
+        "smith",
+        "MÜLLER",
+        "o'ha",
+        "  jones ",
+        "example",
+        "nobody at all",
+        "+1 ",
+        "éli",
+    ]
+    .iter()
+    .map(|q| q.to_string())
+    .collect();
+    for _ in 0..120 {
+        let f = &fields[next(fields.len())];
+        let chars: Vec<char> = f[next(f.len())].chars().collect();
+        let len = (3 + next(6)).min(chars.len());
+        let start = next(chars.len() - len + 1);
+        let piece: String = chars[start..start + len].iter().collect();
+        queries.push(if next(2) == 0 {
+            piece.to_uppercase()
+        } else {
+            piece
+        });
+    }
+    let mut found_some = 0;
+    for (i, q) in queries.iter().enumerate() {
+        let u = i % users.len();
+        let want_q = q.trim().to_lowercase();
+        let want: Vec<String> = seen[u]
+            .iter()
+            .filter(|(_, text)| text.iter().any(|t| t.contains(&want_q)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let limit = [2, 7, 50][i % 3];
+        let got = search_ids(&w, &users[u], q, limit).await;
+        assert_eq!(got, want, "query {q:?} as user {u}, limit {limit}");
+        if !want.is_empty() {
+            found_some += 1;
+        }
+    }
+    assert!(found_some > 100, "only {found_some} queries found someone");
+}

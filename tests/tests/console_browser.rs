@@ -1176,3 +1176,64 @@ async fn console_admin_pages_at_a_site_are_read_only() {
     b.audit_step("the peers page at a site").await;
     b.close().await;
 }
+
+// The customer edit form (issue 10, customer screen: edit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_edits_a_customer() {
+    let served = serve_demo(&[]);
+    let mut b = Browser::open("customer-edit", &served).await;
+    let pw = served.agent.clone();
+    let r = b.sign_in("agent", &pw).await;
+    b.step("sign in", r).await;
+    let r = async {
+        b.wait_text("h1", "Customers").await?;
+        b.fill("#new-name", "Dora Kim").await?;
+        b.fill("#new-phone", "+44 20 7946 0202").await?;
+        b.click("#create-customer").await?;
+        b.wait_text("h1", "Dora Kim").await
+    }
+    .await;
+    b.step("create the customer", r).await;
+    b.audit_step("the customer page with its edit form").await;
+
+    // Edited from the keyboard: new name, phone and email, saved with Enter.
+    let r = async {
+        b.fill("#edit-name", "Dora Kim-Lee").await?;
+        b.fill("#edit-phone", "+44 20 7946 0303").await?;
+        b.fill("#edit-email", "dora@example.org").await?;
+        b.keys("#edit-email", ENTER).await?;
+        b.wait_text("#flash", "Customer saved.").await?;
+        b.wait_text("h1", "Dora Kim-Lee").await?;
+        b.wait_text("main", "dora@example.org").await
+    }
+    .await;
+    b.step("edit the customer: the page shows the change", r)
+        .await;
+    b.audit_step("the customer page after saving").await;
+    let r = async {
+        b.goto("/customers?q=7946+0303").await?;
+        b.wait_text("#customer-results", "Dora Kim-Lee").await?;
+        b.goto("/customers?q=7946+0202").await?;
+        b.wait_text("main", "No customer matches").await
+    }
+    .await;
+    b.step("the search finds the new phone, not the old one", r)
+        .await;
+
+    // A refusal shows the domain's reason; nothing changes.
+    let r = async {
+        b.goto("/customers?q=Kim-Lee").await?;
+        b.click("#customer-results a").await?;
+        b.wait_text("h1", "Dora Kim-Lee").await?;
+        b.fill("#edit-phone", "12").await?;
+        b.click("#save-customer").await?;
+        b.wait_text("#flash", "phone: must have at least 3 digits")
+            .await?;
+        b.wait_text("main", "+44 20 7946 0303").await
+    }
+    .await;
+    b.step("a bad phone is refused with the domain's reason", r)
+        .await;
+    b.audit_step("the customer page with a refusal").await;
+    b.close().await;
+}

@@ -1017,3 +1017,108 @@ async fn users_change_their_own_password_with_the_present_one() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn the_customer_edit_form_needs_the_csrf_token_and_shows_the_domain_s_refusals() {
+    let w = World::new().await;
+    user_with_password(&w, "ivy", "agent", "ivy password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, csrf) = c.session("ivy", "ivy password").await;
+    let created = w
+        .node
+        .post(
+            "/api/v1/customers",
+            &w.agent,
+            json!({"name": "Olga Berg", "phone": "+44 20 7946 0101",
+                   "address": {"city": "Leeds", "street": "1 Main St"}}),
+        )
+        .await;
+    let id = created.ok(201)["id"].as_str().expect("id").to_string();
+    let path = format!("/customers/{id}");
+    // The page has the form, filled with the customer's fields, each labelled.
+    let page = c.get(&path, &cookies).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for want in [
+        "id=\"customer-edit\"",
+        "value=\"Olga Berg\"",
+        "value=\"+44 20 7946 0101\"",
+        "name=\"address.city\" value=\"Leeds\"",
+        "Address: street",
+    ] {
+        assert!(page.text.contains(want), "{want} in {}", page.text);
+    }
+    // Without the token, or with a wrong one: refused, nothing changed.
+    let (_, other_csrf) = c.session("ivy", "ivy password").await;
+    for form in [
+        "name=Mallory".to_string(),
+        "csrf=&name=Mallory".to_string(),
+        format!("csrf={other_csrf}&name=Mallory"),
+    ] {
+        let p = c.post(&path, &cookies, &form).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{form}");
+        assert!(p.text.contains("no longer valid"), "{}", p.text);
+    }
+    assert_eq!(customer_now(&w, &id).await["name"], "Olga Berg");
+    // With it: the fields change (an emptied phone is cleared, an emptied address field goes,
+    // a new one is added) and the page says so.
+    let p = c
+        .post(
+            &path,
+            &cookies,
+            &format!(
+                "csrf={csrf}&name=Olga+Berg-Lund&phone=&email=olga%40example.org\
+                 &address.city=York&address.street=&new_address_key=country&new_address_value=UK"
+            ),
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (StatusCode::SEE_OTHER, path.as_str())
+    );
+    let page = c.get(&path, &cookies).await;
+    assert!(page.text.contains("Customer saved."), "{}", page.text);
+    let now = customer_now(&w, &id).await;
+    assert_eq!(now["name"], "Olga Berg-Lund");
+    assert_eq!(now["phone"], json!(null));
+    assert_eq!(now["email"], "olga@example.org");
+    assert_eq!(now["address"], json!({"city": "York", "country": "UK"}));
+    // A refusal shows the domain's reason and changes nothing.
+    let p = c
+        .post(&path, &cookies, &format!("csrf={csrf}&name=Olga&phone=12"))
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let page = c.get(&path, &cookies).await;
+    assert!(
+        page.text.contains("phone: must have at least 3 digits"),
+        "{}",
+        page.text
+    );
+    assert_eq!(customer_now(&w, &id).await["name"], "Olga Berg-Lund");
+    // A customer of another call center does not exist for this agent, edit or not.
+    let other = w
+        .node
+        .post(
+            "/api/v1/customers",
+            &w.other_agent,
+            json!({"name": "Other"}),
+        )
+        .await;
+    let other = other.ok(201)["id"].as_str().expect("id").to_string();
+    let p = c
+        .post(
+            &format!("/customers/{other}"),
+            &cookies,
+            &format!("csrf={csrf}&name=X"),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+}
+
+/// A customer as the API shows it to cc1's agent.
+async fn customer_now(w: &World, id: &str) -> serde_json::Value {
+    let c = w
+        .node
+        .get(&format!("/api/v1/customers/{id}"), &w.agent)
+        .await;
+    c.ok(200).clone()
+}

@@ -3,9 +3,10 @@
 
 use super::{cc_state, check_visible, AppState, ServiceError, ServiceResult, MAX_ITEMS};
 use crate::auth::CurrentUser;
+use crate::customer_search;
 use crate::read_model::{complete_summary, read_summary};
 use crate::store::records::rm_keys;
-use crate::store::{DocKind, DocMeta, StoreExt, TreeId};
+use crate::store::{DocKind, DocMeta, Store, StoreExt, TreeId};
 use crate::views::Page;
 use crate::views::{
     parse_code, CatalogRequestBody, CatalogRequestView, CustomerHistory, CustomerView,
@@ -90,8 +91,10 @@ impl AppState {
         .await
     }
 
-    /// A page of the customers the user may see whose name, phone or email contains `q`, in the
-    /// order they were created (their ids are UUID v7), and the cursor of the next page.
+    /// A page of the customers the user may see whose name, phone or email contains `q`
+    /// (case-insensitive), in the order they were created (their ids are UUID v7), and the
+    /// cursor of the next page. Queries of [`customer_search::GRAM`] characters or more read
+    /// only the candidates of the search index; shorter ones scan.
     pub async fn customers(
         &self,
         user: &CurrentUser,
@@ -100,38 +103,9 @@ impl AppState {
     ) -> ServiceResult<(Vec<CustomerView>, Option<String>)> {
         let user = user.clone();
         let q = q.trim().to_lowercase();
-        // Most entries do not match: they are passed over on their stored JSON, lower-cased,
-        // without decoding them (serde_json keeps text verbatim but for `"`, `\` and control
-        // characters, so a query without those is in a field only if it is in the entry).
-        let raw_check =
-            !q.is_empty() && !q.chars().any(|c| c == '"' || c == '\\' || c.is_control());
-        self.read(move |s| {
-            let mut out = Vec::new();
-            let mut next = None;
-            for kv in s.iter_prefix(TreeId::Customers, b"", false) {
-                let (k, v) = kv?;
-                if !page.includes(&k) {
-                    continue;
-                }
-                if raw_check {
-                    if let Ok(text) = std::str::from_utf8(&v) {
-                        if !text.to_lowercase().contains(&q) {
-                            continue;
-                        }
-                    }
-                }
-                let Ok(c) = serde_json::from_slice::<CustomerView>(&v) else {
-                    continue;
-                };
-                if user.sees(&c.call_center_id) && (q.is_empty() || c.matches(&q)) {
-                    if out.len() == page.limit {
-                        next = Some(page.cursor(&last_key(&out)));
-                        break;
-                    }
-                    out.push(c);
-                }
-            }
-            Ok((out, next))
+        self.read(move |s| match customer_search::query_grams(&q) {
+            Some(grams) => search_customers(s, &user, &q, &grams, &page),
+            None => scan_customers(s, &user, &q, &page),
         })
         .await
     }
@@ -281,6 +255,100 @@ impl AppState {
             .await?;
         Ok(CustomerHistory::build(&c, summaries))
     }
+}
+
+/// Collects a page of customers: `push` takes each match in key order and says whether to go on.
+struct PageOut<'a> {
+    page: &'a Page,
+    out: Vec<CustomerView>,
+    next: Option<String>,
+}
+
+impl<'a> PageOut<'a> {
+    fn new(page: &'a Page) -> Self {
+        PageOut {
+            page,
+            out: Vec::new(),
+            next: None,
+        }
+    }
+
+    fn push(&mut self, c: CustomerView) -> bool {
+        if self.out.len() == self.page.limit {
+            self.next = Some(self.page.cursor(&last_key(&self.out)));
+            return false;
+        }
+        self.out.push(c);
+        true
+    }
+
+    fn finish(self) -> (Vec<CustomerView>, Option<String>) {
+        (self.out, self.next)
+    }
+}
+
+/// [`AppState::customers`] through the search index: the candidates holding every gram of `q`
+/// (`grams`), each checked on its view for the match and the user's scope.
+pub(crate) fn search_customers(
+    s: &dyn Store,
+    user: &CurrentUser,
+    q: &str,
+    grams: &[String],
+    page: &Page,
+) -> ServiceResult<(Vec<CustomerView>, Option<String>)> {
+    let mut out = PageOut::new(page);
+    let from = page.after.as_deref().unwrap_or_default();
+    customer_search::candidates(s, grams, from, |id| {
+        if !page.includes(id.as_bytes()) {
+            return Ok(true);
+        }
+        let Some(v) = s.get(TreeId::Customers, id.as_bytes())? else {
+            return Ok(true);
+        };
+        let Ok(c) = serde_json::from_slice::<CustomerView>(&v) else {
+            return Ok(true);
+        };
+        if user.sees(&c.call_center_id) && c.matches(q) {
+            return Ok(out.push(c));
+        }
+        Ok(true)
+    })?;
+    Ok(out.finish())
+}
+
+/// [`AppState::customers`] by walking every customer (`q` trimmed and lower-cased; empty
+/// matches all): for queries too short for the search index.
+pub(crate) fn scan_customers(
+    s: &dyn Store,
+    user: &CurrentUser,
+    q: &str,
+    page: &Page,
+) -> ServiceResult<(Vec<CustomerView>, Option<String>)> {
+    // Most entries do not match: they are passed over on their stored JSON, lower-cased,
+    // without decoding them (serde_json keeps text verbatim but for `"`, `\` and control
+    // characters, so a query without those is in a field only if it is in the entry).
+    let raw_check = !q.is_empty() && !q.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+    let mut out = PageOut::new(page);
+    for kv in s.iter_prefix(TreeId::Customers, b"", false) {
+        let (k, v) = kv?;
+        if !page.includes(&k) {
+            continue;
+        }
+        if raw_check {
+            if let Ok(text) = std::str::from_utf8(&v) {
+                if !text.to_lowercase().contains(q) {
+                    continue;
+                }
+            }
+        }
+        let Ok(c) = serde_json::from_slice::<CustomerView>(&v) else {
+            continue;
+        };
+        if user.sees(&c.call_center_id) && (q.is_empty() || c.matches(q)) && !out.push(c) {
+            break;
+        }
+    }
+    Ok(out.finish())
 }
 
 /// The store key of the last customer of a page: its id's bytes.

@@ -30,6 +30,7 @@
 //! | `idx_held` | hold code ++ 0 ++ order id | empty |
 //! | `idx_coupon` | coupon code ++ 0 ++ order id | applied_at |
 //! | `customers` | customer id (16) | customer view JSON |
+//! | `idx_customer_search` | gram length (1) ++ gram ++ customer id (16), see [`crate::customer_search`] | empty |
 //!
 //! # Read model
 //!
@@ -109,11 +110,13 @@ pub enum TreeId {
     IdxCoupon,
     /// Customer id → customer view JSON.
     Customers,
+    /// Lower-cased 3-character grams of a customer's name, phone and email ++ customer id.
+    IdxCustomerSearch,
 }
 
 impl TreeId {
     /// Every tree.
-    pub const ALL: [TreeId; 14] = [
+    pub const ALL: [TreeId; 15] = [
         TreeId::Meta,
         TreeId::Docs,
         TreeId::Feed,
@@ -128,16 +131,18 @@ impl TreeId {
         TreeId::IdxHeld,
         TreeId::IdxCoupon,
         TreeId::Customers,
+        TreeId::IdxCustomerSearch,
     ];
 
     /// Trees that hold only derived data, cleared wholesale on a read-model rebuild.
-    pub const READ_MODEL: [TreeId; 6] = [
+    pub const READ_MODEL: [TreeId; 7] = [
         TreeId::OrderSummaries,
         TreeId::IdxCustomerOrders,
         TreeId::IdxStatus,
         TreeId::IdxHeld,
         TreeId::IdxCoupon,
         TreeId::Customers,
+        TreeId::IdxCustomerSearch,
     ];
 
     /// The engine's name for the tree.
@@ -157,6 +162,7 @@ impl TreeId {
             TreeId::IdxHeld => "idx_held",
             TreeId::IdxCoupon => "idx_coupon",
             TreeId::Customers => "customers",
+            TreeId::IdxCustomerSearch => "idx_customer_search",
         }
     }
 
