@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use switchboard_domain::customer::Customer;
 use switchboard_domain::CustomerId;
 use switchboard_node::views::{
-    CustomerView, NewCustomerBody, OrderSummary, Page, PatchCustomerBody,
+    CatalogRequestBody, CustomerView, NewCustomerBody, OrderSummary, Page, PatchCustomerBody,
 };
 
 /// Query of the customer search.
@@ -234,10 +234,22 @@ pub async fn show(
         }
         section aria-labelledby="catreq" {
             h2 id="catreq" { (s::CATALOG_REQUESTS) }
-            ul {
+            ul id="catalog-requests" {
                 @for r in &hist.catalog_requests {
                     li { (when(r.at, now)) " — " (r.source_code) " × " (r.quantity) }
                 }
+            }
+            form method="post" action={ "/customers/" (c.id) "/catalog-requests" } class="row" id="catalog-request" {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                label { (s::SOURCE_CODE)
+                    select name="source_code" id="catalog-source-code" required {
+                        @for (code, def) in &catalog.source_codes {
+                            option value=(code) { (code) " — " (def.catalog) }
+                        }
+                    }
+                }
+                label { (s::QUANTITY) input name="quantity" id="catalog-quantity" type="number" min="1" max="100" value="1" required; }
+                button type="submit" id="request-catalog" { (s::REQUEST_CATALOG) }
             }
         }
     };
@@ -356,6 +368,48 @@ pub async fn update(
     {
         Ok(_) => Flash::Done(s::CUSTOMER_SAVED.into()),
         Err(e) => Flash::Refused(e.to_string()),
+    };
+    signed.flash(&console, flash);
+    Redirect::to(&format!("/customers/{id}")).into_response()
+}
+
+/// The catalog request form's fields.
+#[derive(Deserialize)]
+pub struct CatalogRequestForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    source_code: String,
+    #[serde(default)]
+    quantity: String,
+}
+
+/// `POST /customers/{id}/catalog-requests`: records a catalog request for the customer (the
+/// service operation behind `POST /api/v1/customers/{id}/catalog-requests`).
+pub async fn request_catalog(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<CatalogRequestForm>,
+) -> Response {
+    if let Err(r) = signed.check(&form.csrf) {
+        return r.into_response();
+    }
+    let Ok(id) = id.parse::<uuid::Uuid>().map(CustomerId) else {
+        return crate::orders::not_found(&console, &signed).await;
+    };
+    let flash = match form.quantity.trim().parse::<u32>() {
+        Ok(quantity) if (1..=100).contains(&quantity) => {
+            let body = CatalogRequestBody {
+                source_code: form.source_code.clone(),
+                quantity,
+            };
+            match console.app.request_catalog(&signed.user, id, body).await {
+                Ok(_) => Flash::Done(s::CATALOG_REQUESTED.into()),
+                Err(e) => Flash::Refused(e.to_string()),
+            }
+        }
+        _ => Flash::Refused(s::CATALOG_QUANTITY_RANGE.into()),
     };
     signed.flash(&console, flash);
     Redirect::to(&format!("/customers/{id}")).into_response()

@@ -93,6 +93,10 @@ pub fn router(app: AppState, hub: Arc<SyncHub>, options: Options) -> Router {
         .route("/orders/{id}/events", get(live::events))
         .route("/orders/{id}/{action}", post(orders::act))
         .route("/orders/{id}/{what}/{item}/{action}", post(orders::act_on))
+        .route(
+            "/customers/{id}/catalog-requests",
+            post(customers::request_catalog),
+        )
         .route("/holds", get(orders::hold_queue))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/users/{id}/password", post(admin::set_password))

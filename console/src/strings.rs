@@ -276,3 +276,8 @@ pub const ADDRESS_NEW_VALUE: &str = "New address field (value)";
 pub fn address_field(key: &str) -> String {
     format!("Address: {key}")
 }
+
+// Catalog requests on the customer page.
+pub const REQUEST_CATALOG: &str = "Request catalog";
+pub const CATALOG_REQUESTED: &str = "Catalog request recorded.";
+pub const CATALOG_QUANTITY_RANGE: &str = "Refused: quantity: must be a whole number from 1 to 100";

@@ -1122,3 +1122,89 @@ async fn customer_now(w: &World, id: &str) -> serde_json::Value {
         .await;
     c.ok(200).clone()
 }
+
+#[tokio::test]
+async fn the_customer_page_records_catalog_requests_with_the_csrf_token_only() {
+    let w = World::new().await;
+    user_with_password(&w, "ivy", "agent", "ivy password").await;
+    let c = Console::over(&w.node, Duration::from_secs(600), false);
+    let (cookies, csrf) = c.session("ivy", "ivy password").await;
+    let created = w
+        .node
+        .post(
+            "/api/v1/customers",
+            &w.agent,
+            json!({"name": "Clara Catalog"}),
+        )
+        .await;
+    let id = created.ok(201)["id"].as_str().expect("id").to_string();
+    let page_path = format!("/customers/{id}");
+    let path = format!("/customers/{id}/catalog-requests");
+    let requests = || async {
+        let h = w
+            .node
+            .get(&format!("/api/v1/customers/{id}/history"), &w.agent)
+            .await;
+        h.ok(200)["catalog_requests"].clone()
+    };
+    // The page has the form, with the call center's source codes.
+    let page = c.get(&page_path, &cookies).await;
+    assert!(
+        page.text.contains("id=\"catalog-request\""),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("option value=\"SPRING\""),
+        "{}",
+        page.text
+    );
+    // Without the token, or with another session's: refused, nothing recorded.
+    let (_, other_csrf) = c.session("ivy", "ivy password").await;
+    for form in [
+        "source_code=SPRING&quantity=1".to_string(),
+        format!("csrf={other_csrf}&source_code=SPRING&quantity=1"),
+    ] {
+        let p = c.post(&path, &cookies, &form).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{form}");
+    }
+    assert_eq!(requests().await, json!([]));
+    // With it: recorded, shown on the page with its source code and quantity.
+    let p = c
+        .post(
+            &path,
+            &cookies,
+            &format!("csrf={csrf}&source_code=SPRING&quantity=2"),
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (StatusCode::SEE_OTHER, page_path.as_str())
+    );
+    let page = c.get(&page_path, &cookies).await;
+    assert!(
+        page.text.contains("Catalog request recorded."),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("SPRING × 2"), "{}", page.text);
+    let r = requests().await;
+    assert_eq!(r.as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r[0]["quantity"], 2);
+    // Refusals say why and record nothing: an unknown source code (the domain's reason) and a
+    // quantity out of range.
+    for (form, why) in [
+        (format!("csrf={csrf}&source_code=NOPE&quantity=1"), "source"),
+        (
+            format!("csrf={csrf}&source_code=SPRING&quantity=0"),
+            "quantity",
+        ),
+    ] {
+        let p = c.post(&path, &cookies, &form).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{form}");
+        let page = c.get(&page_path, &cookies).await;
+        assert!(page.text.contains("Refused"), "{form}: {}", page.text);
+        assert!(page.text.contains(why), "{form}: {}", page.text);
+    }
+    assert_eq!(requests().await.as_array().map(Vec::len), Some(1));
+}
