@@ -15,7 +15,8 @@
 # Usage: scripts/bench_warehouse.sh [ORDERS] (default 10000). BENCH_RATE (orders/s, default 50)
 # and BENCH_SECONDS (default 30) set the live load; BENCH_MERGE_SECONDS (default BENCH_SECONDS)
 # the merge run; BENCH_LOG is the node's log filter (default
-# warn), BENCH_KEEP=1 keeps the work dir. Needs PostgreSQL's server binaries (Debian's
+# warn), BENCH_KEEP=1 keeps the work dir; SKIP_BUILD=1 with SWITCHBOARD_BIN / LOADGEN_BIN runs
+# other binaries (e.g. debug builds, to try the script). Needs PostgreSQL's server binaries (Debian's
 # `postgresql`; SWITCHBOARD_PG_BIN points elsewhere). Prints Markdown for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +27,8 @@ MERGE_RATE=${BENCH_MERGE_RATE:-500}
 MERGE_SECS=${BENCH_MERGE_SECONDS:-$SECS}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin switchboard --bin switchboard-loadgen >&2
 TARGET=${CARGO_TARGET_DIR:-target}
-BIN=$TARGET/release/switchboard
-LG=$TARGET/release/switchboard-loadgen
+BIN=${SWITCHBOARD_BIN:-$TARGET/release/switchboard}
+LG=${LOADGEN_BIN:-$TARGET/release/switchboard-loadgen}
 PGBIN=${SWITCHBOARD_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 [ -x "$PGBIN/initdb" ] || { echo "no PostgreSQL server binaries (apt-get install -y postgresql)" >&2; exit 1; }
 WORK=$(mktemp -d)
@@ -61,11 +62,13 @@ PGVERSION=$(sql postgres 'SHOW server_version')
 start_node() {
   T_START=$(date +%s.%N)
   SWITCHBOARD_WAREHOUSE_URL="${1:-}" SWITCHBOARD_LOG="${BENCH_LOG:-warn}" SWITCHBOARD_USER_WRITES_PER_SEC=0 \
-    "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/node.out" 2>>"$WORK/node.err" &
+    "$BIN" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 --sync-listen 127.0.0.1:0 \
+    >"$WORK/node.out" 2>>"$WORK/node.err" &
   NODE_PID=$!
   for _ in $(seq 1 1200); do
-    URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/node.out" | head -1 || true)
-    if [ -n "$URL" ] && curl -sf "$URL/readyz" >/dev/null 2>&1; then return 0; fi
+    URL=$(grep -o '^listening on http://127.0.0.1:[0-9]*' "$WORK/node.out" | head -1 | sed 's/^listening on //' || true)
+    SYNC_URL=$(grep -o '^peers listening on https://127.0.0.1:[0-9]*' "$WORK/node.out" | head -1 | sed 's/^peers listening on //' || true)
+    if [ -n "$URL" ] && [ -n "$SYNC_URL" ] && curl -sf "$URL/readyz" >/dev/null 2>&1; then return 0; fi
     sleep 0.05
   done
   echo "node did not become ready" >&2; cat "$WORK/node.err" >&2; exit 1
@@ -76,11 +79,13 @@ stop_node() { kill -TERM "$NODE_PID"; wait "$NODE_PID" || true; NODE_PID=; }
 start_site() {
   SWITCHBOARD_NAME=site SWITCHBOARD_ROLE=site SWITCHBOARD_CALL_CENTERS=north \
     SWITCHBOARD_SYNC_INTERVAL_SECS=1 SWITCHBOARD_LOG="${BENCH_LOG:-warn}" SWITCHBOARD_USER_WRITES_PER_SEC=0 \
-    "$BIN" serve --data-dir "$WORK/site" --listen 127.0.0.1:0 >"$WORK/site.out" 2>>"$WORK/site.err" &
+    "$BIN" serve --data-dir "$WORK/site" --listen 127.0.0.1:0 --sync-listen 127.0.0.1:0 \
+    >"$WORK/site.out" 2>>"$WORK/site.err" &
   SITE_PID=$!
   for _ in $(seq 1 1200); do
-    SITE_URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/site.out" | head -1 || true)
-    if [ -n "$SITE_URL" ] && curl -sf "$SITE_URL/readyz" >/dev/null 2>&1; then
+    SITE_URL=$(grep -o '^listening on http://127.0.0.1:[0-9]*' "$WORK/site.out" | head -1 | sed 's/^listening on //' || true)
+    SITE_SYNC_URL=$(grep -o '^peers listening on https://127.0.0.1:[0-9]*' "$WORK/site.out" | head -1 | sed 's/^peers listening on //' || true)
+    if [ -n "$SITE_URL" ] && [ -n "$SITE_SYNC_URL" ] && curl -sf "$SITE_URL/readyz" >/dev/null 2>&1; then
       SITE_ADMIN=$(cat "$WORK/site/admin-token"); return 0
     fi
     sleep 0.05
@@ -175,13 +180,16 @@ echo
 # 4. Merges: a site of call center `north` takes the realistic load and syncs every second; HQ
 # (warehouse on) merges and feeds PostgreSQL.
 HQ_NAME=$(api "$URL" "$ADMIN" GET /api/v1/node | python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')
+HQ_ID=$(api "$URL" "$ADMIN" GET /api/v1/node | python3 -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
 NSETUP=$("$LG" setup --url "$URL" --admin-token "$ADMIN" --call-center north)
 NTOKEN=$(echo "$NSETUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 NCUST=$(echo "$NSETUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["customer_id"])')
 start_site
-SECRET="bench-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
-api "$URL" "$ADMIN" POST /api/v1/peers -d "{\"name\":\"site\",\"url\":\"$SITE_URL\",\"secret\":\"$SECRET\"}" >/dev/null
-api "$SITE_URL" "$SITE_ADMIN" POST /api/v1/peers -d "{\"name\":\"$HQ_NAME\",\"url\":\"$URL\",\"secret\":\"$SECRET\"}" >/dev/null
+# Paired by node id (each certificate's fingerprint) with the scope the admin declares; mutual
+# TLS 1.3 between the two sync listeners.
+SITE_ID=$(api "$SITE_URL" "$SITE_ADMIN" GET /api/v1/node | python3 -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
+api "$URL" "$ADMIN" POST /api/v1/peers -d "{\"name\":\"site\",\"node_id\":\"$SITE_ID\",\"url\":\"$SITE_SYNC_URL\",\"role\":\"site\",\"call_centers\":[\"north\"]}" >/dev/null
+api "$SITE_URL" "$SITE_ADMIN" POST /api/v1/peers -d "{\"name\":\"$HQ_NAME\",\"node_id\":\"$HQ_ID\",\"url\":\"$SYNC_URL\",\"role\":\"hq\",\"call_centers\":[]}" >/dev/null
 # The site gets north's configuration, its agent and customer, and the catalog.
 for _ in $(seq 1 100); do
   api "$SITE_URL" "$SITE_ADMIN" POST /api/v1/sync -d '{}' >/dev/null || true

@@ -106,15 +106,17 @@ proxy_reset() { curl -sf -X POST "http://127.0.0.1:$1/reset" >/dev/null; }
 proxy_counts() { curl -sf "http://127.0.0.1:$1/"; }
 
 # --- Switchboard ----------------------------------------------------------------------------
-start_node() { # NAME: starts $WORK/NAME, sets NODE_URL and NODE_PID
+start_node() { # NAME: starts $WORK/NAME, sets NODE_URL, NODE_SYNC (its peers' listener) and NODE_PID
   SWITCHBOARD_USER_WRITES_PER_SEC=0 SWITCHBOARD_SYNC_INTERVAL_SECS=86400 \
-    "$BIN" serve --data-dir "$WORK/$1" --listen 127.0.0.1:0 >"$WORK/$1.out" 2>"$WORK/$1.err" &
+    "$BIN" serve --data-dir "$WORK/$1" --listen 127.0.0.1:0 --sync-listen 127.0.0.1:0 \
+    >"$WORK/$1.out" 2>"$WORK/$1.err" &
   NODE_PID=$!
   PIDS+=($NODE_PID)
   NODE_URL=
   for _ in $(seq 1 600); do
-    NODE_URL=$(grep -so 'http://127.0.0.1:[0-9]*' "$WORK/$1.out" | head -1 || true)
-    if [ -n "$NODE_URL" ] && curl -sf "$NODE_URL/readyz" >/dev/null 2>&1; then return 0; fi
+    NODE_URL=$(grep -so '^listening on http://127.0.0.1:[0-9]*' "$WORK/$1.out" | head -1 | sed 's/^listening on //' || true)
+    NODE_SYNC=$(grep -so '^peers listening on https://127.0.0.1:[0-9]*' "$WORK/$1.out" | head -1 | sed 's/^peers listening on //' || true)
+    if [ -n "$NODE_URL" ] && [ -n "$NODE_SYNC" ] && curl -sf "$NODE_URL/readyz" >/dev/null 2>&1; then return 0; fi
     sleep 0.05
   done
   echo "node $1 did not become ready" >&2; cat "$WORK/$1.err" >&2; exit 1
@@ -124,14 +126,12 @@ api() { # METHOD URL TOKEN [BODY]
     ${4:+--data "$4"} "$2"
 }
 
-# Pairs two nodes for sync: FROM (url, admin token) learns TO as peer NAME at PEER_URL, whose
-# node id is TO_ID. Peers authenticate with a shared secret today (`switchboard peers add
-# --secret`, the same on both sides); with mutual TLS this becomes `--node-id FINGERPRINT` (and
-# the certificate set-up of the README): change only this function.
-PAIR_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-pair_nodes() { # FROM_URL FROM_TOKEN NAME PEER_URL TO_ID
+# Pairs two nodes for sync: FROM (url, admin token) learns TO as peer NAME at PEER_URL (TO's
+# sync listener, https), pinned by TO's node id (its certificate's fingerprint) with the role and
+# call centers the admin declares (SECURITY.md); mutual TLS 1.3 between the two.
+pair_nodes() { # FROM_URL FROM_TOKEN NAME PEER_URL TO_ID TO_ROLE [CALL_CENTER]
   "$BIN" peers add --url "$1" --token "$2" --name "$3" --peer-url "$4" \
-    --secret "$PAIR_SECRET" --node-id "$5" >/dev/null
+    --node-id "$5" --role "$6" ${7:+--call-center "$7"} >/dev/null
 }
 
 log "switchboard: $BIN ($("$BIN" --version 2>/dev/null || echo '?'))"
@@ -139,16 +139,16 @@ mkdir -p "$WORK/probe"
 FSYNC=$("$LG" fsync --dir "$WORK/probe" --seconds 3)
 "$BIN" init --name hq --role hq --data-dir "$WORK/hq" >/dev/null
 "$BIN" init --name site --role site --call-center bench --data-dir "$WORK/site" >/dev/null
-start_node hq; HQ=$NODE_URL; HQ_PID=$NODE_PID
-start_node site; SITE=$NODE_URL; SITE_PID=$NODE_PID
+start_node hq; HQ=$NODE_URL; HQ_SYNC=$NODE_SYNC; HQ_PID=$NODE_PID
+start_node site; SITE=$NODE_URL; SITE_SYNC=$NODE_SYNC; SITE_PID=$NODE_PID
 HQ_TOKEN=$(cat "$WORK/hq/admin-token"); SITE_TOKEN=$(cat "$WORK/site/admin-token")
-HQ_ID=$(api GET "$HQ/api/v1/node" "$HQ_TOKEN" | json 'd["node_id"]')
-SITE_ID=$(api GET "$SITE/api/v1/node" "$SITE_TOKEN" | json 'd["node_id"]')
-start_proxy "${SITE##*:}"; SB_PROXY=$PROXY_PORT; SB_CONTROL=$PROXY_CONTROL
+HQ_ID=$(api GET "$HQ/api/v1/node" "$HQ_TOKEN" | json 'd["fingerprint"]')
+SITE_ID=$(api GET "$SITE/api/v1/node" "$SITE_TOKEN" | json 'd["fingerprint"]')
+start_proxy "${SITE_SYNC##*:}"; SB_PROXY=$PROXY_PORT; SB_CONTROL=$PROXY_CONTROL
 SETUP=$("$LG" setup --url "$HQ" --admin-token "$HQ_TOKEN")
 AGENT=$(echo "$SETUP" | json 'd["token"]'); CUSTOMER=$(echo "$SETUP" | json 'd["customer_id"]')
-pair_nodes "$SITE" "$SITE_TOKEN" hq "http://127.0.0.1:$(free_port)" "$HQ_ID"
-pair_nodes "$HQ" "$HQ_TOKEN" site "http://127.0.0.1:$SB_PROXY" "$SITE_ID"
+pair_nodes "$SITE" "$SITE_TOKEN" hq "https://127.0.0.1:$(free_port)" "$HQ_ID" hq
+pair_nodes "$HQ" "$HQ_TOKEN" site "https://127.0.0.1:$SB_PROXY" "$SITE_ID" site bench
 api POST "$HQ/api/v1/sync?peer=site" "$HQ_TOKEN" | json 'd["peers"][0]["ok"] or sys.exit("first sync failed: %s" % d)' >/dev/null
 SITE_KIB0=$(kib "$WORK/site"); HQ_KIB0=$(kib "$WORK/hq")
 log "switchboard: $ORDERS realistic orders at the site, $C clients"
