@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 /// Whether this node writes users (HQ), or receives them by sync (a site).
 fn at_site(console: &Console) -> bool {
-    console.app.identity.role.as_str() == "site"
+    console.app.is_site()
 }
 
 fn csrf(signed: &Signed) -> Markup {

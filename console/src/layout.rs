@@ -77,7 +77,7 @@ impl Console {
                 warn: false,
             };
         }
-        let kind = if self.app.identity.role.as_str() == "site" {
+        let kind = if self.app.is_site() {
             s::PEER_HQ
         } else {
             s::PEER_SITES

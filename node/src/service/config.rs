@@ -29,8 +29,14 @@ impl AppState {
         Ok(user.require_admin_of(cc)?)
     }
 
+    /// Whether this node is a site: configuration, users and passwords are written at HQ and
+    /// reach it by sync.
+    pub fn is_site(&self) -> bool {
+        self.identity.role == Role::Site
+    }
+
     fn require_hq(&self) -> ServiceResult<()> {
-        if self.identity.role == Role::Site {
+        if self.is_site() {
             return Err(ServiceError::forbidden(
                 "configuration is written at HQ and reaches this site node by sync",
             ));

@@ -11,7 +11,6 @@ use std::sync::OnceLock;
 use switchboard_domain::config::{Role, User};
 use switchboard_domain::{CallCenterId, UserId};
 use switchboard_sync::doc::{self as sdoc, UserRecord};
-use switchboard_sync::protocol::Role as NodeRole;
 
 /// How sign-in names are compared: trimmed, case-insensitive.
 fn same_name(a: &str, b: &str) -> bool {
@@ -98,7 +97,7 @@ impl AppState {
         target: UserId,
         body: PasswordBody,
     ) -> ServiceResult<()> {
-        if self.identity.role == NodeRole::Site {
+        if self.is_site() {
             return Err(ServiceError::forbidden(
                 "passwords are set at HQ and reach this site node by sync",
             ));
