@@ -399,7 +399,8 @@ pub async fn request_catalog(
         return crate::orders::not_found(&console, &signed).await;
     };
     let flash = match form.quantity.trim().parse::<u32>() {
-        Ok(quantity) if (1..=100).contains(&quantity) => {
+        // The range (1 to 100) is the domain's rule: its refusal is shown as is.
+        Ok(quantity) => {
             let body = CatalogRequestBody {
                 source_code: form.source_code.clone(),
                 quantity,
@@ -409,7 +410,7 @@ pub async fn request_catalog(
                 Err(e) => Flash::Refused(e.to_string()),
             }
         }
-        _ => Flash::Refused(s::CATALOG_QUANTITY_RANGE.into()),
+        _ => Flash::Refused(s::CATALOG_QUANTITY_NOT_A_NUMBER.into()),
     };
     signed.flash(&console, flash);
     Redirect::to(&format!("/customers/{id}")).into_response()

@@ -280,4 +280,4 @@ pub fn address_field(key: &str) -> String {
 // Catalog requests on the customer page.
 pub const REQUEST_CATALOG: &str = "Request catalog";
 pub const CATALOG_REQUESTED: &str = "Catalog request recorded.";
-pub const CATALOG_QUANTITY_RANGE: &str = "Refused: quantity: must be a whole number from 1 to 100";
+pub const CATALOG_QUANTITY_NOT_A_NUMBER: &str = "Refused: quantity: must be a whole number";
