@@ -84,12 +84,17 @@ enum Cmd {
         /// Admin token.
         #[arg(long)]
         token: String,
-        /// How long to sample.
+        /// How long to sample (at most, with `--until-seq`).
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         /// Milliseconds between samples.
         #[arg(long, default_value_t = 50)]
         interval_ms: u64,
+        /// Stop once the node's feed and the warehouse have both reached this feed sequence
+        /// number (e.g. a merge of known size, sampled from its start to its last row); the
+        /// report then says when the feed reached it.
+        #[arg(long)]
+        until_seq: Option<u64>,
     },
     /// Random `GET /api/v1/orders/{id}` over ids from a file.
     Reads {
@@ -429,7 +434,13 @@ async fn writes(
     ))
 }
 
-async fn lag(url: String, token: String, seconds: u64, interval_ms: u64) -> Result<Value> {
+async fn lag(
+    url: String,
+    token: String,
+    seconds: u64,
+    interval_ms: u64,
+    until_seq: Option<u64>,
+) -> Result<Value> {
     let api = Api {
         http: reqwest::Client::new(),
         url,
@@ -441,7 +452,9 @@ async fn lag(url: String, token: String, seconds: u64, interval_ms: u64) -> Resu
     let mut feed: Vec<(f64, u64)> = Vec::new();
     let (mut changes, mut lag_ms) = (Vec::new(), Vec::new());
     let mut errors = 0u64;
-    while start.elapsed() < Duration::from_secs(seconds) {
+    // With `until_seq`: when the node's feed first reached it, and whether the warehouse has.
+    let (mut feed_reached_ms, mut done) = (None::<f64>, false);
+    while !done && start.elapsed() < Duration::from_secs(seconds) {
         let tick = Instant::now();
         match api
             .send(reqwest::Method::GET, "/api/v1/warehouse", None)
@@ -458,6 +471,12 @@ async fn lag(url: String, token: String, seconds: u64, interval_ms: u64) -> Resu
                 };
                 feed.push((now, seq));
                 changes.push(seq.saturating_sub(pos) as f64);
+                if let Some(until) = until_seq {
+                    if seq >= until && feed_reached_ms.is_none() {
+                        feed_reached_ms = Some(now);
+                    }
+                    done = seq >= until && pos >= until;
+                }
                 // The oldest entry still missing was written after the last sample whose feed
                 // had not passed `pos`: the lag is at most now minus that sample's time.
                 // (A warehouse already behind at the first sample has no known lag yet.)
@@ -477,9 +496,16 @@ async fn lag(url: String, token: String, seconds: u64, interval_ms: u64) -> Resu
         v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         (percentile(v, p) * 10.0).round() / 10.0
     };
+    let first_seq = feed.first().map(|f| f.1);
+    let last_seq = feed.last().map(|f| f.1);
     Ok(json!({
         "samples": changes.len(),
         "errors": errors,
+        "seconds": (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        "feed_seq_first": first_seq,
+        "feed_seq_last": last_seq,
+        "feed_reached_ms": feed_reached_ms.map(|v| v.round()),
+        "caught_up": until_seq.map(|_| done),
         "interval_ms": interval_ms,
         "changes_p50": pct(&mut changes, 0.5),
         "changes_p99": pct(&mut changes, 0.99),
@@ -598,7 +624,8 @@ async fn main() -> Result<()> {
             token,
             seconds,
             interval_ms,
-        } => lag(url, token, seconds, interval_ms).await?,
+            until_seq,
+        } => lag(url, token, seconds, interval_ms, until_seq).await?,
         Cmd::Reads {
             url,
             token,
