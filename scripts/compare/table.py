@@ -42,6 +42,9 @@ for r in rows:
         s = r["session"]
         line += "; HQ's own count: %d B out, %d B in (frame bodies), %d documents received" % (
             s["bytes_out"], s["bytes_in"], s["received_docs"])
+        if s.get("sessions", 1) > 1:
+            line += (" in %d sessions (each cut at the node's 50 s session limit went on in the "
+                     "next)" % s["sessions"])
     if "replication" in r:
         line += "; docs_written %s" % r["replication"].get("docs_written", "?")
     if "doc_bytes" in r["writes"]:
