@@ -7,6 +7,8 @@
 # SHAPE=realistic: every order is created with 5 lines, 2 payments and 1 hold (nine writes, the
 # shape of issue 12 and scripts/compare/), for the write rates and for the store; the store's
 # disk per order is reported either way.
+# BENCH_PROFILE=DIR also records a CPU profile of the node during the 64-client run (`perf record
+# -e cpu-clock`, call graphs by DWARF, 5 s) into DIR/writes64.perf.data (`perf report -i …`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORDERS=${1:-100000}
@@ -67,8 +69,16 @@ echo "| clients | acknowledged writes/s | × fsync rate | p50 ms | p99 ms | erro
 echo "|---|---|---|---|---|---|---|---|"
 for C in 1 16 64; do
   F0=$(flushes); T0=$(cpu_ticks)
+  PERF=
+  if [ -n "${BENCH_PROFILE:-}" ] && [ "$C" = 64 ]; then
+    mkdir -p "$BENCH_PROFILE"
+    (sleep 2; perf record -q -e cpu-clock -F 499 --call-graph dwarf,32768 -p "$NODE_PID" \
+      -o "$BENCH_PROFILE/writes64.perf.data" -- sleep 5 >/dev/null 2>&1) &
+    PERF=$!
+  fi
   R=$("$LG" writes --url "$URL" --token "$TOKEN" --customer "$CUST" --concurrency "$C" --seconds "$SECS" "${SHAPE_ARGS[@]}")
   F1=$(flushes); T1=$(cpu_ticks)
+  [ -z "$PERF" ] || wait "$PERF" || true
   python3 - "$R" "$FSYNC" "$C" "$F0" "$F1" "$T0" "$T1" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 r, f, c = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]

@@ -40,11 +40,17 @@ const METHOD_PLAIN: u8 = 0;
 const METHOD_ZSTD: u8 = 1;
 /// Bodies shorter than this are not worth compressing (no-op and one-change sessions).
 const COMPRESS_FROM: usize = 512;
-/// zstd level: 3 (zstd's default) compresses a 4 MiB batch of orders at a few hundred MB/s.
+/// zstd level: 3 (zstd's default) compresses a batch of orders at a few hundred MB/s.
 const ZSTD_LEVEL: i32 = 3;
 
 /// The batch size a sender aims for (one document larger than this still travels alone).
-pub const TARGET_FRAME_BYTES: usize = 4 * 1024 * 1024;
+///
+/// 1 MiB of documents: the receiver holds every document of a batch loaded (tens of times its
+/// bytes on the wire) until the batch is durable, so this bounds a catch-up's memory. At 4 MiB
+/// an HQ taking 100,000 realistic orders peaked at 309 MiB, at 1 MiB 201 MiB (BENCHMARKS.md).
+/// A responder grants an initiator up to four times this, so an initiator from before (4 MiB)
+/// still gets what it asks for.
+pub const TARGET_FRAME_BYTES: usize = 1024 * 1024;
 
 /// A frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
