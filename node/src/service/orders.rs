@@ -112,7 +112,8 @@ impl AppState {
                     call_center: Some(order.call_center_id.clone()),
                 };
                 let entries = order_entries(order.id.0, &order, &doc, &configs);
-                ctx.put_doc_projected(order.id.0, meta, doc, entries)?;
+                // A fresh document has no conflicts.
+                ctx.put_order_projected(order.id.0, meta, doc, entries, order.clone(), Vec::new())?;
                 Ok(order)
             })
             .await?;
@@ -274,9 +275,14 @@ impl AppState {
         let now = author.now;
         let done = self
             .write(move |ctx| {
-                let (meta, mut doc) = ctx.load_doc(id.0)?.ok_or_else(|| order_not_found(id))?;
+                let (meta, mut doc, cached) = ctx
+                    .load_order_doc(id.0)?
+                    .ok_or_else(|| order_not_found(id))?;
                 check_visible(&user, &meta, DocKind::Order, || order_not_found(id))?;
-                let read = sdoc::read_order(&doc)?;
+                let read = match cached {
+                    Some(read) => read,
+                    None => sdoc::read_order(&doc)?,
+                };
                 if !user.sees(&read.0.call_center_id) {
                     return Err(order_not_found(id));
                 }
@@ -297,7 +303,14 @@ impl AppState {
                     order, conflicts, ..
                 } = decided?;
                 let entries = order_entries(id.0, &order, &doc, &configs);
-                ctx.put_doc_projected(id.0, meta, doc, entries)?;
+                ctx.put_order_projected(
+                    id.0,
+                    meta,
+                    doc,
+                    entries,
+                    order.clone(),
+                    conflicts.clone(),
+                )?;
                 Ok((order, conflicts, cc, catalog))
             })
             .await?;

@@ -3,14 +3,16 @@
 //! when the job returns `Ok` (see [`super::writer`]). Storing a document also moves its feed
 //! entry, keeps the per-kind counters and replaces its read-model entries.
 
-use super::cache::DocCache;
+use super::cache::{Cached, DocCache, OrderState};
 use super::pending::PendingView;
 use super::records::{self, keys, DocRecord, FeedValue};
 use super::{DocKind, DocMeta, Kv, Op, PeerConfig, PeerState, Projector, RmEntry, Store, TreeId};
 use crate::error::NodeError;
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use switchboard_domain::order::Order;
 use switchboard_domain::NodeId;
+use switchboard_sync::doc::Conflict;
 use uuid::Uuid;
 
 /// What a successful job leaves for the writer thread.
@@ -18,7 +20,7 @@ pub(super) struct Parts {
     /// Staged writes, in order.
     pub(super) ops: Vec<Op>,
     /// Documents the job stored, for the cache.
-    pub(super) docs: HashMap<Uuid, (DocMeta, Automerge)>,
+    pub(super) docs: HashMap<Uuid, Cached>,
     /// The last feed seq assigned, including the job's `put_doc`s.
     pub(super) seq: u64,
 }
@@ -31,7 +33,7 @@ pub struct WriteCtx<'a> {
     projector: Option<&'a Projector>,
     ops: Vec<Op>,
     overlay: HashMap<(TreeId, Vec<u8>), Option<Vec<u8>>>,
-    docs: HashMap<Uuid, (DocMeta, Automerge)>,
+    docs: HashMap<Uuid, Cached>,
     seq: u64,
 }
 
@@ -114,13 +116,33 @@ impl<'a> WriteCtx<'a> {
     /// change itself), so a job that fails or does not put the document back leaves it out of
     /// the cache (never a changed copy in it); the next load reads it from the store.
     pub fn load_doc(&mut self, id: Uuid) -> Result<Option<(DocMeta, Automerge)>, NodeError> {
-        if let Some((m, d)) = self.docs.get(&id) {
-            return Ok(Some((m.clone(), d.clone())));
+        Ok(self.load_cached(id)?.map(|(meta, doc, _)| (meta, doc)))
+    }
+
+    /// [`WriteCtx::load_doc`] for an order: also the order as it stands in the document, when
+    /// the last write to it left one in the cache for exactly the document's current heads
+    /// (`None`: the caller reads it from the document, `sync::doc::read_order`).
+    #[allow(clippy::type_complexity)]
+    pub fn load_order_doc(
+        &mut self,
+        id: Uuid,
+    ) -> Result<Option<(DocMeta, Automerge, Option<(Order, Vec<Conflict>)>)>, NodeError> {
+        Ok(self.load_cached(id)?.map(|(meta, doc, state)| {
+            let order = OrderState::current(state, &doc);
+            (meta, doc, order)
+        }))
+    }
+
+    fn load_cached(&mut self, id: Uuid) -> Result<Option<Cached>, NodeError> {
+        if let Some((m, d, o)) = self.docs.get(&id) {
+            return Ok(Some((m.clone(), d.clone(), o.clone())));
         }
         if let Some(hit) = self.cache.take(&id) {
             return Ok(Some(hit));
         }
-        self.load_from_store(id)
+        Ok(self
+            .load_from_store(id)?
+            .map(|(meta, doc)| (meta, doc, None)))
     }
 
     fn load_from_store(&self, id: Uuid) -> Result<Option<(DocMeta, Automerge)>, NodeError> {
@@ -136,7 +158,7 @@ impl<'a> WriteCtx<'a> {
     /// Keeps a copy for the cache.
     pub fn put_doc(&mut self, id: Uuid, meta: DocMeta, doc: &Automerge) -> Result<u64, NodeError> {
         let seq = self.stage_doc(id, &meta, doc, None)?;
-        self.docs.insert(id, (meta, doc.clone()));
+        self.docs.insert(id, (meta, doc.clone(), None));
         Ok(seq)
     }
 
@@ -152,7 +174,31 @@ impl<'a> WriteCtx<'a> {
         entries: Vec<RmEntry>,
     ) -> Result<u64, NodeError> {
         let seq = self.stage_doc(id, &meta, &doc, Some(entries))?;
-        self.docs.insert(id, (meta, doc));
+        self.docs.insert(id, (meta, doc, None));
+        Ok(seq)
+    }
+
+    /// [`WriteCtx::put_doc_projected`] for an order whose state the caller holds: `order` and
+    /// `conflicts` must be what `sync::doc::read_order` returns for `doc` as given (the domain's
+    /// fold of the event that was just written, tested equal to the read-back by
+    /// `sync::doc::tests`). The cache keeps them with the document's heads, for the next
+    /// command on this order ([`WriteCtx::load_order_doc`]).
+    pub fn put_order_projected(
+        &mut self,
+        id: Uuid,
+        meta: DocMeta,
+        doc: Automerge,
+        entries: Vec<RmEntry>,
+        order: Order,
+        conflicts: Vec<Conflict>,
+    ) -> Result<u64, NodeError> {
+        let seq = self.stage_doc(id, &meta, &doc, Some(entries))?;
+        let state = OrderState {
+            heads: doc.get_heads(),
+            order,
+            conflicts,
+        };
+        self.docs.insert(id, (meta, doc, Some(state)));
         Ok(seq)
     }
 

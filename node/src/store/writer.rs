@@ -334,8 +334,8 @@ impl WriterThread {
                 *wrote |= !parts.ops.is_empty();
                 self.pending.absorb(parts.ops);
                 self.seq = parts.seq;
-                for (id, (meta, doc)) in parts.docs {
-                    self.cache.insert(id, meta, doc);
+                for (id, cached) in parts.docs {
+                    self.cache.insert(id, cached);
                     self.batch_docs.push(id);
                 }
                 self.stats.jobs_committed.fetch_add(1, Ordering::Relaxed);

@@ -478,3 +478,75 @@ async fn durable_seq_follows_flushes() {
         "ends at the last flush"
     );
 }
+
+/// The order a write leaves beside its document reaches the next job on that document only
+/// while the document's heads are still those it was taken at; any other write drops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_state_is_handed_on_only_at_its_heads() {
+    use crate::store::cache::OrderState;
+    use switchboard_domain::order::{Order, Stamp};
+    use switchboard_domain::{CallCenterId, CustomerId, OrderId, Timestamp, UserId};
+    let dir = tempfile::tempdir().expect("tempdir");
+    init(dir.path());
+    let storage = open(dir.path(), StoreOptions::default());
+    let id = Uuid::new_v4();
+    let order = Order::new(
+        OrderId(id),
+        CallCenterId::parse("north").expect("id"),
+        CustomerId(Uuid::new_v4()),
+        Stamp {
+            at: Timestamp::parse("2026-12-07T06:00:00Z").expect("time"),
+            by: UserId(Uuid::new_v4()),
+        },
+    );
+    let state = |storage: &Storage| {
+        storage.submit(move |ctx: &mut WriteCtx<'_>| {
+            let (_, _, state) = ctx.load_order_doc(id)?.expect("doc");
+            // Put back unchanged, state and all, for the next check.
+            Ok::<_, NodeError>(state)
+        })
+    };
+    let first = order.clone();
+    storage
+        .submit(move |ctx: &mut WriteCtx<'_>| {
+            let doc = doc_with("v", "1");
+            ctx.put_order_projected(id, meta(), doc, Vec::new(), first, Vec::new())
+        })
+        .await
+        .expect("write");
+    // The next job gets the order as it was written.
+    let (got, conflicts) = state(&storage).await.expect("load").expect("handed on");
+    assert_eq!(got, order);
+    assert!(conflicts.is_empty());
+    // It took the cached document out without putting it back: the next job loads the
+    // document from the store, without a state.
+    assert!(state(&storage).await.expect("load").is_none());
+    // Written again with a state, then changed by a job that stores no state: dropped.
+    let second = order.clone();
+    storage
+        .submit(move |ctx: &mut WriteCtx<'_>| {
+            let (m, d, _) = ctx.load_order_doc(id)?.expect("doc");
+            ctx.put_order_projected(id, m, d, Vec::new(), second, Vec::new())
+        })
+        .await
+        .expect("write");
+    storage
+        .submit(put_job(id, "changed".into()))
+        .await
+        .expect("write");
+    assert!(state(&storage).await.expect("load").is_none());
+    // A state whose heads are no longer the document's is never handed on.
+    let mut doc = doc_with("v", "1");
+    let at = OrderState {
+        heads: doc.get_heads(),
+        order: order.clone(),
+        conflicts: Vec::new(),
+    };
+    assert!(OrderState::current(Some(at.clone()), &doc).is_some());
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        tx.put(ROOT, "v", "later")?;
+        Ok(())
+    })
+    .expect("transact");
+    assert!(OrderState::current(Some(at), &doc).is_none());
+}
