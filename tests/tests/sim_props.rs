@@ -101,7 +101,7 @@ fn run(
     let mut sim = Sim::new(seed);
     // Half the cases in the smallest frames: sessions of many frames, each next pull sent ahead
     // of the merge.
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         sim.frame_bytes = 1024;
     }
     let hq = sim.add_hq("hq");
