@@ -15,7 +15,9 @@
 //! - [`codec`]: the one place that knows bincode (version byte, size limit on decode).
 //!
 //! Control loop: a node's driver calls [`protocol::Initiator::new`], sends the frame, feeds each
-//! answer to [`protocol::Initiator::on_frame`] until it reports `done`; the peer answers each
+//! answer to [`protocol::Initiator::on_frame`] until it reports `done` (or splits each answer
+//! into [`protocol::Initiator::accept`] and [`protocol::Initiator::merged`], sending the next
+//! pull while the merge runs); the peer answers each
 //! frame with [`protocol::respond`]. This crate opens no sockets or files, spawns nothing and reads
 //! no clock: time and randomness come in as arguments.
 

@@ -3,6 +3,11 @@
 //! controls — partition, heal, drop, duplicate, reorder, restart a node from its stored state.
 //! Deterministic: faults draw from a seeded generator, and time is a number the test advances.
 //!
+//! Sessions run as the node's driver runs them ([`Sim::pipeline`], on by default): each answer
+//! is accepted, the next pull the engine sends ahead goes out at once, and the merge of the
+//! accepted batch is an event of its own in the queue, so the responder may build the next batch
+//! before the merge is durable, and answers may arrive while it runs (they wait for it).
+//!
 //! It also carries the domain glue the scenarios need: an HQ that writes the configuration, and
 //! agents that run `domain::commands` on a node and write the event with `sync::doc`.
 
@@ -21,8 +26,8 @@ use switchboard_sync::doc::{self, Conflict, DocKind, UserRecord};
 use switchboard_sync::protocol::frames::{decode_frame, Frame};
 use switchboard_sync::protocol::mem::MemReplica;
 use switchboard_sync::protocol::{
-    may_read, respond_or_error, Initiator, NodeIdentity, PeerInfo, Replica, Role as NodeRole,
-    SessionReport,
+    may_read, respond_or_error, Accepted, Initiator, Merge, Next, NodeIdentity, PeerInfo, Replica,
+    Role as NodeRole, SessionReport,
 };
 use uuid::Uuid;
 
@@ -44,6 +49,14 @@ struct Envelope {
     bytes: Vec<u8>,
 }
 
+/// What the queue holds: frames on the network, and merges under way at an initiator.
+#[derive(Clone, Debug)]
+enum Event {
+    Frame(Envelope),
+    /// The merge of the session's accepted batch runs (local: never dropped or duplicated).
+    Merge(u64),
+}
+
 /// One node of the simulation.
 pub struct SimNode {
     /// Its name in the scenario.
@@ -56,6 +69,10 @@ struct Session {
     from: usize,
     to: usize,
     initiator: Initiator,
+    /// The accepted batch whose merge is under way.
+    merge: Option<Merge>,
+    /// Answers that arrived while it ran, in order.
+    held: Vec<Vec<u8>>,
 }
 
 /// What happened to sessions.
@@ -71,6 +88,8 @@ pub struct Stats {
     pub delivered: usize,
     /// Frames dropped (faults or partitions).
     pub dropped: usize,
+    /// Requests sent ahead of a merge (pipelined sessions).
+    pub sent_ahead: usize,
     /// Errors seen, for assertions and debugging.
     pub errors: Vec<String>,
 }
@@ -81,7 +100,7 @@ pub struct Sim {
     pub nodes: Vec<SimNode>,
     /// Who syncs with whom (pairs `(a, b)` with `a < b`, sessions run both ways).
     pub links: BTreeSet<(usize, usize)>,
-    queue: VecDeque<Envelope>,
+    queue: VecDeque<Event>,
     sessions: BTreeMap<u64, Session>,
     next_session: u64,
     blocked: BTreeSet<(usize, usize)>,
@@ -95,6 +114,11 @@ pub struct Sim {
     pub stats: Stats,
     /// Session reports, last first when pushed.
     pub reports: Vec<SessionReport>,
+    /// Whether sessions send the next pull ahead of the merge, as the node's driver does
+    /// (`true`); `false` runs them one step at a time ([`Initiator::on_frame`]).
+    pub pipeline: bool,
+    /// The batch size sessions ask for (the engine's default unless a test wants many frames).
+    pub frame_bytes: usize,
     /// Scopes the admin declared for nodes, as their peers see them, where they differ from what
     /// the node itself claims (a compromised node).
     declared: BTreeMap<usize, PeerInfo>,
@@ -128,6 +152,8 @@ impl Sim {
             now: Timestamp::parse("2026-11-28T09:00:00Z").expect("valid time"),
             stats: Stats::default(),
             reports: Vec::new(),
+            pipeline: true,
+            frame_bytes: switchboard_sync::protocol::frames::TARGET_FRAME_BYTES,
             declared: BTreeMap::new(),
         }
     }
@@ -235,19 +261,23 @@ impl Sim {
             self.sessions.remove(&k);
             self.stats.abandoned += 1;
         }
-        self.queue.retain(|e| e.to != i);
+        self.queue.retain(|e| match e {
+            Event::Frame(e) => e.to != i,
+            Event::Merge(_) => true,
+        });
     }
 
     fn send(&mut self, from: usize, to: usize, bytes: Vec<u8>) {
         let dup = self.rng.unit() < self.faults.duplicate;
         if dup {
-            self.queue.push_back(Envelope {
+            self.queue.push_back(Event::Frame(Envelope {
                 from,
                 to,
                 bytes: bytes.clone(),
-            });
+            }));
         }
-        self.queue.push_back(Envelope { from, to, bytes });
+        self.queue
+            .push_back(Event::Frame(Envelope { from, to, bytes }));
     }
 
     /// Starts a session from `a` to `b`.
@@ -255,7 +285,7 @@ impl Sim {
         let sid = self.next_session;
         self.next_session += 1;
         let peer = self.info(b);
-        match Initiator::new(&self.nodes[a].replica, peer, sid) {
+        match Initiator::with_max_bytes(&self.nodes[a].replica, peer, sid, self.frame_bytes) {
             Ok((initiator, frame)) => {
                 self.sessions.insert(
                     sid,
@@ -263,6 +293,8 @@ impl Sim {
                         from: a,
                         to: b,
                         initiator,
+                        merge: None,
+                        held: Vec::new(),
                     },
                 );
                 self.send(a, b, frame);
@@ -281,8 +313,13 @@ impl Sim {
         } else {
             0
         };
-        let Some(env) = self.queue.remove(idx) else {
-            return false;
+        let env = match self.queue.remove(idx) {
+            None => return false,
+            Some(Event::Merge(sid)) => {
+                self.on_merge(sid);
+                return true;
+            }
+            Some(Event::Frame(env)) => env,
         };
         if self.blocked.contains(&(env.from, env.to)) || self.rng.unit() < self.faults.drop {
             self.stats.dropped += 1;
@@ -310,6 +347,86 @@ impl Sim {
             self.sessions.insert(sid, s);
             return;
         }
+        if !self.pipeline {
+            return self.on_reply_sequential(sid, s, env);
+        }
+        if s.merge.is_some() {
+            // The previous batch is still merging: the answer waits for it.
+            s.held.push(env.bytes);
+            self.sessions.insert(sid, s);
+            return;
+        }
+        match s.initiator.accept(&env.bytes, &self.nodes[s.from].replica) {
+            Ok(Accepted::Ignored) => {
+                // A stale duplicate: the session goes on.
+                self.sessions.insert(sid, s);
+            }
+            Ok(Accepted::Merge { merge, prefetch }) => {
+                s.merge = Some(merge);
+                let (from, to) = (s.from, s.to);
+                self.sessions.insert(sid, s);
+                if let Some(frame) = prefetch {
+                    self.stats.sent_ahead += 1;
+                    self.send(from, to, frame);
+                }
+                self.queue.push_back(Event::Merge(sid));
+            }
+            Err(e) => {
+                self.stats.failed += 1;
+                self.stats
+                    .errors
+                    .push(format!("{} -> {}: {e}", s.from, s.to));
+            }
+        }
+    }
+
+    /// The merge of a session's accepted batch (a no-op when the session is gone: its node
+    /// restarted before the merge, so nothing of it was stored).
+    fn on_merge(&mut self, sid: u64) {
+        let Some(mut s) = self.sessions.remove(&sid) else {
+            return;
+        };
+        let Some(merge) = s.merge.take() else {
+            self.sessions.insert(sid, s);
+            return;
+        };
+        let node = &mut self.nodes[s.from].replica;
+        let next = merge
+            .run(node)
+            .and_then(|merged| s.initiator.merged(merged, &*node));
+        let (from, to) = (s.from, s.to);
+        match next {
+            Ok(Next::Done(report)) => {
+                self.stats.completed += 1;
+                self.reports.push(report);
+            }
+            Ok(next) => {
+                let held = std::mem::take(&mut s.held);
+                self.sessions.insert(sid, s);
+                if let Next::Send(frame) = next {
+                    self.send(from, to, frame);
+                }
+                // Answers that waited: the one to the request sent ahead is accepted now, stale
+                // ones (a superseded request's, duplicates) are ignored by the engine.
+                for bytes in held {
+                    self.on_reply(
+                        sid,
+                        Envelope {
+                            from: to,
+                            to: from,
+                            bytes,
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                self.stats.failed += 1;
+                self.stats.errors.push(format!("{from} -> {to}: {e}"));
+            }
+        }
+    }
+
+    fn on_reply_sequential(&mut self, sid: u64, mut s: Session, env: Envelope) {
         match s
             .initiator
             .on_frame(&env.bytes, &mut self.nodes[s.from].replica)

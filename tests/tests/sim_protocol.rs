@@ -331,3 +331,54 @@ fn stale_and_out_of_order_frames() {
         .expect_err("ahead");
     assert!(matches!(err, SyncError::UnexpectedFrame(_)), "{err}");
 }
+
+#[test]
+fn pipelined_catch_ups_in_small_frames_match_one_step_sessions_and_survive_faults() {
+    // Step 1: the same history on two networks, one whose sessions send the next pull ahead of
+    // the merge (the node's driver) and one that runs them a step at a time; small frames.
+    let mut ends = Vec::new();
+    for pipeline in [true, false] {
+        let (mut sim, hq, a, _, who) = setup(19);
+        sim.pipeline = pipeline;
+        sim.frame_bytes = 2048;
+        orders(&mut sim, a, &who, 0, 30);
+        // Step 2: HQ catches up with A over several frames.
+        let r = sim.sync(hq, a).expect("catch-up");
+        assert!(r.frames_out >= 4, "{r:?}");
+        assert_eq!(r.received_docs, 31, "{r:?}");
+        assert_eq!(sim.stats.sent_ahead > 0, pipeline, "{:?}", sim.stats);
+        let checkpoint = sim
+            .replica(hq)
+            .peer_state(sim.info(a).node_id)
+            .expect("read");
+        assert_eq!(
+            checkpoint.pull.map(|p| p.seq),
+            Some(sim.replica(a).feed_seq())
+        );
+        ends.push((
+            (r.frames_out, r.frames_in, r.received_docs),
+            checkpoint,
+            sim.order_views(hq),
+        ));
+        // Step 3: A writes while HQ pulls over a faulty network and nodes restart in the
+        // middle of a catch-up (a merge under way is lost with HQ); then everything converges.
+        sim.faults = Faults {
+            drop: 0.1,
+            duplicate: 0.2,
+            reorder: true,
+        };
+        for r in 0..4u128 {
+            orders(&mut sim, a, &who, 10_000 * (r + 1), 8);
+            sim.start_session(hq, a);
+            for _ in 0..(3 + 2 * r) {
+                sim.step();
+            }
+            sim.restart([hq, a][r as usize % 2]);
+            sim.round();
+        }
+        sim.converge(10);
+        assert_eq!(sim.replica(hq).docs_of(DocKind::Order).len(), 62);
+        assert_eq!(sim.order_views(a), sim.order_views(hq));
+    }
+    assert_eq!(ends[0], ends[1]);
+}

@@ -1,6 +1,11 @@
 //! One sync session, this node initiating: exchange hellos over the pinned TLS link (the peer's
 //! must confirm the scope its admin declared here), then drive the engine's `Initiator` with frames until it is done. The engine runs on
 //! the blocking pool; requests go through the transport ([`super::transport`]).
+//!
+//! Each answer is accepted first, then merged; when the engine sends the next pull ahead of the
+//! merge (a catch-up: the peer's feed has more, nothing to push), that request is posted while
+//! the merge runs, so the peer builds the next batch while this node merges the current one. At
+//! most one request is outstanding beyond the merge in progress.
 
 use super::error::SyncError;
 use super::replica::NodeReplica;
@@ -8,7 +13,7 @@ use super::transport::{Hello, FRAME_PATH, HELLO_PATH};
 use super::SyncHub;
 use crate::store::records::PeerConfig;
 use std::sync::atomic::Ordering;
-use switchboard_sync::protocol::{self, Initiator, PeerInfo, SessionReport};
+use switchboard_sync::protocol::{self, Accepted, Initiator, Next, PeerInfo, SessionReport};
 
 /// Most requests one session may take (a session that needs more resumes next time).
 const MAX_ROUNDS: usize = 10_000;
@@ -49,36 +54,67 @@ impl SyncHub {
             .sync_frame_bytes
             .unwrap_or(protocol::frames::TARGET_FRAME_BYTES);
         let r = replica.clone();
-        let (mut init, mut frame) = tokio::task::spawn_blocking(move || {
+        let (mut init, frame) = tokio::task::spawn_blocking(move || {
             Initiator::with_max_bytes(&r, info, session_id, frame_budget)
         })
         .await??;
+        let mut answer = match self.post(&peer, FRAME_PATH, frame).await {
+            Ok(answer) => answer,
+            // A peer from before frame version 2 refuses the first request whole: the same
+            // request again, in version 1.
+            Err(e) if refused_frame_version(&e) => match init.downgrade() {
+                Some(plain) => self.post(&peer, FRAME_PATH, plain).await?,
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         for _ in 0..MAX_ROUNDS {
-            let answer = match self.post(&peer, FRAME_PATH, frame).await {
-                Ok(answer) => answer,
-                // A peer from before frame version 2 refuses the first request whole: the same
-                // request again, in version 1.
-                Err(e) if refused_frame_version(&e) => match init.downgrade() {
-                    Some(plain) => self.post(&peer, FRAME_PATH, plain).await?,
-                    None => return Err(e),
-                },
-                Err(e) => return Err(e),
-            };
-            let mut r = replica.clone();
-            let (back, step) = tokio::task::spawn_blocking(move || {
-                let step = init.on_frame(&answer, &mut r);
-                (init, step)
+            // Accept the answer: checks, and the batch to merge (decoding is CPU: blocking pool).
+            let r = replica.clone();
+            let (back, accepted) = tokio::task::spawn_blocking(move || {
+                let accepted = init.accept(&answer, &r);
+                (init, accepted)
             })
             .await?;
             init = back;
-            let step = step?;
-            if let Some(report) = step.done {
-                return Ok(report);
-            }
-            match step.send {
-                Some(f) => frame = f,
-                None => return Ok(init.report()),
-            }
+            let (merge, prefetch) = match accepted? {
+                Accepted::Merge { merge, prefetch } => (merge, prefetch),
+                Accepted::Ignored => return Ok(init.report()),
+            };
+            // Merge it durably, and meanwhile post the next pull when the engine sent it ahead.
+            let mut r = replica.clone();
+            let merging = tokio::task::spawn_blocking(move || merge.run(&mut r));
+            let (merged, ahead) = match prefetch {
+                Some(next) => {
+                    let (merged, ahead) = tokio::join!(merging, self.post(&peer, FRAME_PATH, next));
+                    (merged, Some(ahead))
+                }
+                None => (merging.await, None),
+            };
+            // A failed merge ends the session: nothing of its batch (or after it) is recorded.
+            let merged = merged??;
+            let r = replica.clone();
+            let (back, next) = tokio::task::spawn_blocking(move || {
+                let next = init.merged(merged, &r);
+                (init, next)
+            })
+            .await?;
+            init = back;
+            answer = match next? {
+                Next::Done(report) => return Ok(report),
+                // A request sent ahead is superseded (a pulled document missed dependencies):
+                // its answer is dropped.
+                Next::Send(f) => self.post(&peer, FRAME_PATH, f).await?,
+                Next::AwaitPrefetch => match ahead {
+                    Some(answer) => answer?,
+                    None => {
+                        return Err(protocol::SyncError::UnexpectedFrame(
+                            "no request was sent ahead of the merge".into(),
+                        )
+                        .into())
+                    }
+                },
+            };
         }
         Err(SyncError::TooManyRounds(MAX_ROUNDS))
     }

@@ -7,6 +7,20 @@
 //! position in the responder's feed. The responder merges the pushed batch first and then reads
 //! its feed, so changes it had that the initiator lacked come back in the same round trip.
 //! Checkpoints advance in the same durable batch as the documents they cover.
+//!
+//! Pipelining: the initiator handles a response in two halves, [`Initiator::accept`] (decode,
+//! stale and scope checks, the checkpoint update, and the batch to merge) and
+//! [`Initiator::merged`] (folding in what the durable merge did: acknowledgements, re-pulls,
+//! the checkpoint). When the response says the responder's feed has more and the next request
+//! would carry nothing that depends on the merge (no push pending, no re-send), `accept` also
+//! returns that next request, a pull from the new position, for the caller to send while the
+//! merge runs: the responder builds the next batch (and the network carries it) while this node
+//! merges the current one. The new position lives in memory only; the durable checkpoint still
+//! moves in the merge's batch. Acknowledgements of a merge go in the first request built after
+//! it. A merge that finds a pulled document missing dependencies supersedes the request sent
+//! ahead: the initiator pulls again from before that document, and the answer to the request
+//! sent ahead arrives stale and is ignored. At most one request is ever sent ahead of the merge
+//! in progress, so a session holds at most two batches.
 
 use super::frames::*;
 use super::scope::{may_read, may_write};
@@ -50,6 +64,74 @@ pub struct Step {
     pub done: Option<SessionReport>,
 }
 
+/// What [`Initiator::accept`] made of a response.
+#[derive(Debug)]
+pub enum Accepted {
+    /// A stale or duplicate response (of an earlier request, another session, or one already
+    /// accepted): nothing to do, the session goes on.
+    Ignored,
+    /// A response to merge: run `merge` ([`Merge::run`]) and hand its result to
+    /// [`Initiator::merged`]. `prefetch`, when present, is the next request, to send while the
+    /// merge runs; whether its answer is the next frame to accept, [`Initiator::merged`] says.
+    Merge {
+        /// The durable merge of what the response carried.
+        merge: Merge,
+        /// The next request, sent ahead of the merge.
+        prefetch: Option<Vec<u8>>,
+    },
+}
+
+/// The durable merge of one accepted response (pulled documents, what the responder now holds,
+/// the new checkpoint, in one [`Replica::apply`]); `None` inside when there is nothing to record.
+#[derive(Debug)]
+#[must_use = "a merge must run, and its result go back to the initiator"]
+pub struct Merge {
+    batch: Option<ApplyBatch>,
+}
+
+impl Merge {
+    /// Runs the merge: one durable [`Replica::apply`], all or nothing. On an error the session is
+    /// over, with nothing of this batch recorded.
+    pub fn run(self, replica: &mut impl Replica) -> Result<Merged, SyncError> {
+        let outcome = match self.batch {
+            Some(batch) => replica.apply(batch)?,
+            None => ApplyOutcome::default(),
+        };
+        Ok(Merged { outcome })
+    }
+}
+
+/// What a [`Merge`] did, for [`Initiator::merged`].
+#[derive(Debug)]
+pub struct Merged {
+    outcome: ApplyOutcome,
+}
+
+/// What to do after a merge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Send this request. If a request was sent ahead, it is superseded: its answer is stale
+    /// (drop it, or [`Initiator::accept`] ignores it).
+    Send(Vec<u8>),
+    /// The answer to the request sent ahead (the `prefetch` of [`Accepted::Merge`]) is the next
+    /// frame to accept.
+    AwaitPrefetch,
+    /// The session is over.
+    Done(SessionReport),
+}
+
+/// An accepted response waiting for its merge's outcome.
+#[derive(Debug)]
+struct Pending {
+    /// The checkpoint the merge's update applies to (the peer epoch seen included).
+    base: PeerCheckpoint,
+    update: CheckpointUpdate,
+    pull: Option<PullUpdate>,
+    more: bool,
+    /// Whether the next request was sent ahead of this merge.
+    prefetched: bool,
+}
+
 #[derive(Clone, Debug)]
 struct InFlight {
     seq: Option<u64>,
@@ -79,6 +161,10 @@ pub struct Initiator {
     acks: Vec<WireHeads>,
     report: SessionReport,
     finished: bool,
+    /// Whether the answer to request `n` is still to come.
+    awaiting: bool,
+    /// The accepted response whose merge is under way.
+    pending: Option<Pending>,
     /// The frame version this initiator writes ([`FRAME_V2`] until a peer refuses it).
     wire: u8,
     /// The first request in version 1, kept until the first answer in case the responder does
@@ -139,6 +225,8 @@ impl Initiator {
             acks: Vec::new(),
             report: SessionReport::default(),
             finished: false,
+            awaiting: false,
+            pending: None,
             wire: if version == FRAME_V2 {
                 FRAME_V2
             } else {
@@ -273,6 +361,7 @@ impl Initiator {
         };
         self.report.frames_out += 1;
         self.report.bytes_out += frame.len();
+        self.awaiting = true;
         Ok(frame)
     }
 
@@ -292,12 +381,50 @@ impl Initiator {
     }
 
     /// Handles the responder's frame: merges what it carries durably and returns the next frame,
-    /// or the end of the session. A stale duplicate of an earlier response is ignored.
+    /// or the end of the session. A stale duplicate of an earlier response is ignored. One step
+    /// at a time: nothing is sent ahead of the merge (see [`Initiator::accept`] for that).
     pub fn on_frame(
         &mut self,
         frame: &[u8],
         replica: &mut impl Replica,
     ) -> Result<Step, SyncError> {
+        let merge = match self.accept_with(frame, &*replica, false)? {
+            Accepted::Ignored => return Ok(Step::default()),
+            Accepted::Merge { merge, .. } => merge,
+        };
+        let merged = merge.run(replica)?;
+        match self.merged(merged, &*replica)? {
+            Next::Send(frame) => Ok(Step {
+                send: Some(frame),
+                done: None,
+            }),
+            Next::Done(report) => Ok(Step {
+                send: None,
+                done: Some(report),
+            }),
+            Next::AwaitPrefetch => Err(SyncError::UnexpectedFrame(
+                "no request was sent ahead of the merge".into(),
+            )),
+        }
+    }
+
+    /// The first half of handling the responder's frame: decodes it, checks it (a stale or
+    /// duplicate response is [`Accepted::Ignored`]; a pulled document outside the peer's write
+    /// scope or this node's read scope refuses the whole frame) and returns the durable merge of
+    /// what it carries, to run and hand to [`Initiator::merged`]. When the responder's feed has
+    /// more and the next request depends on nothing the merge produces (this node has nothing
+    /// left to push or re-send), also returns that request, to send while the merge runs.
+    /// Only one response is accepted at a time: the next one after [`Initiator::merged`].
+    pub fn accept(&mut self, frame: &[u8], replica: &impl Replica) -> Result<Accepted, SyncError> {
+        self.accept_with(frame, replica, true)
+    }
+
+    fn accept_with(
+        &mut self,
+        frame: &[u8],
+        replica: &impl Replica,
+        prefetch: bool,
+    ) -> Result<Accepted, SyncError> {
         let resp = match decode_frame(frame)? {
             Frame::Response(r) => r,
             Frame::Error(e) => {
@@ -312,16 +439,22 @@ impl Initiator {
                 ))
             }
         };
-        if self.finished || resp.session != self.session || resp.n < self.n {
-            // A replayed or late frame of an earlier request or session: merges are idempotent,
-            // but this state machine has moved on, so it is dropped.
-            return Ok(Step::default());
+        if self.finished || resp.session != self.session || resp.n < self.n || !self.awaiting {
+            // A replayed or late frame of an earlier request or session, or a second copy of
+            // one already accepted: merges are idempotent, but this state machine has moved on,
+            // so it is dropped.
+            return Ok(Accepted::Ignored);
         }
         if resp.n > self.n {
             return Err(SyncError::UnexpectedFrame(format!(
                 "response {} to request {}",
                 resp.n, self.n
             )));
+        }
+        if self.pending.is_some() {
+            return Err(SyncError::UnexpectedFrame(
+                "a response accepted before the previous batch was merged".into(),
+            ));
         }
         if resp.pushed.len() != self.inflight.len() {
             return Err(SyncError::UnexpectedFrame(format!(
@@ -333,6 +466,7 @@ impl Initiator {
         self.report.frames_in += 1;
         self.report.bytes_in += frame.len();
         self.first_plain = None;
+        self.awaiting = false;
 
         // Push results: what the responder now holds.
         let mut learned = Vec::new();
@@ -410,10 +544,10 @@ impl Initiator {
             pull: pull_update.clone(),
         };
         let unchanged = update.resolve(&base, &ApplyOutcome::default()) == self.checkpoint;
-        let outcome = if docs.is_empty() && learned.is_empty() && unchanged {
-            ApplyOutcome::default()
+        let batch = if docs.is_empty() && learned.is_empty() && unchanged {
+            None
         } else {
-            replica.apply(ApplyBatch {
+            Some(ApplyBatch {
                 peer: self.peer.node_id,
                 peer_role: self.peer.role,
                 local_role: self.me.role,
@@ -421,12 +555,51 @@ impl Initiator {
                 learned,
                 checkpoint: Some(update.clone()),
                 peer_epoch,
-            })?
+            })
         };
-        self.checkpoint = update.resolve(&base, &outcome);
 
-        if let Some(p) = pull_update {
-            let mut missing = false;
+        // The next pull, sent ahead of the merge when it depends on nothing the merge produces:
+        // a pull-only request from the new position (in memory only; the durable checkpoint
+        // moves with the merge). It carries the acknowledgements of the previous merge, which
+        // is durable by now.
+        let push_idle = self.push_feed_done && self.resend.is_empty() && self.inflight.is_empty();
+        let ahead = match &pull_update {
+            Some(p) if prefetch && more && push_idle => {
+                self.pull_since = PullSince {
+                    epoch: Some(p.epoch),
+                    seq: p.next_seq,
+                };
+                Some(self.next_request(replica)?)
+            }
+            _ => None,
+        };
+        self.pending = Some(Pending {
+            base,
+            update,
+            pull: pull_update,
+            more,
+            prefetched: ahead.is_some(),
+        });
+        Ok(Accepted::Merge {
+            merge: Merge { batch },
+            prefetch: ahead,
+        })
+    }
+
+    /// The second half of handling the responder's frame: folds in what the durable merge of
+    /// the accepted response did (acknowledgements of what it merged, re-pulls of documents
+    /// missing dependencies, the checkpoint) and says what comes next.
+    pub fn merged(&mut self, merged: Merged, replica: &impl Replica) -> Result<Next, SyncError> {
+        let Some(p) = self.pending.take() else {
+            return Err(SyncError::UnexpectedFrame(
+                "a merge outcome without an accepted response".into(),
+            ));
+        };
+        let outcome = merged.outcome;
+        self.checkpoint = p.update.resolve(&p.base, &outcome);
+
+        let mut missing = false;
+        if let Some(pull) = &p.pull {
             for (doc, o) in &outcome.docs {
                 match o {
                     DocOutcome::Applied { heads } => self.acks.push(WireHeads {
@@ -448,27 +621,31 @@ impl Initiator {
                     }
                 }
             }
+            if p.prefetched && !missing {
+                // Everything merged: the request sent ahead pulls from where the checkpoint
+                // now stands, and its answer comes next.
+                debug_assert_eq!(
+                    self.checkpoint.pull.map(|c| c.seq),
+                    Some(self.pull_since.seq)
+                );
+                return Ok(Next::AwaitPrefetch);
+            }
+            // Pull again from the checkpoint: past this batch, or just before the first
+            // document that missed dependencies (which supersedes a request sent ahead).
             let seq = self.checkpoint.pull.map_or(0, |c| c.seq);
             self.pull_since = PullSince {
-                epoch: Some(p.epoch),
+                epoch: Some(pull.epoch),
                 seq,
             };
-            self.pull_done = !more && !missing;
+            self.pull_done = !p.more && !missing;
         }
 
         let push_done = self.push_feed_done && self.resend.is_empty();
         if push_done && self.pull_done && self.acks.is_empty() {
             self.finished = true;
-            return Ok(Step {
-                send: None,
-                done: Some(self.report),
-            });
+            return Ok(Next::Done(self.report));
         }
-        let frame = self.next_request(replica)?;
-        Ok(Step {
-            send: Some(frame),
-            done: None,
-        })
+        Ok(Next::Send(self.next_request(replica)?))
     }
 }
 
@@ -645,3 +822,6 @@ pub fn error_frame(session: u64, e: &SyncError) -> Vec<u8> {
         message: e.to_string(),
     }))
 }
+
+#[cfg(test)]
+mod tests;

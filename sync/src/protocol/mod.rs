@@ -11,7 +11,10 @@
 //! bytes), and a no-op session is one small request and one small response.
 //!
 //! Control flow: [`engine::Initiator::new`] returns the first frame; the caller sends it and feeds
-//! the answer to [`engine::Initiator::on_frame`], until it reports `done`. The peer answers with
+//! the answer to [`engine::Initiator::on_frame`], until it reports `done`; or, to overlap the
+//! next pull with the merge, to [`engine::Initiator::accept`], runs the returned
+//! [`engine::Merge`] while it sends the request returned with it, and hands the merge's result to
+//! [`engine::Initiator::merged`] (see the engine's module documentation). The peer answers with
 //! the stateless [`engine::respond`]. All storage goes through the [`Replica`] trait, the IO
 //! boundary: the node implements it on sled, the tests on memory ([`mem::MemReplica`]).
 //! [`link::PeerLink`] is the retry schedule of one peer link (capped exponential backoff with
@@ -34,7 +37,9 @@ use serde::{Deserialize, Serialize};
 use switchboard_domain::{CallCenterId, NodeId};
 use uuid::Uuid;
 
-pub use engine::{respond, respond_or_error, Initiator, SessionReport, Step};
+pub use engine::{
+    respond, respond_or_error, Accepted, Initiator, Merge, Merged, Next, SessionReport, Step,
+};
 pub use link::{Backoff, PeerLink};
 pub use scope::{may_read, may_write};
 
