@@ -7,6 +7,7 @@
 # SHAPE=realistic: every order is created with 5 lines, 2 payments and 1 hold (nine writes, the
 # shape of issue 12 and scripts/compare/), for the write rates and for the store; the store's
 # disk per order is reported either way.
+# SKIP_BUILD=1 with SWITCHBOARD_BIN / LOADGEN_BIN runs other binaries (before/after runs).
 # BENCH_PROFILE=DIR also records a CPU profile of the node during the 64-client run (`perf record
 # -e cpu-clock`, call graphs by DWARF, 5 s) into DIR/writes64.perf.data (`perf report -i …`).
 set -euo pipefail
@@ -19,8 +20,8 @@ case "${SHAPE:-}" in
   *) echo "SHAPE: realistic or nothing" >&2; exit 2 ;;
 esac
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin switchboard --bin switchboard-loadgen >&2
-BIN=target/release/switchboard
-LG=target/release/switchboard-loadgen
+BIN=${SWITCHBOARD_BIN:-target/release/switchboard}
+LG=${LOADGEN_BIN:-target/release/switchboard-loadgen}
 WORK=$(mktemp -d)
 NODE_PID=
 cleanup() { [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
