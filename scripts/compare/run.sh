@@ -157,6 +157,11 @@ SB_W=$("$LG" writes --url "$SITE" --token "$AGENT" --customer "$CUSTOMER" --real
 [ "$(echo "$SB_W" | json 'd["errors"]')" = 0 ] || { echo "write errors: $SB_W" >&2; exit 1; }
 SITE_KIB1=$(kib "$WORK/site")
 log "switchboard: catch-up site -> HQ (HQ pulls)"
+# HQ must hold none of the orders yet (its background link is due only once a day after the
+# first session); a retry of a failed background session would have pulled them during the fill.
+api GET "$HQ/api/v1/sync/status" "$HQ_TOKEN" >"$WORK/hq-sync-status.json"
+HQ_BEFORE=$(api GET "$HQ/api/v1/node" "$HQ_TOKEN" | json 'd["documents"]["orders"]')
+[ "$HQ_BEFORE" = 0 ] || { echo "HQ already holds $HQ_BEFORE orders before the catch-up: $(cat "$WORK/hq-sync-status.json")" >&2; exit 1; }
 proxy_reset "$SB_CONTROL"
 HQ_CPU0=$(cpu_s "$HQ_PID"); SITE_CPU0=$(cpu_s "$SITE_PID")
 PERF_PIDS=()
