@@ -278,6 +278,8 @@ site = json.load(open(f"{work}/site.json"))
 lag = json.load(open(f"{work}/mlag.json"))
 session = json.load(open(f"{work}/session.json"))["peers"][0]
 up, down = (int(x) for x in re.findall(r"^bytes (\d+) (\d+)$", open(f"{work}/proxy.out").read(), re.M)[-1])
+if lag["feed_seq_last"] is None:
+    sys.exit(f"the lag sampler got no answer from HQ ({lag['errors']} errors)")
 merged = lag["feed_seq_last"] - feed0
 secs = lag["feed_reached_ms"] / 1000 if lag["feed_reached_ms"] else lag["seconds"]
 print(f"- the site took {site['orders']} orders first, with the link down ({site['orders_per_second']} orders/s; errors {site['errors']})")

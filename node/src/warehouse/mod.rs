@@ -13,7 +13,7 @@
 //! failing or fails differently, not on every retry, and an info line when it recovers.
 //!
 //! Never in the agents' way: the follower only reads the store (engine reads, never the writer),
-//! on threads of lower CPU priority than the rest of the node ([`READ_NICE`]), shares no lock with it and holds at most two batches in memory (the one PostgreSQL is writing
+//! shares no lock with it and holds at most two batches in memory (the one PostgreSQL is writing
 //! and the next, read from the store meanwhile; each at most `warehouse.batch_size` documents and
 //! about [`MAX_BATCH_BYTES`] of stored document bytes); PostgreSQL being down or slow only makes
 //! it lag. It reads no further than the writer's last flush
@@ -685,9 +685,7 @@ impl WarehouseFollower {
         Ok(Step::Applied)
     }
 
-    /// Starts reading the batch after `from` on a thread of its own, at a lower CPU priority
-    /// than the node's other threads ([`READ_NICE`]): on a busy node the agents' requests and
-    /// the writer come first, and the warehouse lags instead.
+    /// Starts reading the batch after `from` on a blocking thread.
     fn read(
         &self,
         from: u64,
@@ -696,41 +694,14 @@ impl WarehouseFollower {
         let store = self.shared.app.storage.store_arc();
         let configs = self.shared.app.configs.clone();
         let limit = self.shared.cfg.batch_size;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let spawned = std::thread::Builder::new()
-            .name("warehouse-read".into())
-            .spawn(move || {
-                lower_priority();
-                let read = read_batch(&*store, &configs, from, flushed, limit);
-                // The follower may have stopped waiting (node shutting down): nothing to do.
-                let _ = tx.send(read.map_err(Failure::from));
-            });
+        let task = tokio::task::spawn_blocking(move || {
+            read_batch(&*store, &configs, from, flushed, limit).map_err(Failure::from)
+        });
         async move {
-            spawned.map_err(|e| Failure {
+            task.await.map_err(|e| Failure {
                 kind: "store",
-                message: format!("starting the read thread: {e}"),
-            })?;
-            rx.await.map_err(|_| Failure {
-                kind: "store",
-                message: "reading the store: the read thread ended without a batch".into(),
+                message: format!("reading the store: {e}"),
             })
-        }
-    }
-}
-
-/// How much nicer than the rest of the node the warehouse's read threads run (`nice` 10: on a
-/// saturated machine they get about a tenth of what an agent's request gets).
-pub const READ_NICE: i32 = 10;
-
-/// Lowers the calling thread's CPU priority by [`READ_NICE`] (threads it starts inherit it).
-/// Linux keeps a nice value per thread; elsewhere, or if refused, the thread keeps its priority.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        let tid = rustix::thread::gettid();
-        let now = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
-        if let Err(e) = rustix::process::setpriority_process(Some(tid), now + READ_NICE) {
-            tracing::debug!(error = %e, "warehouse read thread keeps its CPU priority");
         }
     }
 }

@@ -124,26 +124,3 @@ fn the_target_never_shows_the_password() {
     );
     assert_eq!(describe_target("postgres://h:notaport/x"), None);
 }
-
-/// The read threads run nicer than the node's other threads, and only they do: the thread that
-/// lowers its priority is the one that changes, the calling thread keeps its own.
-#[cfg(target_os = "linux")]
-#[test]
-fn read_threads_lower_only_their_own_priority() {
-    let me = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("nice");
-    let before = me();
-    let inside = std::thread::spawn(move || {
-        lower_priority();
-        let lowered = me();
-        // A thread it starts (the batch's scoped read threads) inherits the lower priority.
-        let child = std::thread::spawn(me).join().expect("child");
-        (lowered, child)
-    })
-    .join()
-    .expect("read thread");
-    assert_eq!(
-        inside,
-        ((before + READ_NICE).min(19), (before + READ_NICE).min(19))
-    );
-    assert_eq!(me(), before);
-}
