@@ -29,6 +29,8 @@ pub mod link;
 pub mod mem;
 pub mod merge;
 pub mod scope;
+#[cfg(test)]
+mod test_fixtures;
 
 use crate::doc::DocMeta;
 use automerge::ChangeHash;

@@ -10,51 +10,14 @@ use crate::protocol::{DocPayload, FeedEntry, ReplicaError, Role};
 use automerge::ActorId;
 use std::collections::BTreeMap;
 use switchboard_domain::commands::OrderEvent;
-use switchboard_domain::ids::{CustomerId, LineId, NoteId, OrderId, ProductId, UserId};
-use switchboard_domain::money::Quantity;
-use switchboard_domain::order::{Line, Note, Order, Stamp};
-use switchboard_domain::{CallCenterId, Decimal, NodeId, Timestamp};
+use switchboard_domain::ids::{NoteId, UserId};
+use switchboard_domain::order::Note;
+use switchboard_domain::{NodeId, Timestamp};
 
 /// Small batches: several frames for a few dozen orders.
 const SMALL_FRAMES: usize = 8 * 1024;
 
-fn identity(name: &str, role: Role) -> NodeIdentity {
-    NodeIdentity {
-        node_id: NodeId(Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes())),
-        role,
-        call_centers: vec![CallCenterId::parse("east").expect("id")],
-        feed_epoch: Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("epoch-{name}").as_bytes()),
-    }
-}
-
-fn stamp() -> Stamp {
-    Stamp {
-        by: UserId(Uuid::from_u128(1)),
-        at: Timestamp::from_millis(1_780_000_000_000),
-    }
-}
-
-fn order(i: u128) -> Order {
-    let line = Line {
-        id: LineId(Uuid::from_u128((1 << 64) + i)),
-        product_id: ProductId::parse("tea").expect("id"),
-        quantity: Quantity::new(1).expect("qty"),
-        list_price: Decimal::new(1000, 2),
-        unit_price: Decimal::new(1000, 2),
-        price_override: None,
-        added: stamp(),
-        removed: None,
-    };
-    Order {
-        lines: BTreeMap::from([(line.id, line)]),
-        ..Order::new(
-            OrderId(Uuid::from_u128((2 << 64) + i)),
-            CallCenterId::parse("east").expect("id"),
-            CustomerId(Uuid::from_u128(3 << 64)),
-            stamp(),
-        )
-    }
-}
+use crate::protocol::test_fixtures::{identity, order, stamp};
 
 fn site_author(site: &MemReplica) -> Author {
     Author {

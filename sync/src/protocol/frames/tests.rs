@@ -157,48 +157,12 @@ mod negotiation {
     use crate::doc::{self, Author};
     use crate::protocol::engine::error_frame;
     use crate::protocol::mem::MemReplica;
-    use crate::protocol::{respond, Initiator, NodeIdentity, Replica, Role, SyncError};
+    use crate::protocol::{respond, Initiator, Replica, Role, SyncError};
     use automerge::ActorId;
-    use std::collections::BTreeMap;
-    use switchboard_domain::ids::{CustomerId, LineId, OrderId, ProductId, UserId};
-    use switchboard_domain::money::Quantity;
-    use switchboard_domain::order::{Line, Order, Stamp};
-    use switchboard_domain::{CallCenterId, Decimal, NodeId, Timestamp};
+    use switchboard_domain::ids::UserId;
+    use switchboard_domain::Timestamp;
 
-    fn identity(name: &str, role: Role) -> NodeIdentity {
-        NodeIdentity {
-            node_id: NodeId(Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes())),
-            role,
-            call_centers: vec![CallCenterId::parse("east").expect("id")],
-            feed_epoch: Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("epoch-{name}").as_bytes()),
-        }
-    }
-
-    fn order(i: u128) -> Order {
-        let stamp = Stamp {
-            by: UserId(Uuid::from_u128(1)),
-            at: Timestamp::from_millis(1_780_000_000_000),
-        };
-        let line = Line {
-            id: LineId(Uuid::from_u128((1 << 64) + i)),
-            product_id: ProductId::parse("tea").expect("id"),
-            quantity: Quantity::new(1).expect("qty"),
-            list_price: Decimal::new(1000, 2),
-            unit_price: Decimal::new(1000, 2),
-            price_override: None,
-            added: stamp.clone(),
-            removed: None,
-        };
-        Order {
-            lines: BTreeMap::from([(line.id, line)]),
-            ..Order::new(
-                OrderId(Uuid::from_u128((2 << 64) + i)),
-                CallCenterId::parse("east").expect("id"),
-                CustomerId(Uuid::from_u128(3 << 64)),
-                stamp,
-            )
-        }
-    }
+    use crate::protocol::test_fixtures::{identity, order};
 
     /// A site holding `n` orders and an empty HQ.
     fn site_and_hq(n: u128) -> (MemReplica, MemReplica) {
